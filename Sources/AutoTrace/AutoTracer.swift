@@ -1,0 +1,154 @@
+import CAutoTraceProbes
+import Tracing
+
+/// Receives spans as they end: the exporter, the file sink, and later the flight recorder.
+public protocol SpanProcessor: Sendable {
+    /// Called once per ended, recorded and sampled span, on the thread that ended it. Must not block.
+    func onEnd(_ span: AutoTraceSpan)
+    /// Exports what is queued; returns when done or after `timeoutNanos`.
+    func forceFlush(timeoutNanos: UInt64)
+    /// Flushes and stops; later spans are dropped (and counted).
+    func shutdown(timeoutNanos: UInt64)
+    /// How many spans were exported and how many dropped so far.
+    var statistics: ExportStatistics { get }
+}
+
+/// The autotrace tracer: a swift-distributed-tracing `Tracer` with W3C Trace Context propagation, head sampling,
+/// USDT probes and in-process span processors.
+public final class AutoTracer: Tracer, Sendable {
+    public typealias Span = AutoTraceSpan
+
+    /// The head sampler.
+    public let sampler: Sampler
+    /// Where sampled spans go when they end.
+    public let processors: [any SpanProcessor]
+
+    /// Creates a tracer. Most applications call ``AutoTrace/bootstrap(environment:)`` instead.
+    public init(sampler: Sampler = .default, processors: [any SpanProcessor] = []) {
+        self.sampler = sampler
+        self.processors = processors
+    }
+
+    // MARK: Starting spans
+
+    public func startSpan<Instant: TracerInstant>(
+        _ operationName: String,
+        context: @autoclosure () -> ServiceContext,
+        ofKind kind: SpanKind,
+        at instant: @autoclosure () -> Instant,
+        function: String,
+        file fileID: String,
+        line: UInt
+    ) -> AutoTraceSpan {
+        startSpan(
+            name: operationName,
+            kind: kind,
+            site: nil,
+            parentContext: context(),
+            startNanos: instant().nanosecondsSinceEpoch
+        )
+    }
+
+    /// Starts a span for a woven site.
+    func startSpan(site: CallSite, parentContext: ServiceContext) -> AutoTraceSpan {
+        startSpan(name: site.name, kind: site.kind, site: site, parentContext: parentContext, startNanos: unixNanosNow())
+    }
+
+    private func startSpan(
+        name: String,
+        kind: SpanKind,
+        site: CallSite?,
+        parentContext: ServiceContext,
+        startNanos: UInt64
+    ) -> AutoTraceSpan {
+        let parent = parentContext.autoTraceSpan
+        let traceID = parent?.traceID ?? .random()
+        let sampled = sampler.shouldSample(traceID: traceID, parent: parent)
+        let span = AutoTraceSpan(
+            name: name,
+            traceID: traceID,
+            spanID: .random(),
+            parentSpanID: parent?.spanID ?? .none,
+            traceFlags: sampled ? .sampled : [],
+            traceState: parent?.traceState,
+            kind: kind,
+            isRemote: false,
+            hasRemoteParent: parent?.isRemote ?? false,
+            site: site,
+            startNanos: startNanos,
+            isRecording: sampled && !processors.isEmpty,
+            tracer: self,
+            parentContext: parentContext
+        )
+        if autotrace_span_start_probe_enabled() != 0 {
+            Probes.spanStarted(span, name: name)
+        }
+        return span
+    }
+
+    /// Routes an ended span to the probes and, when it is sampled and recorded, to the processors.
+    func spanEnded(_ span: AutoTraceSpan, endNanos: UInt64) {
+        if autotrace_span_end_probe_enabled() != 0 {
+            Probes.spanEnded(span, endNanos: endNanos)
+        }
+        guard span.isRecording else { return }
+        for processor in processors {
+            processor.onEnd(span)
+        }
+    }
+
+    public func activeSpan(identifiedBy context: ServiceContext) -> AutoTraceSpan? {
+        guard let span = context.autoTraceSpan, !span.isRemote else { return nil }
+        return span
+    }
+
+    public func forceFlush() {
+        for processor in processors {
+            processor.forceFlush(timeoutNanos: 30_000_000_000)
+        }
+    }
+
+    /// Flushes every processor and stops them, waiting at most `timeoutNanos` for each.
+    public func shutdown(timeoutNanos: UInt64 = 30_000_000_000) {
+        for processor in processors {
+            processor.shutdown(timeoutNanos: timeoutNanos)
+        }
+    }
+
+    // MARK: W3C Trace Context
+
+    public func extract<Carrier, Extract: Extractor>(
+        _ carrier: Carrier,
+        into context: inout ServiceContext,
+        using extractor: Extract
+    ) where Extract.Carrier == Carrier {
+        guard let header = extractor.extract(key: W3CTraceContext.traceparentHeader, from: carrier),
+            let parent = W3CTraceContext.parseTraceparent(header)
+        else { return }
+        let traceState = W3CTraceContext.validTraceState(
+            extractor.extract(key: W3CTraceContext.tracestateHeader, from: carrier)
+        )
+        context.autoTraceSpan = .remote(
+            traceID: parent.traceID,
+            spanID: parent.spanID,
+            traceFlags: parent.flags,
+            traceState: traceState
+        )
+    }
+
+    public func inject<Carrier, Inject: Injector>(
+        _ context: ServiceContext,
+        into carrier: inout Carrier,
+        using injector: Inject
+    ) where Inject.Carrier == Carrier {
+        guard let span = context.autoTraceSpan else { return }
+        injector.inject(
+            W3CTraceContext.formatTraceparent(traceID: span.traceID, spanID: span.spanID, flags: span.traceFlags),
+            forKey: W3CTraceContext.traceparentHeader,
+            into: &carrier
+        )
+        if let traceState = span.traceState {
+            injector.inject(traceState, forKey: W3CTraceContext.tracestateHeader, into: &carrier)
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Synchronization
+import Tracing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+extension AutoTrace {
+    private static let bootstrapState = Mutex<BootstrapResult?>(nil)
+
+    /// What ``bootstrap(environment:)`` set up.
+    public enum BootstrapResult: Sendable {
+        /// autotrace's tracer is the process's tracer.
+        case autoTrace(AutoTracer)
+        /// The application had bootstrapped another tracer; woven spans go to it.
+        case applicationTracer
+    }
+
+    /// Sets autotrace up from the `OTEL_*` and `AUTOTRACE_*` variables, in one call at the start of the program.
+    ///
+    /// Bootstraps `InstrumentationSystem` with an ``AutoTracer`` whose sinks the variables choose (OTLP/HTTP
+    /// export, the JSON-lines file), and flushes them when the process exits. If the application already
+    /// bootstrapped a tracer (swift-otel, for example), autotrace steps aside and woven spans use that tracer.
+    /// Calling it again returns the first result. Bad settings are logged and replaced by their defaults.
+    @discardableResult
+    public static func bootstrap(environment: [String: String] = processEnvironment()) -> BootstrapResult {
+        bootstrapState.withLock { state in
+            if let state { return state }
+            let result = performBootstrap(AutoTraceConfiguration(environment: environment))
+            state = result
+            return result
+        }
+    }
+
+    private static func performBootstrap(_ configuration: AutoTraceConfiguration) -> BootstrapResult {
+        AutoTraceLog.setLevel(configuration.logLevel)
+        for problem in configuration.problems {
+            AutoTraceLog.warning(problem.message)
+        }
+        let existing = InstrumentationSystem.instrument
+        if !(existing is NoOpInstrument) {
+            AutoTraceLog.info(
+                "the application bootstrapped its own tracer (\(type(of: existing))); woven spans will use it"
+            )
+            useApplicationTracer()
+            return .applicationTracer
+        }
+
+        var processors: [any SpanProcessor] = []
+        if configuration.sdkDisabled {
+            AutoTraceLog.info("OTEL_SDK_DISABLED=true: no export; probes remain available to `autotrace attach`")
+        } else {
+            if let endpoint = configuration.otlpEndpoint {
+                let writer = OTLPHTTPWriter(
+                    endpoint: endpoint,
+                    encoding: configuration.otlpProtocol,
+                    gzip: configuration.otlpGzip,
+                    headers: configuration.otlpHeaders,
+                    resource: configuration.resource,
+                    requestTimeoutMillis: configuration.otlpTimeoutMillis
+                )
+                processors.append(BatchSpanProcessor(writer: writer, settings: configuration.batch))
+                AutoTraceLog.info(
+                    "exporting spans of \(configuration.resource.serviceName) to \(endpoint) "
+                        + "(\(configuration.otlpProtocol.rawValue), sampler \(configuration.sampler))"
+                )
+            }
+            if let path = configuration.tracesFile {
+                do {
+                    let writer = try JSONLinesFileWriter(path: path, resource: configuration.resource)
+                    processors.append(BatchSpanProcessor(writer: writer, settings: configuration.batch))
+                    AutoTraceLog.info("writing spans to \(path)")
+                } catch {
+                    AutoTraceLog.error(error.message)
+                }
+            }
+        }
+        let tracer = AutoTracer(sampler: configuration.sampler, processors: processors)
+        InstrumentationSystem.bootstrap(tracer)
+        install(tracer)
+        if !processors.isEmpty {
+            let exportTimeout = UInt64(configuration.batch.exportTimeoutMillis) * 1_000_000
+            exitFlushTimeoutNanos.store(exportTimeout, ordering: .relaxed)
+            atexit {
+                AutoTrace.tracer?.shutdown(timeoutNanos: AutoTrace.exitFlushTimeoutNanos.load(ordering: .relaxed))
+            }
+        }
+        return .autoTrace(tracer)
+    }
+
+    private static let exitFlushTimeoutNanos = Atomic<UInt64>(0)
+
+    /// Exports everything queued and stops the sinks, waiting at most `timeoutMillis` for each. Call it on
+    /// graceful shutdown; autotrace also does it at `exit`.
+    public static func shutdown(timeoutMillis: Int = 30_000) {
+        tracer?.shutdown(timeoutNanos: UInt64(max(timeoutMillis, 0)) * 1_000_000)
+    }
+
+    /// Export counters summed over the in-process sinks: how many spans were exported and how many dropped.
+    public static var exportStatistics: ExportStatistics {
+        var total = ExportStatistics()
+        for processor in tracer?.processors ?? [] {
+            let statistics = processor.statistics
+            total.exported += statistics.exported
+            total.dropped += statistics.dropped
+            total.failedAttempts += statistics.failedAttempts
+        }
+        return total
+    }
+
+    /// The process environment, read without Foundation.
+    public static func processEnvironment() -> [String: String] {
+        var result: [String: String] = [:]
+        var entry = environ
+        while let pointer = entry.pointee {
+            let text = String(cString: pointer)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            entry += 1
+        }
+        return result
+    }
+}

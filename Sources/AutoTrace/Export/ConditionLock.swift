@@ -1,0 +1,76 @@
+import CAutoTraceSupport
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A pthread mutex with a condition variable on the monotonic clock: what the exporter thread waits on.
+/// `Synchronization.Mutex` has no condition wait, and the exporter needs timed waits.
+final class ConditionLock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+
+    /// Waits, with the lock held, until signalled or until the monotonic clock reaches `deadlineNanos`.
+    /// Returns false on timeout.
+    @discardableResult
+    func wait(untilMonotonicNanos deadlineNanos: UInt64) -> Bool {
+        var deadline = timespec(
+            tv_sec: Int(deadlineNanos / 1_000_000_000),
+            tv_nsec: Int(deadlineNanos % 1_000_000_000)
+        )
+        return pthread_cond_timedwait(condition, mutex, &deadline) == 0
+    }
+
+    func broadcast() { pthread_cond_broadcast(condition) }
+}
+
+/// Starts a detached, named OS thread: the exporter must not depend on the application's executors.
+/// Returns false when the system refuses a new thread.
+func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Box: @unchecked Sendable {
+        let name: String
+        let body: @Sendable () -> Void
+        init(name: String, body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+    let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { argument in
+        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+        autotrace_set_thread_name(box.name)
+        box.body()
+        return nil
+    }, box)
+    guard result == 0 else {
+        Unmanaged<Box>.fromOpaque(box).release()
+        return false
+    }
+    pthread_detach(thread)
+    return true
+}

@@ -1,0 +1,205 @@
+import Synchronization
+import Tracing
+
+/// A span of the autotrace tracer.
+///
+/// The ids are fixed when the span starts; everything else is guarded by a lock, since the `Span` protocol lets
+/// any task change a span. A span that is not recording (dropped by the sampler, nothing in-process listening)
+/// keeps its ids, so its context still propagates, and ignores every change.
+public final class AutoTraceSpan: Span, @unchecked Sendable {
+    /// The trace this span belongs to.
+    public let traceID: TraceID
+    /// This span's id.
+    public let spanID: SpanID
+    /// The parent's id, or `.none` for a root span.
+    public let parentSpanID: SpanID
+    /// W3C flags propagated to children and downstream services.
+    public let traceFlags: TraceFlags
+    /// The vendor-specific `tracestate` header, passed on unchanged.
+    public let traceState: String?
+    /// The span's kind.
+    public let kind: SpanKind
+    /// True for a span context extracted from an incoming request: it stands for the caller's span.
+    public let isRemote: Bool
+    /// True when the parent came from another process.
+    public let hasRemoteParent: Bool
+    /// The woven site that started this span, if any.
+    public let site: CallSite?
+    /// Start time, nanoseconds since the Unix epoch.
+    public let startNanos: UInt64
+    /// Whether this span collects attributes, events and status for an in-process sink.
+    public let isRecording: Bool
+
+    /// The tracer that receives the span when it ends; nil for remote and non-recording spans.
+    let tracer: AutoTracer?
+    /// The context the span started in (without the span itself, to avoid a reference cycle).
+    private let parentContext: ServiceContext
+    private let state: Mutex<State>
+
+    struct State {
+        var name: String
+        var attributes = SpanAttributes()
+        var events: [SpanEvent] = []
+        var links: [SpanLink] = []
+        var status: SpanStatus?
+        var endNanos: UInt64 = 0
+    }
+
+    init(
+        name: String,
+        traceID: TraceID,
+        spanID: SpanID,
+        parentSpanID: SpanID,
+        traceFlags: TraceFlags,
+        traceState: String?,
+        kind: SpanKind,
+        isRemote: Bool,
+        hasRemoteParent: Bool,
+        site: CallSite?,
+        startNanos: UInt64,
+        isRecording: Bool,
+        tracer: AutoTracer?,
+        parentContext: ServiceContext
+    ) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.traceFlags = traceFlags
+        self.traceState = traceState
+        self.kind = kind
+        self.isRemote = isRemote
+        self.hasRemoteParent = hasRemoteParent
+        self.site = site
+        self.startNanos = startNanos
+        self.isRecording = isRecording
+        self.tracer = tracer
+        self.parentContext = parentContext
+        self.state = Mutex(State(name: name))
+    }
+
+    /// A span that stands for the caller's span of an incoming request.
+    static func remote(traceID: TraceID, spanID: SpanID, traceFlags: TraceFlags, traceState: String?) -> AutoTraceSpan {
+        AutoTraceSpan(
+            name: "",
+            traceID: traceID,
+            spanID: spanID,
+            parentSpanID: .none,
+            traceFlags: traceFlags,
+            traceState: traceState,
+            kind: .server,
+            isRemote: true,
+            hasRemoteParent: false,
+            site: nil,
+            startNanos: 0,
+            isRecording: false,
+            tracer: nil,
+            parentContext: .topLevel
+        )
+    }
+
+    /// Whether the sampler chose this span for export.
+    public var isSampled: Bool { traceFlags.contains(.sampled) }
+
+    /// The context this span started in, with this span as the active one.
+    public var context: ServiceContext {
+        var context = parentContext
+        context.autoTraceSpan = self
+        return context
+    }
+
+    public var operationName: String {
+        get { state.withLock { $0.name } }
+        set {
+            guard isRecording else { return }
+            state.withLock { $0.name = newValue }
+        }
+    }
+
+    public var attributes: SpanAttributes {
+        get { state.withLock { $0.attributes } }
+        set {
+            guard isRecording else { return }
+            state.withLock { $0.attributes = newValue }
+        }
+    }
+
+    public func setStatus(_ status: SpanStatus) {
+        guard isRecording else { return }
+        state.withLock { state in
+            // OTel: once Ok, a status is final; Error may be overridden by Ok.
+            if state.status?.code != .ok { state.status = status }
+        }
+    }
+
+    public func addEvent(_ event: SpanEvent) {
+        guard isRecording else { return }
+        state.withLock { $0.events.append(event) }
+    }
+
+    public func recordError<Instant: TracerInstant>(
+        _ error: any Error,
+        attributes: SpanAttributes,
+        at instant: @autoclosure () -> Instant
+    ) {
+        guard isRecording else { return }
+        var eventAttributes = attributes
+        eventAttributes.set("exception.type", value: .string(String(reflecting: type(of: error))))
+        eventAttributes.set("exception.message", value: .string(String(describing: error)))
+        addEvent(SpanEvent(name: "exception", at: instant(), attributes: eventAttributes))
+    }
+
+    public func addLink(_ link: SpanLink) {
+        guard isRecording else { return }
+        state.withLock { $0.links.append(link) }
+    }
+
+    public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
+        end(nanos: instant().nanosecondsSinceEpoch)
+    }
+
+    /// Ends the span now; the fast path of woven sites.
+    @usableFromInline
+    func endNow(error: (any Error)? = nil) {
+        if let error, isRecording {
+            recordError(error)
+            setStatus(SpanStatus(code: .error, message: String(describing: error)))
+        }
+        end(nanos: unixNanosNow())
+    }
+
+    private func end(nanos: UInt64) {
+        guard let tracer, !isRemote else { return }
+        let first = state.withLock { state in
+            guard state.endNanos == 0 else { return false }
+            state.endNanos = nanos
+            return true
+        }
+        if first { tracer.spanEnded(self, endNanos: nanos) }
+    }
+
+    /// A consistent copy of the mutable part, for sinks.
+    func snapshot() -> State { state.withLock { $0 } }
+
+    /// The OTLP status code: 0 unset, 1 ok, 2 error.
+    var statusCode: UInt64 {
+        switch state.withLock({ $0.status?.code }) {
+        case .none: 0
+        case .ok: 1
+        case .error: 2
+        }
+    }
+}
+
+/// The key under which the active autotrace span lives in a `ServiceContext`.
+enum AutoTraceSpanKey: ServiceContextKey {
+    typealias Value = AutoTraceSpan
+    static var nameOverride: String? { "autotrace.span" }
+}
+
+extension ServiceContext {
+    /// The active autotrace span (or the remote caller's span context) in this context.
+    public var autoTraceSpan: AutoTraceSpan? {
+        get { self[AutoTraceSpanKey.self] }
+        set { self[AutoTraceSpanKey.self] = newValue }
+    }
+}

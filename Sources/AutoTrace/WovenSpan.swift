@@ -1,0 +1,133 @@
+import CAutoTraceProbes
+import Synchronization
+import Tracing
+
+/// The entry points that woven code calls, and the runtime's global state.
+public enum AutoTrace {
+    /// The bootstrapped autotrace tracer, as retained `Unmanaged` bits (0 when none), read on every listening site.
+    private static let installedTracerBits = Atomic<UInt>(0)
+    /// True when the application bootstrapped its own tracer, which woven spans must then use.
+    private static let usesApplicationTracerFlag = Atomic<Bool>(false)
+
+    /// In-process listener bits of `autotrace_listeners.in_process`.
+    enum Listener {
+        static let processors: UInt16 = 1 << 0
+        static let applicationTracer: UInt16 = 1 << 1
+    }
+
+    /// The autotrace tracer that woven sites use, if autotrace bootstrapped one.
+    public static var tracer: AutoTracer? {
+        let bits = installedTracerBits.load(ordering: .acquiring)
+        guard bits != 0, let pointer = UnsafeRawPointer(bitPattern: bits) else { return nil }
+        return Unmanaged<AutoTracer>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Makes `tracer` the one woven sites use, and turns the fast path off when it has in-process sinks.
+    /// The tracer stays alive for the rest of the process.
+    static func install(_ tracer: AutoTracer) {
+        let bits = UInt(bitPattern: Unmanaged.passRetained(tracer).toOpaque())
+        installedTracerBits.store(bits, ordering: .releasing)
+        autotrace_set_in_process_listeners(tracer.processors.isEmpty ? 0 : Listener.processors)
+    }
+
+    /// Routes woven spans to the application's own tracer (`InstrumentationSystem.tracer`).
+    static func useApplicationTracer() {
+        usesApplicationTracerFlag.store(true, ordering: .releasing)
+        autotrace_set_in_process_listeners(Listener.applicationTracer)
+    }
+
+    /// Whether anything listens right now: a probe is attached or an in-process sink or tracer wants spans.
+    /// When false, a woven site runs its body and nothing else.
+    @inlinable
+    public static var isListening: Bool { autotrace_listening() != 0 }
+
+    // MARK: Woven sites
+
+    /// Runs a synchronous body inside a span for `site`.
+    ///
+    /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the cost
+    /// is one load and one branch; the site is not even evaluated.
+    @inlinable
+    public static func withSpan<T, E: Error>(
+        _ site: @autoclosure () -> CallSite,
+        _ body: () throws(E) -> T
+    ) throws(E) -> T {
+        if _fastPath(autotrace_listening() == 0) { return try body() }
+        guard let span = _startSpan(site()) else { return try body() }
+        let outcome = ServiceContext.$current.withValue(span.context) { () -> Result<T, E> in
+            do throws(E) {
+                return .success(try body())
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch consume outcome {
+        case .success(let value):
+            _endSpan(span, error: nil)
+            return value
+        case .failure(let error):
+            _endSpan(span, error: error)
+            throw error
+        }
+    }
+
+    /// Runs an asynchronous body inside a span for `site`, on the caller's actor.
+    ///
+    /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the cost
+    /// is one load and one branch; the site is not even evaluated.
+    @inlinable
+    public nonisolated(nonsending) static func withSpan<T, E: Error>(
+        _ site: @autoclosure () -> CallSite,
+        _ body: nonisolated(nonsending) () async throws(E) -> T
+    ) async throws(E) -> T {
+        if _fastPath(autotrace_listening() == 0) { return try await body() }
+        guard let span = _startSpan(site()) else { return try await body() }
+        let outcome = await ServiceContext.$current.withValue(span.context) { () async -> Result<T, E> in
+            do throws(E) {
+                return .success(try await body())
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch consume outcome {
+        case .success(let value):
+            _endSpan(span, error: nil)
+            return value
+        case .failure(let error):
+            _endSpan(span, error: error)
+            throw error
+        }
+    }
+
+    /// Starts the span of a woven site, as a child of the task's current context; nil when no tracer wants it.
+    @usableFromInline
+    static func _startSpan(_ site: CallSite) -> (any Span)? {
+        let parent = ServiceContext.current ?? .topLevel
+        if let tracer {
+            return tracer.startSpan(site: site, parentContext: parent)
+        }
+        guard usesApplicationTracerFlag.load(ordering: .acquiring) else { return nil }
+        return InstrumentationSystem.tracer.startAnySpan(
+            site.name,
+            context: parent,
+            ofKind: site.kind,
+            function: site.function,
+            file: site.file,
+            line: UInt(site.line)
+        )
+    }
+
+    /// Ends a woven span; a thrown error is recorded and sets the status to error.
+    @usableFromInline
+    static func _endSpan(_ span: any Span, error: (any Error)?) {
+        if let span = span as? AutoTraceSpan {
+            span.endNow(error: error)
+            return
+        }
+        if let error {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
+        }
+        span.end()
+    }
+}
