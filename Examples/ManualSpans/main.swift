@@ -115,8 +115,9 @@ func waitForProbes(seconds: Double) {
     let deadline = Date().addingTimeInterval(seconds)
     print("pid \(getpid()): waiting up to \(seconds)s for a tracer to attach to the autotrace probes")
     fflush(nil)
-    while !AutoTrace.isListening && Date() < deadline { usleep(10_000) }
-    print(AutoTrace.isListening ? "probes attached" : "no tracer attached; continuing")
+    let attached = { AutoTrace.spanStartProbeAttached && AutoTrace.spanEndProbeAttached }
+    while !attached() && Date() < deadline { usleep(10_000) }
+    print(attached() ? "probes attached" : "no tracer attached; continuing")
 }
 
 func printTraces(from path: String) {

@@ -81,7 +81,7 @@ public final class AutoTracer: Tracer, Sendable {
             parentContext: parentContext
         )
         if autotrace_span_start_probe_enabled() != 0 {
-            Probes.spanStarted(span, name: name)
+            Probes.spanStarted(span)
         }
         return span
     }

@@ -109,10 +109,8 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
 
     public var operationName: String {
         get { state.withLock { $0.name } }
-        set {
-            guard isRecording else { return }
-            state.withLock { $0.name = newValue }
-        }
+        // Kept even when not recording: probes report the final name (e.g. the matched route).
+        set { state.withLock { $0.name = newValue } }
     }
 
     public var attributes: SpanAttributes {

@@ -35,22 +35,20 @@ __attribute__((section(".probes"), used, aligned(8))) autotrace_listeners_t auto
     "994: .balign 4\n"                                                             \
     ".popsection\n" AUTOTRACE_STAPSDT_BASE
 
-__attribute__((noinline)) void autotrace_probe_span_start(uint64_t site_id, uint64_t trace_id_high,
+__attribute__((noinline)) void autotrace_probe_span_start(uint64_t site_kind, uint64_t trace_id_high,
                                                           uint64_t trace_id_low, uint64_t span_id,
-                                                          uint64_t parent_span_id, uint64_t start_unix_nanos,
-                                                          const char *name, uint64_t kind) {
-    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span_start", "autotrace_listeners+0",
-                                                "8@%0 8@%1 8@%2 8@%3 8@%4 8@%5 8@%6 8@%7")
+                                                          uint64_t parent_span_id, uint64_t start_unix_nanos) {
+    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span_start", "autotrace_listeners+0", "8@%0 8@%1 8@%2 8@%3 8@%4 8@%5")
                          :
-                         : "r"(site_id), "r"(trace_id_high), "r"(trace_id_low), "r"(span_id), "r"(parent_span_id),
-                           "r"(start_unix_nanos), "r"((uint64_t)(uintptr_t)name), "r"(kind));
+                         : "r"(site_kind), "r"(trace_id_high), "r"(trace_id_low), "r"(span_id), "r"(parent_span_id),
+                           "r"(start_unix_nanos));
 }
 
-__attribute__((noinline)) void autotrace_probe_span_end(uint64_t site_id, uint64_t trace_id_high,
-                                                        uint64_t trace_id_low, uint64_t span_id, uint64_t status,
-                                                        uint64_t end_unix_nanos) {
+__attribute__((noinline)) void autotrace_probe_span_end(uint64_t site_kind_status, uint64_t trace_id_high,
+                                                        uint64_t trace_id_low, uint64_t span_id,
+                                                        uint64_t end_unix_nanos, const char *name) {
     __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span_end", "autotrace_listeners+2", "8@%0 8@%1 8@%2 8@%3 8@%4 8@%5")
                          :
-                         : "r"(site_id), "r"(trace_id_high), "r"(trace_id_low), "r"(span_id), "r"(status),
-                           "r"(end_unix_nanos));
+                         : "r"(site_kind_status), "r"(trace_id_high), "r"(trace_id_low), "r"(span_id),
+                           "r"(end_unix_nanos), "r"((uint64_t)(uintptr_t)name));
 }

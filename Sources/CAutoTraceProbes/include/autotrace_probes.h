@@ -36,14 +36,20 @@ static inline void autotrace_set_in_process_listeners(uint16_t value) {
     __atomic_store_n(&autotrace_listeners.fields.in_process, value, __ATOMIC_RELAXED);
 }
 
-/// Fires `autotrace:span_start`. Call only when `autotrace_span_start_probe_enabled()`.
-/// `name` is a NUL-terminated span name, valid for the duration of the call.
-void autotrace_probe_span_start(uint64_t site_id, uint64_t trace_id_high, uint64_t trace_id_low, uint64_t span_id,
-                                uint64_t parent_span_id, uint64_t start_unix_nanos, const char *name, uint64_t kind);
+/// Probe arguments are 8 bytes each and at most six (bpftrace reads arg0-arg5 on x86_64), so the first argument
+/// of both probes packs the site id (bits 0-31, 0 when the span has no woven site), the span kind (bits 32-39,
+/// OTLP numbering: 1 internal, 2 server, 3 client, 4 producer, 5 consumer) and, for span_end, the status
+/// (bits 40-47: 0 unset, 1 ok, 2 error).
 
-/// Fires `autotrace:span_end`. Call only when `autotrace_span_end_probe_enabled()`.
-/// `status` is 0 unset, 1 ok, 2 error (the OTLP status codes).
-void autotrace_probe_span_end(uint64_t site_id, uint64_t trace_id_high, uint64_t trace_id_low, uint64_t span_id,
-                              uint64_t status, uint64_t end_unix_nanos);
+/// Fires `autotrace:span_start(site_kind, trace_id_high, trace_id_low, span_id, parent_span_id, start_unix_nanos)`.
+/// Call only when `autotrace_span_start_probe_enabled()`.
+void autotrace_probe_span_start(uint64_t site_kind, uint64_t trace_id_high, uint64_t trace_id_low, uint64_t span_id,
+                                uint64_t parent_span_id, uint64_t start_unix_nanos);
+
+/// Fires `autotrace:span_end(site_kind_status, trace_id_high, trace_id_low, span_id, end_unix_nanos, name)`.
+/// `name` is the span's final name, NUL-terminated, readable only during the probe (bpftrace: `str(arg5)`).
+/// Call only when `autotrace_span_end_probe_enabled()`.
+void autotrace_probe_span_end(uint64_t site_kind_status, uint64_t trace_id_high, uint64_t trace_id_low,
+                              uint64_t span_id, uint64_t end_unix_nanos, const char *name);
 
 #endif
