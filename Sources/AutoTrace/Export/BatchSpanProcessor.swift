@@ -40,7 +40,11 @@ public struct ExportStatistics: Sendable, Equatable {
     /// Export attempts that failed (each retry counts).
     public var failedAttempts: UInt64 = 0
 
-    public init() {}
+    public init(exported: UInt64 = 0, dropped: UInt64 = 0, failedAttempts: UInt64 = 0) {
+        self.exported = exported
+        self.dropped = dropped
+        self.failedAttempts = failedAttempts
+    }
 }
 
 /// Queues ended spans and exports them in batches from its own thread, off the request path.

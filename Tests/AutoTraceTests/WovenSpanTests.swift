@@ -1,0 +1,111 @@
+import AutoTraceTesting
+import CAutoTraceProbes
+import Testing
+import Tracing
+
+@testable import AutoTrace
+
+struct Boom: Error, Equatable {
+    var code: Int
+}
+
+enum Sites {
+    static func site(_ id: UInt32, _ name: String, kind: SpanKind = .internal) -> CallSite {
+        CallSite(id: id, name: name, kind: kind, module: "AutoTraceTests", function: "test()", file: "WovenSpanTests.swift", line: id)
+    }
+}
+
+actor Counter {
+    var value = 0
+
+    /// The body of a woven async site runs on the actor: it touches isolated state synchronously.
+    func incrementTwice() async -> Int {
+        await AutoTrace.withSpan(Sites.site(40, "Counter.incrementTwice")) {
+            value += 1
+            await Task.yield()
+            value += 1
+            return value
+        }
+    }
+}
+
+/// The entry points woven code calls. These tests change process-wide state (the installed tracer and the
+/// listener word), so they run one at a time.
+@Suite(.serialized) struct WovenSpanTests {
+    static let collector = InMemorySpanCollector()
+    static let tracer: AutoTracer = {
+        let tracer = AutoTracer(processors: [collector])
+        AutoTrace.install(tracer)
+        return tracer
+    }()
+
+    init() {
+        _ = Self.tracer
+        autotrace_set_in_process_listeners(AutoTrace.Listener.processors)
+    }
+
+    func spans(named name: String) -> [AutoTraceSpan] { Self.collector.spans.filter { $0.operationName == name } }
+
+    @Test func dormantSiteRunsTheBodyOnlyAndNeverEvaluatesTheSite() throws {
+        autotrace_set_in_process_listeners(0)
+        defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }
+        try #require(!AutoTrace.isListening, "a probe is attached to this test process; dormancy cannot be checked")
+        var evaluated = false
+        let result = AutoTrace.withSpan({ evaluated = true; return Sites.site(1, "dormant") }()) { 41 + 1 }
+        #expect(result == 42)
+        #expect(!evaluated)
+        #expect(spans(named: "dormant").isEmpty)
+    }
+
+    @Test func syncSiteReturnsAndThrowsTypedErrors() throws {
+        let value = AutoTrace.withSpan(Sites.site(2, "sync-value")) { "value" }
+        #expect(value == "value")
+        func typed() throws(Boom) -> Int {
+            try AutoTrace.withSpan(Sites.site(3, "sync-throws")) { () throws(Boom) -> Int in throw Boom(code: 7) }
+        }
+        #expect(throws: Boom(code: 7)) { try typed() }
+        let failed = try #require(spans(named: "sync-throws").first)
+        #expect(failed.snapshot().status?.code == .error)
+        #expect(failed.snapshot().events.first?.name == "exception")
+        #expect(spans(named: "sync-value").first?.site?.id == 2)
+    }
+
+    @Test func asyncSiteReturnsThrowsAndNestsUnderTheCaller() async throws {
+        let result = try await Self.tracer.withSpan("request", ofKind: .server) { request in
+            try await AutoTrace.withSpan(Sites.site(4, "async-outer")) { () async throws -> Int in
+                try await Task.sleep(for: .milliseconds(1))
+                return await AutoTrace.withSpan(Sites.site(5, "async-inner")) { 5 }
+            }
+        }
+        #expect(result == 5)
+        let request = try #require(spans(named: "request").first)
+        let outer = try #require(spans(named: "async-outer").first)
+        let inner = try #require(spans(named: "async-inner").first)
+        #expect(outer.parentSpanID == request.spanID)
+        #expect(inner.parentSpanID == outer.spanID)
+        #expect(inner.traceID == request.traceID)
+
+        await #expect(throws: Boom(code: 9)) {
+            try await AutoTrace.withSpan(Sites.site(6, "async-throws")) { () async throws(Boom) -> Void in
+                throw Boom(code: 9)
+            }
+        }
+        #expect(spans(named: "async-throws").first?.snapshot().status?.code == .error)
+    }
+
+    @Test func asyncSiteKeepsActorIsolation() async {
+        let counter = Counter()
+        #expect(await counter.incrementTwice() == 2)
+        #expect(await counter.incrementTwice() == 4)
+        #expect(spans(named: "Counter.incrementTwice").count >= 2)
+    }
+
+    @Test func wovenSpansAreParentsOfTracerSpans() async throws {
+        await AutoTrace.withSpan(Sites.site(7, "woven-parent")) {
+            await Self.tracer.withSpan("library-child") { _ in }
+        }
+        let parent = try #require(spans(named: "woven-parent").first)
+        #expect(spans(named: "library-child").first?.parentSpanID == parent.spanID)
+        #expect(parent.kind == .internal)
+    }
+}
