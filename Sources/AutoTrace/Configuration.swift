@@ -206,7 +206,9 @@ public struct AutoTraceConfiguration: Sendable {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8)[...]
         while let byte = iterator.popFirst() {
-            if byte == UInt8(ascii: "%"), iterator.count >= 2, let value = parseHex(iterator.prefix(2)) {
+            // Percent-encoding allows either case; parseHex takes lowercase (what W3C ids require).
+            let digits = iterator.prefix(2).map { $0 | 0x20 }[...]
+            if byte == UInt8(ascii: "%"), digits.count == 2, let value = parseHex(digits) {
                 bytes.append(UInt8(value))
                 iterator = iterator.dropFirst(2)
             } else {

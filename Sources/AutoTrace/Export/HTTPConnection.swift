@@ -10,6 +10,13 @@ public struct HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var port: UInt16
     public var path: String
 
+    /// An endpoint from its parts.
+    public init(host: String, port: UInt16, path: String) {
+        self.host = host
+        self.port = port
+        self.path = path
+    }
+
     /// Parses `http://host[:port][/path]`. `https` is refused: the runtime carries no TLS stack.
     public init(url: String) throws(AutoTraceError) {
         let text = url.trimmingWhitespace

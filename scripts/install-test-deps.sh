@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the test suite uses besides Swift: bpftrace and binutils (probe tests), zlib headers (gzip),
+# and OpenTelemetry's own Python protobuf bindings (an independent OTLP decoder). Needs root; idempotent.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends bpftrace binutils zlib1g-dev >/dev/null
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore opentelemetry-proto
+# bpftrace detaches uprobes through tracefs; mount it where the kernel expects it if nobody did.
+if [ -d /sys/kernel/tracing ] && [ ! -e /sys/kernel/tracing/uprobe_events ]; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+fi
+echo "test dependencies installed: $(bpftrace --version), $(readelf --version | head -1)"
