@@ -52,7 +52,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "ManualSpansExample",
-            dependencies: ["AutoTrace", "AutoTraceTesting"],
+            dependencies: [
+                "AutoTrace",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             path: "Examples/ManualSpans",
             swiftSettings: strictSwift
         ),

@@ -2,19 +2,22 @@
 // a server span per simulated request (Tracer API, as Hummingbird's TracingMiddleware starts it), woven-style
 // site spans (sync, async, async let, a thrown error), and an outgoing call whose `traceparent` is injected.
 //
-//   autotrace-example [--requests N] [--wait-for-probes SECONDS] [--quiet]
+//   autotrace-example [--requests N] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]
 //
 // With no OTEL_EXPORTER_OTLP_* and no AUTOTRACE_TRACES_FILE set, it writes ./autotrace-example.jsonl and prints
-// the traces it wrote.
+// the traces it wrote. `--app-tracer` bootstraps an application tracer first (swift-distributed-tracing's
+// InMemoryTracer), to show autotrace stepping aside and woven spans going to that tracer.
 
 import AutoTrace
 import Foundation
+import InMemoryTracing
 import Tracing
 
 struct Options {
     var requests = 3
     var waitForProbesSeconds: Double?
     var quiet = false
+    var applicationTracer = false
 
     init(_ arguments: [String]) throws {
         var iterator = arguments.dropFirst().makeIterator()
@@ -32,8 +35,10 @@ struct Options {
                 waitForProbesSeconds = value
             case "--quiet":
                 quiet = true
+            case "--app-tracer":
+                applicationTracer = true
             case "--help", "-h":
-                print("usage: autotrace-example [--requests N] [--wait-for-probes SECONDS] [--quiet]")
+                print("usage: autotrace-example [--requests N] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]")
                 exit(0)
             default:
                 throw UsageError("unknown argument \(argument); see --help")
@@ -163,6 +168,10 @@ if !exportsSomewhere {
     environment["AUTOTRACE_TRACES_FILE"] = FileManager.default.currentDirectoryPath + "/autotrace-example.jsonl"
     try? FileManager.default.removeItem(atPath: environment["AUTOTRACE_TRACES_FILE"]!)
 }
+let applicationTracer = InMemoryTracer()
+if options.applicationTracer {
+    InstrumentationSystem.bootstrap(applicationTracer)
+}
 AutoTrace.bootstrap(environment: environment)
 
 if let seconds = options.waitForProbesSeconds { waitForProbes(seconds: seconds) }
@@ -170,6 +179,10 @@ for number in 0..<options.requests {
     await handleRequest(number: number)
 }
 AutoTrace.shutdown()
+if options.applicationTracer {
+    let names = applicationTracer.finishedSpans.map(\.operationName)
+    print("the application tracer recorded \(names.count) spans: \(Set(names).sorted().joined(separator: ", "))")
+}
 let statistics = AutoTrace.exportStatistics
 print("requests: \(options.requests), spans exported: \(statistics.exported), dropped: \(statistics.dropped)")
 if !options.quiet, let path = environment["AUTOTRACE_TRACES_FILE"] {

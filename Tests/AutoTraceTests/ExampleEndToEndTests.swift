@@ -43,6 +43,19 @@ import Testing
     }
 }
 
+extension ExampleEndToEndTests {
+    @Test func autotraceStepsAsideForAnApplicationTracer() throws {
+        let process = try Command.start(Command.example, ["--requests", "2", "--app-tracer", "--quiet"], mergeStandardError: true)
+        let output = Command.output(of: process)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(output.contains("the application bootstrapped its own tracer (InMemoryTracer); woven spans will use it"))
+        // 2 requests: 2 server + 2 backend + 2 loadGreeting + 2 render spans, all in the application's tracer.
+        #expect(output.contains("the application tracer recorded 8 spans: GET /backend, GET /hello/{name}, loadGreeting, render"), "\(output)")
+        #expect(output.contains("spans exported: 0, dropped: 0"))
+    }
+}
+
 extension Data {
     var hex: String { map { String(format: "%02x", $0) }.joined() }
 }

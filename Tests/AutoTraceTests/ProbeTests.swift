@@ -86,13 +86,19 @@ enum Command {
         return Result(status: process.terminationStatus, output: output)
     }
 
-    static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+    static func start(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        mergeStandardError: Bool = false
+    ) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardOutput = Pipe()
-        process.standardError = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = mergeStandardError ? output : FileHandle.nullDevice
         try process.run()
         return process
     }
