@@ -59,7 +59,14 @@ public enum AutoTrace {
         _ body: () throws(E) -> T
     ) throws(E) -> T {
         if _fastPath(autotrace_listening() == 0) { return try body() }
-        guard let span = _startSpan(site()) else { return try body() }
+        return try _withSpanListening(site(), body)
+    }
+
+    /// The listening half of ``withSpan(_:_:)-(_,()->T)``, kept out of line so the dormant path stays a load,
+    /// a branch and the body.
+    @inlinable @inline(never)
+    public static func _withSpanListening<T, E: Error>(_ site: CallSite, _ body: () throws(E) -> T) throws(E) -> T {
+        guard let span = _startSpan(site) else { return try body() }
         let outcome = ServiceContext.$current.withValue(span.context) { () -> Result<T, E> in
             do throws(E) {
                 return .success(try body())
@@ -87,7 +94,16 @@ public enum AutoTrace {
         _ body: nonisolated(nonsending) () async throws(E) -> T
     ) async throws(E) -> T {
         if _fastPath(autotrace_listening() == 0) { return try await body() }
-        guard let span = _startSpan(site()) else { return try await body() }
+        return try await _withSpanListening(site(), body)
+    }
+
+    /// The listening half of the asynchronous ``withSpan(_:_:)``, kept out of line like the synchronous one.
+    @inlinable @inline(never)
+    public nonisolated(nonsending) static func _withSpanListening<T, E: Error>(
+        _ site: CallSite,
+        _ body: nonisolated(nonsending) () async throws(E) -> T
+    ) async throws(E) -> T {
+        guard let span = _startSpan(site) else { return try await body() }
         let outcome = await ServiceContext.$current.withValue(span.context) { () async -> Result<T, E> in
             do throws(E) {
                 return .success(try await body())
