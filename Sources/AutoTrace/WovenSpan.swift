@@ -74,14 +74,7 @@ public enum AutoTrace {
                 return .failure(error)
             }
         }
-        switch consume outcome {
-        case .success(let value):
-            _endSpan(span, error: nil)
-            return value
-        case .failure(let error):
-            _endSpan(span, error: error)
-            throw error
-        }
+        return try _end(span, with: outcome)
     }
 
     /// Runs an asynchronous body inside a span for `site`, on the caller's actor.
@@ -111,14 +104,7 @@ public enum AutoTrace {
                 return .failure(error)
             }
         }
-        switch consume outcome {
-        case .success(let value):
-            _endSpan(span, error: nil)
-            return value
-        case .failure(let error):
-            _endSpan(span, error: error)
-            throw error
-        }
+        return try _end(span, with: outcome)
     }
 
     /// Starts the span of a woven site, as a child of the task's current context; nil when no tracer wants it.
@@ -137,6 +123,19 @@ public enum AutoTrace {
             file: site.file,
             line: UInt(site.line)
         )
+    }
+
+    /// Ends a woven span with the body's outcome and hands that outcome back, unchanged.
+    @inlinable
+    static func _end<T, E: Error>(_ span: any Span, with outcome: consuming Result<T, E>) throws(E) -> T {
+        switch consume outcome {
+        case .success(let value):
+            _endSpan(span, error: nil)
+            return value
+        case .failure(let error):
+            _endSpan(span, error: error)
+            throw error
+        }
     }
 
     /// Ends a woven span; a thrown error is recorded and sets the status to error.

@@ -74,7 +74,10 @@ actor Counter {
         let result = try await Self.tracer.withSpan("request", ofKind: .server) { request in
             try await AutoTrace.withSpan(Sites.site(4, "async-outer")) { () async throws -> Int in
                 try await Task.sleep(for: .milliseconds(1))
-                return await AutoTrace.withSpan(Sites.site(5, "async-inner")) { 5 }
+                return await AutoTrace.withSpan(Sites.site(5, "async-inner")) { () async -> Int in
+                    await Task.yield()
+                    return 5
+                }
             }
         }
         #expect(result == 5)
@@ -101,8 +104,8 @@ actor Counter {
     }
 
     @Test func wovenSpansAreParentsOfTracerSpans() async throws {
-        await AutoTrace.withSpan(Sites.site(7, "woven-parent")) {
-            await Self.tracer.withSpan("library-child") { _ in }
+        await AutoTrace.withSpan(Sites.site(7, "woven-parent")) { () async in
+            await Self.tracer.withSpan("library-child") { _ async in await Task.yield() }
         }
         let parent = try #require(spans(named: "woven-parent").first)
         #expect(spans(named: "library-child").first?.parentSpanID == parent.spanID)
