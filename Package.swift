@@ -47,7 +47,7 @@ let package = Package(
         // A real OTLP/HTTP receiver on loopback, for tests, examples and benchmarks.
         .target(
             name: "AutoTraceTesting",
-            dependencies: ["AutoTrace", "AutoTraceOTLPProto", "CAutoTraceZlib"],
+            dependencies: ["AutoTrace", "AutoTraceOTLPProto"],
             swiftSettings: strictSwift
         ),
         .executableTarget(

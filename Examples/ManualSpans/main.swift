@@ -57,15 +57,15 @@ struct GreetingNotFound: Error {}
 enum Sites {
     static let loadGreeting = CallSite(
         id: 1, name: "loadGreeting", module: "ManualSpansExample", function: "loadGreeting(for:)",
-        file: "Examples/ManualSpans/main.swift", line: 73
+        file: "Examples/ManualSpans/main.swift", line: 72
     )
     static let render = CallSite(
         id: 2, name: "render", module: "ManualSpansExample", function: "render(_:)",
-        file: "Examples/ManualSpans/main.swift", line: 81
+        file: "Examples/ManualSpans/main.swift", line: 80
     )
     static let callBackend = CallSite(
         id: 3, name: "GET /backend", kind: .client, module: "ManualSpansExample", function: "callBackend()",
-        file: "Examples/ManualSpans/main.swift", line: 87
+        file: "Examples/ManualSpans/main.swift", line: 85
     )
 }
 

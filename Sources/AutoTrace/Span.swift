@@ -30,7 +30,7 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
     /// Whether this span collects attributes, events and status for an in-process sink.
     public let isRecording: Bool
 
-    /// The tracer that receives the span when it ends; nil for remote and non-recording spans.
+    /// The tracer that receives the span when it ends; nil for a remote span context.
     let tracer: AutoTracer?
     /// The context the span started in (without the span itself, to avoid a reference cycle).
     private let parentContext: ServiceContext

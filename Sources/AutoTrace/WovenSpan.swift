@@ -51,8 +51,9 @@ public enum AutoTrace {
 
     /// Runs a synchronous body inside a span for `site`.
     ///
-    /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the cost
-    /// is one load and one branch; the site is not even evaluated.
+    /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the site
+    /// is not evaluated and the cost beyond the body is one load and one branch (plus whatever the compiler does
+    /// to keep the body closure's captures alive).
     @inlinable
     public static func withSpan<T, E: Error>(
         _ site: @autoclosure () -> CallSite,
@@ -62,7 +63,7 @@ public enum AutoTrace {
         return try _withSpanListening(site(), body)
     }
 
-    /// The listening half of ``withSpan(_:_:)-(_,()->T)``, kept out of line so the dormant path stays a load,
+    /// The listening half of the synchronous `withSpan`, kept out of line so the dormant path stays a load,
     /// a branch and the body.
     @inlinable @inline(never)
     public static func _withSpanListening<T, E: Error>(_ site: CallSite, _ body: () throws(E) -> T) throws(E) -> T {
@@ -79,8 +80,9 @@ public enum AutoTrace {
 
     /// Runs an asynchronous body inside a span for `site`, on the caller's actor.
     ///
-    /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the cost
-    /// is one load and one branch; the site is not even evaluated.
+    /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the site
+    /// is not evaluated and the cost beyond the body is one load and one branch (plus whatever the compiler does
+    /// to keep the body closure's captures alive).
     @inlinable
     public nonisolated(nonsending) static func withSpan<T, E: Error>(
         _ site: @autoclosure () -> CallSite,
@@ -90,7 +92,7 @@ public enum AutoTrace {
         return try await _withSpanListening(site(), body)
     }
 
-    /// The listening half of the asynchronous ``withSpan(_:_:)``, kept out of line like the synchronous one.
+    /// The listening half of the asynchronous `withSpan`, kept out of line like the synchronous one.
     @inlinable @inline(never)
     public nonisolated(nonsending) static func _withSpanListening<T, E: Error>(
         _ site: CallSite,
