@@ -10,12 +10,15 @@ let package = Package(
     products: [
         .library(name: "AutoTrace", targets: ["AutoTrace"]),
         .library(name: "AutoTraceTesting", targets: ["AutoTraceTesting"]),
+        .executable(name: "autotrace", targets: ["autotrace"]),
         .executable(name: "autotrace-example", targets: ["ManualSpansExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/swiftlang/swift-syntax.git", from: "603.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // USDT probe sites and their semaphores, with hand-written .note.stapsdt notes.
@@ -44,6 +47,24 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // The swift-syntax engine: join points, advice, directives, the site table. Never linked into apps.
+        .target(
+            name: "AutoTraceWeaver",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftParser", package: "swift-syntax"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The CLI, which is also the SWIFT_EXEC compiler wrapper that `autotrace build` installs.
+        .executableTarget(
+            name: "autotrace",
+            dependencies: [
+                "AutoTraceWeaver",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // A real OTLP/HTTP receiver on loopback, for tests, examples and benchmarks.
         .target(
             name: "AutoTraceTesting",
@@ -57,6 +78,11 @@ let package = Package(
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             path: "Examples/ManualSpans",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AutoTraceWeaverTests",
+            dependencies: ["AutoTraceWeaver"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -40,6 +40,12 @@ public struct CallSite: Sendable {
     }
 }
 
+extension AutoTrace {
+    /// ``CallSite`` under the `AutoTrace` namespace, for generated code: the enum `AutoTrace` shadows the module
+    /// name, so `AutoTrace.CallSite` would not resolve otherwise.
+    public typealias Site = CallSite
+}
+
 extension SpanKind {
     /// The OTLP enum value (1 internal ... 5 consumer).
     var otlpValue: UInt64 {

@@ -1,0 +1,145 @@
+import ArgumentParser
+import AutoTraceWeaver
+import Foundation
+
+@main
+struct AutoTraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "autotrace",
+        abstract: "Zero-code OpenTelemetry tracing for Swift server applications.",
+        discussion: """
+            autotrace build, run and test wrap the SwiftPM commands of the same name: every module of the package \
+            is compiled through autotrace's compiler wrapper, which weaves spans into the functions that \
+            `// autotrace:span` directives select. Woven builds use their own scratch path (.build-autotrace), so \
+            your plain .build stays as it is.
+            """,
+        subcommands: [Build.self, Run.self, Test.self, Report.self]
+    )
+
+    /// SwiftPM runs this same binary as `SWIFT_EXEC`; the variables `autotrace build` sets tell the two apart.
+    static func main() {
+        let environment = ProcessInfo.processInfo.environment
+        if let real = environment[CompilerWrapper.Environment.realCompiler],
+            let root = environment[CompilerWrapper.Environment.packageRoot],
+            let work = environment[CompilerWrapper.Environment.workDirectory]
+        {
+            let wrapper = CompilerWrapper(
+                realCompiler: real,
+                packageRoot: root,
+                workDirectory: work,
+                arguments: Array(CommandLine.arguments.dropFirst())
+            )
+            Foundation.exit(wrapper.run())
+        }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// What build, run and test share: the SwiftPM command, its arguments, and the wrapper's environment.
+struct WovenSwiftPMCommand {
+    static let scratchPath = ".build-autotrace"
+
+    var subcommand: String
+    var arguments: [String]
+
+    func run() throws {
+        if let index = arguments.firstIndex(of: "--build-system"), index + 1 < arguments.count,
+            arguments[index + 1] != "native"
+        {
+            throw ValidationError(
+                "--build-system \(arguments[index + 1]) sends compiles to swift-frontend directly, past autotrace's "
+                    + "compiler wrapper; use the default native build system"
+            )
+        }
+        let root = FileManager.default.currentDirectoryPath
+        guard FileManager.default.fileExists(atPath: root + "/Package.swift") else {
+            throw ValidationError("no Package.swift in \(root); run autotrace in the package's root folder")
+        }
+        let this = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        guard let swift = Subprocess.which("swift"), let swiftc = Subprocess.which("swiftc", excluding: this) else {
+            throw ValidationError("swift and swiftc must be on PATH (a Swift toolchain, 6.2 or later)")
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_EXEC"] = this
+        // Not resolved: swiftc is a symlink to swift-driver, which picks its mode from the name it is run by.
+        environment[CompilerWrapper.Environment.realCompiler] = swiftc
+        environment[CompilerWrapper.Environment.packageRoot] = root
+        environment[CompilerWrapper.Environment.workDirectory] = "\(root)/\(Self.scratchPath)/autotrace"
+        var swiftArguments = [subcommand]
+        if !arguments.contains("--scratch-path") { swiftArguments += ["--scratch-path", Self.scratchPath] }
+        let status = Subprocess.run(swift, swiftArguments + arguments, environment: environment)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Build: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build the package with spans woven in (swift build through the autotrace compiler wrapper)."
+    )
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments passed to swift build.")
+    var swiftArguments: [String] = []
+
+    func run() throws { try WovenSwiftPMCommand(subcommand: "build", arguments: swiftArguments).run() }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Build with spans woven in and run an executable (swift run).")
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments passed to swift run.")
+    var swiftArguments: [String] = []
+
+    func run() throws { try WovenSwiftPMCommand(subcommand: "run", arguments: swiftArguments).run() }
+}
+
+struct Test: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Build with spans woven in and run the tests (swift test).")
+
+    @Argument(parsing: .captureForPassthrough, help: "Arguments passed to swift test.")
+    var swiftArguments: [String] = []
+
+    func run() throws { try WovenSwiftPMCommand(subcommand: "test", arguments: swiftArguments).run() }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every woven site and every skipped candidate of the last woven build."
+    )
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let folder = "\(FileManager.default.currentDirectoryPath)/\(WovenSwiftPMCommand.scratchPath)/autotrace/report"
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder), !files.isEmpty else {
+            throw ValidationError("no woven build found in \(folder); run `autotrace build` first")
+        }
+        let reports = try files.sorted().filter { $0.hasSuffix(".json") }.map { file in
+            try JSONDecoder().decode(ModuleReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(file)")))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+            return
+        }
+        let sites = reports.flatMap(\.sites)
+        let skipped = reports.flatMap(\.skipped)
+        print("\(sites.count) woven site(s), \(skipped.count) skipped candidate(s)")
+        for site in sites {
+            print("  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.file):\(site.line) (\(site.aspect))")
+        }
+        for candidate in skipped {
+            print("  skipped  \(candidate.function)  \(candidate.file):\(candidate.line): \(candidate.reason)")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}

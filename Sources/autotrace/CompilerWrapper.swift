@@ -1,0 +1,139 @@
+import AutoTraceWeaver
+import Foundation
+
+/// The `SWIFT_EXEC` compiler wrapper: weaves the package's own module compiles and passes everything else
+/// (manifests, `-print-target-info`, `-version`, `-modulewrap`, links, dependencies' modules) to the real
+/// `swiftc` untouched. A woven module that fails to compile is compiled again from its original sources, with
+/// one warning: autotrace never breaks a build.
+struct CompilerWrapper {
+    /// The variables `autotrace build` sets for the wrapper.
+    enum Environment {
+        static let realCompiler = "AUTOTRACE_REAL_SWIFTC"
+        static let packageRoot = "AUTOTRACE_PACKAGE_ROOT"
+        static let workDirectory = "AUTOTRACE_WORK_DIR"
+    }
+
+    let realCompiler: String
+    let packageRoot: String
+    let workDirectory: String
+    let arguments: [String]
+
+    func run() -> Int32 {
+        guard let plan = try? weavePlan(), plan.changed else {
+            return Subprocess.run(realCompiler, arguments)
+        }
+        let woven = Subprocess.capture(realCompiler, plan.arguments)
+        if woven.status == 0 {
+            FileHandle.standardError.write(woven.output)
+            return 0
+        }
+        let firstError = String(decoding: woven.output, as: UTF8.self).split(separator: "\n")
+            .first { $0.contains("error:") }.map(String.init) ?? "exit status \(woven.status)"
+        FileHandle.standardError.write(
+            Data("warning: autotrace: module \(plan.module) did not compile once woven (\(firstError)); compiled the original sources instead\n".utf8)
+        )
+        return Subprocess.run(realCompiler, arguments)
+    }
+
+    struct Plan {
+        var module: String
+        var arguments: [String]
+        var changed: Bool
+    }
+
+    /// Weaves the module's sources under the package root and rewrites the arguments, the sources response file
+    /// and the output-file-map to name the woven files. Nil for invocations that are not module compiles.
+    func weavePlan() throws -> Plan? {
+        guard let moduleIndex = arguments.firstIndex(of: "-module-name"), moduleIndex + 1 < arguments.count,
+            let mapIndex = arguments.firstIndex(of: "-output-file-map"), mapIndex + 1 < arguments.count,
+            arguments.contains("-c") || arguments.contains("-emit-module")
+        else { return nil }
+        let module = arguments[moduleIndex + 1]
+        var newArguments = arguments
+        var replacements: [String: String] = [:]
+        var report = ModuleReport(module: module, sites: [], skipped: [])
+        var nextID = SiteIDs.first(forModule: module)
+
+        func weaveFile(_ path: String) throws -> String {
+            guard path.hasSuffix(".swift"), path.hasPrefix(packageRoot + "/"), !path.hasPrefix(workDirectory),
+                !path.contains("/.build")
+            else { return path }
+            let source = try String(contentsOfFile: path, encoding: .utf8)
+            let display = String(path.dropFirst(packageRoot.count + 1))
+            let result = Weaver.weave(source: source, path: path, displayPath: display, module: module, firstSiteID: nextID)
+            nextID += UInt32(result.sites.count)
+            report.sites += result.sites
+            report.skipped += result.skipped
+            guard result.isChanged else { return path }
+            let target = "\(workDirectory)/woven/\(module)/\(display)"
+            try writeIfChanged(result.source, to: target)
+            replacements[path] = target
+            return target
+        }
+
+        for (index, argument) in arguments.enumerated() {
+            if argument.hasPrefix("@"), argument.hasSuffix("sources") {
+                let list = try String(contentsOfFile: String(argument.dropFirst()), encoding: .utf8)
+                let wovenBefore = replacements.count
+                let woven = try list.split(separator: "\n").map { try weaveFile(String($0)) }
+                guard replacements.count > wovenBefore else { continue }
+                let listPath = "\(workDirectory)/woven/\(module).sources"
+                try writeIfChanged(woven.joined(separator: "\n") + "\n", to: listPath)
+                newArguments[index] = "@" + listPath
+            } else if argument.hasSuffix(".swift"), !argument.hasPrefix("-") {
+                newArguments[index] = try weaveFile(argument)
+            }
+        }
+        try writeReport(report)
+        guard !replacements.isEmpty else { return Plan(module: module, arguments: arguments, changed: false) }
+
+        let mapPath = arguments[mapIndex + 1]
+        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: mapPath))) as? [String: Any] ?? [:]
+        var newMap: [String: Any] = [:]
+        for (key, value) in map { newMap[replacements[key] ?? key] = value }
+        let newMapPath = "\(workDirectory)/woven/\(module).output-file-map.json"
+        try writeIfChanged(
+            String(decoding: try JSONSerialization.data(withJSONObject: newMap, options: [.sortedKeys]), as: UTF8.self),
+            to: newMapPath
+        )
+        newArguments[mapIndex + 1] = newMapPath
+        return Plan(module: module, arguments: newArguments, changed: true)
+    }
+
+    private func writeReport(_ report: ModuleReport) throws {
+        let path = "\(workDirectory)/report/\(report.module).json"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeIfChanged(String(decoding: try encoder.encode(report), as: UTF8.self), to: path)
+    }
+}
+
+/// Sites and skipped candidates of one module, as the wrapper records them for `autotrace report`.
+struct ModuleReport: Codable {
+    var module: String
+    var sites: [WovenSite]
+    var skipped: [SkippedCandidate]
+}
+
+/// Site ids unique across the modules of one binary: a module's sites are numbered from a base derived from
+/// its name (FNV-1a), leaving 2^16 ids per module.
+enum SiteIDs {
+    static func first(forModule module: String) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in module.utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return (hash & 0x7fff) << 16 | 1
+    }
+}
+
+/// Writes a file only when its content changes, so that woven files keep their modification time and SwiftPM's
+/// incremental build recompiles what it would have recompiled anyway.
+func writeIfChanged(_ text: String, to path: String) throws {
+    if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing == text { return }
+    try FileManager.default.createDirectory(
+        atPath: (path as NSString).deletingLastPathComponent,
+        withIntermediateDirectories: true
+    )
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+}

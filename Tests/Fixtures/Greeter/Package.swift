@@ -1,0 +1,14 @@
+// swift-tools-version:6.2
+// A small app with no tracing code: `autotrace build` must weave it without changing what it prints.
+import PackageDescription
+
+let package = Package(
+    name: "Greeter",
+    dependencies: [.package(name: "swift-autotrace", path: "../../..")],
+    targets: [
+        .executableTarget(
+            name: "Greeter",
+            dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]
+        )
+    ]
+)
