@@ -82,7 +82,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AutoTraceWeaverTests",
-            dependencies: ["AutoTraceWeaver"],
+            dependencies: ["AutoTraceWeaver", "autotrace"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -37,10 +37,11 @@ final class CandidateCollector: SyntaxVisitor {
 
     // MARK: Type context
 
+    /// Pushes the type's name (`visitPost` pops it, even for skipped children).
     private func enter(_ name: String, _ node: some SyntaxProtocol) -> SyntaxVisitorContinueKind {
-        if Directive.all(in: node.leadingTrivia).contains(where: { $0.action == .ignore }) { return .skipChildren }
         typeStack.append(name)
-        return .visitChildren
+        let ignored = Directive.all(in: node.leadingTrivia).contains { $0.action == .ignore }
+        return ignored ? .skipChildren : .visitChildren
     }
 
     override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node) }

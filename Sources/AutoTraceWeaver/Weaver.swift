@@ -21,6 +21,13 @@ public struct SkippedCandidate: Codable, Sendable, Equatable {
     public var file: String
     public var line: Int
     public var reason: String
+
+    public init(function: String, file: String, line: Int, reason: String) {
+        self.function = function
+        self.file = file
+        self.line = line
+        self.reason = reason
+    }
 }
 
 /// Selects functions by name: the simplest aspect, until `autotrace.yml` rules land.

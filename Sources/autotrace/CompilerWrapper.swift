@@ -23,22 +23,118 @@ struct CompilerWrapper {
             return Subprocess.run(realCompiler, arguments)
         }
         let woven = Subprocess.capture(realCompiler, plan.arguments)
+        // With -parseable-output the driver writes framed JSON messages to stderr.
+        let parseable = arguments.contains("-parseable-output")
         if woven.status == 0 {
-            FileHandle.standardError.write(woven.output)
+            FileHandle.standardOutput.write(woven.output)
+            let errors = parseable ? Self.filterParseableOutput(woven.errors) : Data(Self.withoutFileIDConflicts(woven.errors).utf8)
+            FileHandle.standardError.write(errors)
             return 0
         }
-        let firstError = String(decoding: woven.output, as: UTF8.self).split(separator: "\n")
-            .first { $0.contains("error:") }.map(String.init) ?? "exit status \(woven.status)"
+        let text = String(decoding: woven.output, as: UTF8.self) + "\n"
+            + (parseable ? Self.parseableOutputText(woven.errors) : String(decoding: woven.errors, as: UTF8.self))
+        let lines = text.split(separator: "\n")
+        let firstError = (lines.first { $0.contains(": error: ") } ?? lines.first { $0.contains("error:") })
+            .map(String.init) ?? "exit status \(woven.status)"
         FileHandle.standardError.write(
             Data("warning: autotrace: module \(plan.module) did not compile once woven (\(firstError)); compiled the original sources instead\n".utf8)
         )
+        var report = plan.report
+        report.skipped += report.sites.map { site in
+            SkippedCandidate(
+                function: site.function,
+                file: site.file,
+                line: site.line,
+                reason: "the woven module did not compile, so it was built from its original sources: \(firstError)"
+            )
+        }
+        report.sites = []
+        try? writeReport(report)
         return Subprocess.run(realCompiler, arguments)
+    }
+
+    /// Drops the compiler's warnings that a `#sourceLocation` file and the woven file share a `#fileID`: that is
+    /// the point of the directive (the woven copy answers to the original's name), not a problem in the user's code.
+    static func withoutFileIDConflicts(_ output: Data) -> String {
+        var kept: [Substring] = []
+        var block: [Substring] = []
+        var blockIsConflict = false
+        func flush() {
+            if !blockIsConflict { kept += block }
+            block = []
+            blockIsConflict = false
+        }
+        for line in String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            // A diagnostic starts with "path:line:column: kind:"; its snippet lines follow until the next one.
+            if line.contains(": warning: ") || line.contains(": error: ") || line.contains(": note: ") {
+                if !line.hasPrefix(" ") { flush() }
+            }
+            if line.contains("directive produces '#fileID' string") && !line.hasPrefix(" ") { blockIsConflict = true }
+            block.append(line)
+        }
+        flush()
+        return kept.joined(separator: "\n")
+    }
+
+    /// The driver's `-parseable-output` messages: `<length>\n<json>\n`, each with the tool output in "output".
+    static func parseableMessages(_ data: Data) -> [(object: [String: Any]?, raw: ArraySlice<UInt8>)] {
+        let bytes = [UInt8](data)
+        var messages: [(object: [String: Any]?, raw: ArraySlice<UInt8>)] = []
+        var index = 0
+        while index < bytes.count {
+            guard let newline = bytes[index...].firstIndex(of: 10) else {
+                messages.append((nil, bytes[index...]))
+                break
+            }
+            // The driver also writes plain lines (e.g. "error: emit-module command failed") between messages.
+            guard let length = Int(String(decoding: bytes[index..<newline], as: UTF8.self)),
+                newline + 1 + length <= bytes.count
+            else {
+                messages.append((nil, bytes[index...newline]))
+                index = newline + 1
+                continue
+            }
+            let json = bytes[(newline + 1)..<(newline + 1 + length)]
+            var next = newline + 1 + length
+            if next < bytes.count && bytes[next] == 10 { next += 1 }
+            messages.append((try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any], bytes[index..<next]))
+            index = next
+        }
+        return messages
+    }
+
+    /// Parseable output with the `#fileID` conflict warnings removed from every message.
+    static func filterParseableOutput(_ data: Data) -> Data {
+        var result = Data()
+        for message in parseableMessages(data) {
+            guard let object = message.object, let output = object["output"] as? String,
+                let encoded = try? JSONSerialization.data(
+                    withJSONObject: object.merging(["output": withoutFileIDConflicts(Data(output.utf8))]) { $1 }
+                )
+            else {
+                result.append(contentsOf: message.raw)
+                continue
+            }
+            result.append(Data("\(encoded.count)\n".utf8))
+            result.append(encoded)
+            result.append(Data("\n".utf8))
+        }
+        return result
+    }
+
+    /// The tool output carried by parseable messages, as plain text.
+    static func parseableOutputText(_ data: Data) -> String {
+        parseableMessages(data).map { message in
+            guard let object = message.object else { return String(decoding: message.raw, as: UTF8.self) }
+            return object["output"] as? String ?? ""
+        }.joined(separator: "\n")
     }
 
     struct Plan {
         var module: String
         var arguments: [String]
         var changed: Bool
+        var report: ModuleReport
     }
 
     /// Weaves the module's sources under the package root and rewrites the arguments, the sources response file
@@ -85,7 +181,7 @@ struct CompilerWrapper {
             }
         }
         try writeReport(report)
-        guard !replacements.isEmpty else { return Plan(module: module, arguments: arguments, changed: false) }
+        guard !replacements.isEmpty else { return Plan(module: module, arguments: arguments, changed: false, report: report) }
 
         let mapPath = arguments[mapIndex + 1]
         let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: mapPath))) as? [String: Any] ?? [:]
@@ -97,7 +193,7 @@ struct CompilerWrapper {
             to: newMapPath
         )
         newArguments[mapIndex + 1] = newMapPath
-        return Plan(module: module, arguments: newArguments, changed: true)
+        return Plan(module: module, arguments: newArguments, changed: true, report: report)
     }
 
     private func writeReport(_ report: ModuleReport) throws {

@@ -18,22 +18,26 @@ enum Subprocess {
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
-    /// Runs to completion and returns stdout and stderr together, for output that must be looked at first.
-    static func capture(_ executable: String, _ arguments: [String]) -> (status: Int32, output: Data) {
+    /// Runs to completion and returns stdout and stderr separately, for output that must be looked at first.
+    /// (stderr goes through a temporary file, so neither pipe can fill up while the other is read.)
+    static func capture(_ executable: String, _ arguments: [String]) -> (status: Int32, output: Data, errors: Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let pipe = Pipe()
+        let errorsPath = FileManager.default.temporaryDirectory.appendingPathComponent("autotrace-\(UUID()).stderr")
+        _ = FileManager.default.createFile(atPath: errorsPath.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorsPath) }
         process.standardOutput = pipe
-        process.standardError = pipe
         do {
+            process.standardError = try FileHandle(forWritingTo: errorsPath)
             try process.run()
         } catch {
-            return (127, Data("autotrace: cannot run \(executable): \(error)\n".utf8))
+            return (127, Data(), Data("autotrace: cannot run \(executable): \(error)\n".utf8))
         }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, output)
+        return (process.terminationStatus, output, (try? Data(contentsOf: errorsPath)) ?? Data())
     }
 
     /// The first executable named `name` on PATH that is not autotrace itself.

@@ -8,7 +8,8 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "Greeter",
-            dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]
-        )
+            dependencies: ["Fragile", .product(name: "AutoTrace", package: "swift-autotrace")]
+        ),
+        .target(name: "Fragile", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]),
     ]
 )

@@ -1,3 +1,5 @@
+import Fragile
+
 print(try await greet("woven"))
 do {
     _ = try await greet("")
@@ -19,3 +21,4 @@ print(counter.add(&amount), amount)
 let store = Store()
 print(await store.add("a"), await store.add("b"))
 print(inlinableHelper(), try rethrower { 4 }, nested())
+print(fragileAnswer())

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+@testable import AutoTraceWeaver
+
+/// `autotrace build` on a real package (Tests/Fixtures/Greeter) that contains no tracing code but directives:
+/// the woven program prints exactly what the plain one prints, and its spans name the right functions.
+@Suite struct WovenBuildTests {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/Greeter").path
+    static let autotrace: String = {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("autotrace").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var output: String
+    }
+
+    static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: output)
+    }
+
+    @Test func wovenProgramBehavesExactlyLikeThePlainOneAndEmitsSpans() throws {
+        let fixture = Self.fixture
+        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain"], in: fixture)
+        try #require(plainBuild.status == 0, "plain build failed:\n\(plainBuild.output)")
+        let wovenBuild = try Self.run(Self.autotrace, ["build"], in: fixture)
+        try #require(wovenBuild.status == 0, "woven build failed:\n\(wovenBuild.output)")
+        #expect(!wovenBuild.output.contains("#fileID"), "no #sourceLocation noise reaches the user")
+
+        let traces = FileManager.default.temporaryDirectory.appendingPathComponent("greeter-\(UUID()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: traces) }
+        let plain = try Self.run("\(fixture)/.build-plain/debug/Greeter", [], in: fixture)
+        let woven = try Self.run("\(fixture)/.build-autotrace/debug/Greeter", [], in: fixture, environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"])
+        #expect(plain.status == 0)
+        #expect(woven.status == plain.status)
+        #expect(woven.output == plain.output, "woven:\n\(woven.output)\nplain:\n\(plain.output)")
+        // #fileID, #line and #function name the original source.
+        #expect(woven.output.contains("Greeter/Greetings.swift:29 whereAmI()"))
+
+        let spans = try String(contentsOfFile: traces, encoding: .utf8).split(separator: "\n").flatMap { line -> [[String: Any]] in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            let resource = (object?["resourceSpans"] as? [[String: Any]])?.first
+            let scope = (resource?["scopeSpans"] as? [[String: Any]])?.first
+            return scope?["spans"] as? [[String: Any]] ?? []
+        }
+        let names = spans.compactMap { $0["name"] as? String }
+        #expect(names.sorted() == [
+            "Counter.add", "GET /greet", "GET /greet", "Store.add", "Store.add", "checked", "checked", "double", "generic",
+            "inner", "nested", "whereAmI",
+        ])
+        let failures = spans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.compactMap { $0["name"] as? String }
+        #expect(failures.sorted() == ["GET /greet", "checked"])
+        let nested = try #require(spans.first { $0["name"] as? String == "nested" })
+        let inner = try #require(spans.first { $0["name"] as? String == "inner" })
+        #expect(inner["parentSpanId"] as? String == nested["spanId"] as? String)
+        #expect(spans.first { $0["name"] as? String == "GET /greet" }?["kind"] as? Int == 2)
+
+        // The module that cannot be woven was compiled from its original sources, with one warning naming why.
+        #expect(wovenBuild.output.contains("warning: autotrace: module Fragile did not compile once woven ("))
+        #expect(wovenBuild.output.contains("error: type 'AutoTrace' has no member"))
+
+        let report = try Self.run(Self.autotrace, ["report", "--json"], in: fixture)
+        let modules = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]])
+        let greeter = try #require(modules.first { $0["module"] as? String == "Greeter" })
+        #expect((greeter["sites"] as? [Any])?.count == 9)
+        let skipped = (greeter["skipped"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
+        #expect(skipped.sorted() == ["inlinableHelper()", "rethrower(_:)"])
+        let fragile = try #require(modules.first { $0["module"] as? String == "Fragile" })
+        #expect((fragile["sites"] as? [Any])?.isEmpty == true)
+        #expect((fragile["skipped"] as? [[String: Any]])?.first?["reason"] as? String ?? "" != "")
+    }
+}
