@@ -11,8 +11,19 @@ public struct WovenSite: Codable, Sendable, Equatable {
     public var function: String
     public var file: String
     public var line: Int
-    /// What selected it: `directive` or the name of a rule.
+    /// What selected it: `directive` or the name of a rule (not stored in the binary's site table).
     public var aspect: String
+
+    public init(id: UInt32, name: String, kind: String, module: String, function: String, file: String, line: Int, aspect: String) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.module = module
+        self.function = function
+        self.file = file
+        self.line = line
+        self.aspect = aspect
+    }
 }
 
 /// A declaration that was selected but could not be woven safely, and why.
@@ -134,6 +145,12 @@ public enum Weaver {
             output += "function: \(literal(site.function)), file: \(literal(site.file)), line: \(site.line))\n"
         }
         output += "}\n"
+        for site in sites {
+            let bytes = SiteTable.record(for: site).map { "0x" + String($0, radix: 16) }
+            output += "@used @section(\"\(SiteTable.sectionName)\") private let __autotraceSiteRecord\(site.id): ("
+            output += Array(repeating: "UInt8", count: bytes.count).joined(separator: ", ")
+            output += ") = (\(bytes.joined(separator: ", ")))\n"
+        }
         return output
     }
 

@@ -64,6 +64,7 @@ struct WovenSwiftPMCommand {
         guard let swift = Subprocess.which("swift"), let swiftc = Subprocess.which("swiftc", excluding: this) else {
             throw ValidationError("swift and swiftc must be on PATH (a Swift toolchain, 6.2 or later)")
         }
+        try Self.discardBuildsOfAnotherWeaver(scratch: "\(root)/\(Self.scratchPath)", weaver: this)
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_EXEC"] = this
         // Not resolved: swiftc is a symlink to swift-driver, which picks its mode from the name it is run by.
@@ -74,6 +75,22 @@ struct WovenSwiftPMCommand {
         if !arguments.contains("--scratch-path") { swiftArguments += ["--scratch-path", Self.scratchPath] }
         let status = Subprocess.run(swift, swiftArguments + arguments, environment: environment)
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+extension WovenSwiftPMCommand {
+    /// SwiftPM recompiles a module only when its sources change, not when the weaver does: a woven build made by
+    /// another autotrace binary is discarded, so every module is woven again by this one.
+    static func discardBuildsOfAnotherWeaver(scratch: String, weaver: String) throws {
+        let attributes = try FileManager.default.attributesOfItem(atPath: weaver)
+        let stamp = "\(attributes[.size] ?? 0) \((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)\n"
+        let stampPath = "\(scratch)/autotrace/weaver.stamp"
+        let previous = try? String(contentsOfFile: stampPath, encoding: .utf8)
+        if previous != stamp && FileManager.default.fileExists(atPath: scratch) {
+            print("autotrace: the weaver changed since the last woven build; rebuilding \(scratchPath) from scratch")
+            try FileManager.default.removeItem(atPath: scratch)
+        }
+        try writeIfChanged(stamp, to: stampPath)
     }
 }
 

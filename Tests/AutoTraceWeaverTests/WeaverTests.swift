@@ -13,7 +13,7 @@ import Testing
             // autotrace:span
             func double(_ x: Int) -> Int { x * 2 }
             """)
-        #expect(result.source == """
+        #expect(result.source.hasPrefix("""
             import AutoTrace
             #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 1)
             // autotrace:span
@@ -28,8 +28,8 @@ import Testing
             private enum __AutoTraceSites {
                 static let s1 = AutoTrace.Site(id: 1, name: "double", kind: .`internal`, module: "App", function: "double(_:)", file: "Sources/App/File.swift", line: 2)
             }
-
-            """)
+            @used @section("autotrace_sites") private let __autotraceSiteRecord1: (UInt8, UInt8,
+            """))
         #expect(result.sites == [
             WovenSite(id: 1, name: "double", kind: "internal", module: "App", function: "double(_:)", file: "Sources/App/File.swift", line: 2, aspect: "directive")
         ])
@@ -110,6 +110,20 @@ import Testing
         let result = weave("protocol P {\n    // autotrace:span\n    func f()\n}\n")
         #expect(!result.isChanged)
         #expect(result.skipped.isEmpty)
+    }
+
+    @Test func siteTableRecordsRoundTrip() {
+        let sites = [
+            WovenSite(id: 7, name: "GET /a\tb", kind: "server", module: "App", function: "get()", file: "A.swift", line: 3, aspect: ""),
+            WovenSite(id: 8, name: "naïve", kind: "internal", module: "App", function: "f(_:)", file: "B.swift", line: 90, aspect: ""),
+        ]
+        let section = sites.flatMap(SiteTable.record(for:)) + [0, 0, 0]  // linker padding is ignored
+        let read = SiteTable.sites(in: section)
+        #expect(read.map(\.id) == [7, 8])
+        #expect(read[0].name == "GET /a b")
+        #expect(read[1].name == "naïve")
+        #expect(read[1].line == 90)
+        #expect(read[0].kind == "server")
     }
 
     @Test func directiveParsing() {

@@ -37,6 +37,8 @@ import Testing
         let fixture = Self.fixture
         let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain"], in: fixture)
         try #require(plainBuild.status == 0, "plain build failed:\n\(plainBuild.output)")
+        // A clean woven build, so that every module is compiled (and the fallback happens) in this run.
+        try? FileManager.default.removeItem(atPath: "\(fixture)/.build-autotrace")
         let wovenBuild = try Self.run(Self.autotrace, ["build"], in: fixture)
         try #require(wovenBuild.status == 0, "woven build failed:\n\(wovenBuild.output)")
         #expect(!wovenBuild.output.contains("#fileID"), "no #sourceLocation noise reaches the user")
@@ -72,6 +74,20 @@ import Testing
         // The module that cannot be woven was compiled from its original sources, with one warning naming why.
         #expect(wovenBuild.output.contains("warning: autotrace: module Fragile did not compile once woven ("))
         #expect(wovenBuild.output.contains("error: type 'AutoTrace' has no member"))
+
+        // The site table ships inside the binary: every woven site of the report, read back from the ELF section.
+        let sectionFile = FileManager.default.temporaryDirectory.appendingPathComponent("sites-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: sectionFile) }
+        let dump = try Self.run(
+            "/usr/bin/env",
+            ["objcopy", "-O", "binary", "--only-section=\(SiteTable.sectionName)", ".build-autotrace/debug/Greeter", sectionFile],
+            in: fixture
+        )
+        #expect(dump.status == 0, "\(dump.output)")
+        let table = SiteTable.sites(in: [UInt8](try Data(contentsOf: URL(fileURLWithPath: sectionFile))))
+        #expect(Set(table.map(\.name)) == Set(names))
+        #expect(table.count == 9)
+        #expect(table.first { $0.name == "whereAmI" }?.line == 28)
 
         let report = try Self.run(Self.autotrace, ["report", "--json"], in: fixture)
         let modules = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]])
