@@ -13,7 +13,7 @@ struct AutoTraceCommand: ParsableCommand {
             `// autotrace:span` directives select. Woven builds use their own scratch path (.build-autotrace), so \
             your plain .build stays as it is.
             """,
-        subcommands: [Build.self, Run.self, Test.self, Report.self]
+        subcommands: [Build.self, Run.self, Test.self, Report.self, Diff.self]
     )
 
     /// SwiftPM runs this same binary as `SWIFT_EXEC`; the variables `autotrace build` sets tell the two apart.
@@ -154,6 +154,33 @@ struct Report: ParsableCommand {
         for candidate in skipped {
             print("  skipped  \(candidate.function)  \(candidate.file):\(candidate.line): \(candidate.reason)")
         }
+    }
+}
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show one source file before and after weaving (a unified diff of the last woven build)."
+    )
+
+    @Argument(help: "A source file of the package, relative to its root, e.g. Sources/App/Handlers.swift.")
+    var file: String
+
+    func run() throws {
+        let root = FileManager.default.currentDirectoryPath
+        let relative = file.hasPrefix(root + "/") ? String(file.dropFirst(root.count + 1)) : file
+        guard FileManager.default.fileExists(atPath: "\(root)/\(relative)") else {
+            throw ValidationError("no file \(relative) in \(root)")
+        }
+        let woven = "\(root)/\(WovenSwiftPMCommand.scratchPath)/autotrace/woven"
+        let modules = (try? FileManager.default.contentsOfDirectory(atPath: woven)) ?? []
+        guard let copy = modules.map({ "\(woven)/\($0)/\(relative)" }).first(where: FileManager.default.fileExists) else {
+            print("\(relative) was not changed by the last woven build (nothing selected in it, or no `autotrace build` yet)")
+            return
+        }
+        guard let diff = Subprocess.which("diff") else { throw ValidationError("diff is not on PATH (apt-get install diffutils)") }
+        // diff exits 1 when the files differ, which is the expected case here.
+        let status = Subprocess.run(diff, ["-u", "--label", "\(relative) (original)", "--label", "\(relative) (woven)", "\(root)/\(relative)", copy])
+        if status > 1 { throw ExitCode(status) }
     }
 }
 

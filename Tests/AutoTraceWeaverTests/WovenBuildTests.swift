@@ -89,6 +89,11 @@ import Testing
         #expect(table.count == 9)
         #expect(table.first { $0.name == "whereAmI" }?.line == 28)
 
+        let diff = try Self.run(Self.autotrace, ["diff", "Sources/Greeter/Greetings.swift"], in: fixture)
+        #expect(diff.status == 0)
+        #expect(diff.output.contains("+++ Sources/Greeter/Greetings.swift (woven)"))
+        #expect(diff.output.contains("+return AutoTrace.withSpan(__AutoTraceSites.s"))
+
         let report = try Self.run(Self.autotrace, ["report", "--json"], in: fixture)
         let modules = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]])
         let greeter = try #require(modules.first { $0["module"] as? String == "Greeter" })
