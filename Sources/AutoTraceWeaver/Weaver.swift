@@ -99,17 +99,25 @@ public enum Weaver {
             firstSiteID: firstSiteID
         )
         collector.walk(tree)
-        var edits = collector.edits
+        // The bootstrap goes first, so at an offset shared with a span wrapper it runs before the span starts.
+        var edits: [Edit] = []
+        var skipped = collector.skipped
         if path.hasSuffix("/main.swift") || path == "main.swift", let bootstrap = entryPointEdit(tree, path: path) {
             edits.append(bootstrap)
         }
+        switch mainTypeEdit(tree, path: path) {
+        case .edit(let edit): edits.append(edit)
+        case .skipped(let candidate): skipped.append(SkippedCandidate(function: candidate.function, file: displayPath, line: candidate.line, reason: candidate.reason))
+        case .none: break
+        }
+        edits += collector.edits
         guard !edits.isEmpty else {
-            return WeaveResult(source: source, sites: [], skipped: collector.skipped, isChanged: false)
+            return WeaveResult(source: source, sites: [], skipped: skipped, isChanged: false)
         }
         return WeaveResult(
             source: render(source: source, path: path, edits: edits, sites: collector.sites),
             sites: collector.sites,
-            skipped: collector.skipped,
+            skipped: skipped,
             isChanged: true
         )
     }
@@ -126,12 +134,54 @@ public enum Weaver {
         )
     }
 
+    enum MainTypeOutcome {
+        case edit(Edit)
+        case skipped(SkippedCandidate)
+    }
+
+    /// The entry point aspect for a `@main` type: its own `static func main()` starts with `AutoTrace.bootstrap()`.
+    static func mainTypeEdit(_ tree: SourceFileSyntax, path: String) -> MainTypeOutcome? {
+        for statement in tree.statements {
+            guard let decl = statement.item.as(DeclSyntax.self),
+                let group = decl.asProtocol((any WithAttributesSyntax).self),
+                group.attributes.contains(where: { $0.as(AttributeSyntax.self)?.attributeName.trimmedDescription == "main" }),
+                let members = decl.asProtocol((any DeclGroupSyntax).self)?.memberBlock.members
+            else { continue }
+            let converter = SourceLocationConverter(fileName: path, tree: tree)
+            let main = members.compactMap { $0.decl.as(FunctionDeclSyntax.self) }.first { function in
+                function.name.text == "main" && function.modifiers.contains { $0.name.tokenKind == .keyword(.static) }
+                    && function.signature.parameterClause.parameters.isEmpty
+            }
+            guard let main, let body = main.body else {
+                let line = converter.location(for: decl.positionAfterSkippingLeadingTrivia).line
+                return .skipped(
+                    SkippedCandidate(
+                        function: "main()",
+                        file: path,
+                        line: line,
+                        reason: "the @main type inherits main() (e.g. from a protocol); call AutoTrace.bootstrap() at its start yourself"
+                    )
+                )
+            }
+            let line = converter.location(for: body.leftBrace.positionAfterSkippingLeadingTrivia).line
+            return .edit(
+                Edit(
+                    offset: body.leftBrace.endPositionBeforeTrailingTrivia.utf8Offset,
+                    text: "\nAutoTrace.bootstrap()\n\(sourceLocation(path, line: line))\n"
+                )
+            )
+        }
+        return nil
+    }
+
     /// Applies the edits and appends the site declarations.
     private static func render(source: String, path: String, edits: [Edit], sites: [WovenSite]) -> String {
         let bytes = Array(source.utf8)
         var output = "import AutoTrace\n\(sourceLocation(path, line: 1))\n"
         var cursor = 0
-        for edit in edits.sorted(by: { $0.offset < $1.offset }) {
+        // Stable: edits at one offset keep the order they were made in.
+        let ordered = edits.enumerated().sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }.map(\.element)
+        for edit in ordered {
             output += String(decoding: bytes[cursor..<edit.offset], as: UTF8.self)
             output += edit.text
             cursor = edit.offset

@@ -106,6 +106,25 @@ import Testing
         #expect(result.source.contains("import Foundation\n\nAutoTrace.bootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 3)\nprint(1)\n"))
     }
 
+    @Test func mainTypeBootstrapsBeforeEverythingElse() {
+        let result = weave("""
+            @main
+            struct App {
+                // autotrace:span
+                static func main() async throws {
+                    try await run()
+                }
+            }
+            """)
+        let bootstrap = result.source.range(of: "AutoTrace.bootstrap()")
+        let span = result.source.range(of: "AutoTrace.withSpan(")
+        #expect(bootstrap != nil && span != nil)
+        if let bootstrap, let span { #expect(bootstrap.lowerBound < span.lowerBound) }
+        let inherited = weave("@main\nstruct Tool: AsyncParsableCommand {\n    func run() async throws {}\n}\n")
+        #expect(!inherited.isChanged)
+        #expect(inherited.skipped.first?.reason.contains("inherits main()") == true)
+    }
+
     @Test func protocolRequirementsAreNotCandidates() {
         let result = weave("protocol P {\n    // autotrace:span\n    func f()\n}\n")
         #expect(!result.isChanged)
