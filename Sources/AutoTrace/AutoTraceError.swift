@@ -7,8 +7,6 @@ public struct AutoTraceError: Error, Hashable, Sendable, CustomStringConvertible
 
         /// A setting has a value autotrace cannot use.
         public static let invalidConfiguration = Code("invalidConfiguration")
-        /// The OTLP endpoint could not be reached or refused the export.
-        public static let exportFailed = Code("exportFailed")
         /// A file could not be opened or written.
         public static let fileError = Code("fileError")
 

@@ -179,12 +179,15 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
     func snapshot() -> State { state.withLock { $0 } }
 
     /// The OTLP status code: 0 unset, 1 ok, 2 error.
-    var statusCode: UInt64 {
-        switch state.withLock({ $0.status?.code }) {
-        case .none: 0
-        case .ok: 1
-        case .error: 2
-        }
+    var statusCode: UInt64 { UInt64(otlpStatusCode(state.withLock { $0.status?.code })) }
+}
+
+/// OTLP's numbering of a span status: 0 unset, 1 ok, 2 error.
+func otlpStatusCode(_ code: SpanStatus.Code?) -> Int {
+    switch code {
+    case .none: 0
+    case .ok: 1
+    case .error: 2
     }
 }
 

@@ -63,7 +63,7 @@ import Tracing
             server.attributes["tags"] = ["a", "b"]
             let child = tracer.startSpan("load", context: server.context, ofKind: .client)
             if index == 0 {
-                child.recordError(AutoTraceError(.exportFailed, "disk on fire"))
+                child.recordError(AutoTraceError(.fileError, "disk on fire"))
                 child.setStatus(SpanStatus(code: .error, message: "disk on fire"))
             }
             child.end()

@@ -44,13 +44,7 @@ struct SpanRecord {
         UInt32(span.traceFlags.rawValue) | 0x100 | (span.hasRemoteParent ? 0x200 : 0)
     }
 
-    var statusCode: Int {
-        switch state.status?.code {
-        case .none: 0
-        case .ok: 1
-        case .error: 2
-        }
-    }
+    var statusCode: Int { otlpStatusCode(state.status?.code) }
 
     /// The span's attributes plus, for woven sites, where in the code it was woven.
     var attributes: [(String, SpanAttribute)] {
@@ -208,14 +202,9 @@ enum OTLPJSONEncoder {
                 if index > 0 { out.raw(",") }
                 out.raw("{\"timeUnixNano\":\"\(event.nanosecondsSinceEpoch)\",\"name\":")
                 out.string(event.name)
-                out.raw(",\"attributes\":[")
-                var first = true
-                event.attributes.forEach { key, value in
-                    if !first { out.raw(",") }
-                    first = false
-                    keyValue(&out, key, value)
-                }
-                out.raw("]}")
+                out.raw(",")
+                attributeList(&out, event.attributes)
+                out.raw("}")
             }
             out.raw("]")
         }
@@ -224,14 +213,9 @@ enum OTLPJSONEncoder {
             out.raw(",\"links\":[")
             for (index, (target, attributes)) in links.enumerated() {
                 if index > 0 { out.raw(",") }
-                out.raw("{\"traceId\":\"\(target.traceID)\",\"spanId\":\"\(target.spanID)\",\"attributes\":[")
-                var first = true
-                attributes.forEach { key, value in
-                    if !first { out.raw(",") }
-                    first = false
-                    keyValue(&out, key, value)
-                }
-                out.raw("]}")
+                out.raw("{\"traceId\":\"\(target.traceID)\",\"spanId\":\"\(target.spanID)\",")
+                attributeList(&out, attributes)
+                out.raw("}")
             }
             out.raw("]")
         }
@@ -244,6 +228,18 @@ enum OTLPJSONEncoder {
             out.raw("}")
         }
         out.raw("}")
+    }
+
+    /// `"attributes":[...]` for an event or a link.
+    private static func attributeList(_ out: inout JSONWriter, _ attributes: SpanAttributes) {
+        out.raw("\"attributes\":[")
+        var first = true
+        attributes.forEach { key, value in
+            if !first { out.raw(",") }
+            first = false
+            keyValue(&out, key, value)
+        }
+        out.raw("]")
     }
 
     private static func keyValue(_ out: inout JSONWriter, _ key: String, _ value: SpanAttribute) {
