@@ -54,20 +54,36 @@ public enum AutoTrace {
     /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the site
     /// is not evaluated and the cost beyond the body is one load and one branch (plus whatever the compiler does
     /// to keep the body closure's captures alive).
-    @inlinable
+    @inlinable @discardableResult
     public static func withSpan<T, E: Error>(
         _ site: @autoclosure () -> CallSite,
         _ body: () throws(E) -> T
     ) throws(E) -> T {
         if _fastPath(autotrace_listening() == 0) { return try body() }
-        return try _withSpanListening(site(), body)
+        return try _withSpanListening(site(), nil, body)
+    }
+
+    /// Runs a synchronous body inside a span for `site` with attributes, which are evaluated only when something
+    /// listens.
+    @inlinable @discardableResult
+    public static func withSpan<T, E: Error>(
+        _ site: @autoclosure () -> CallSite,
+        attributes: @autoclosure () -> SpanAttributes,
+        _ body: () throws(E) -> T
+    ) throws(E) -> T {
+        if _fastPath(autotrace_listening() == 0) { return try body() }
+        return try _withSpanListening(site(), attributes(), body)
     }
 
     /// The listening half of the synchronous `withSpan`, kept out of line so the dormant path stays a load,
     /// a branch and the body.
     @inlinable @inline(never)
-    public static func _withSpanListening<T, E: Error>(_ site: CallSite, _ body: () throws(E) -> T) throws(E) -> T {
-        guard let span = _startSpan(site) else { return try body() }
+    public static func _withSpanListening<T, E: Error>(
+        _ site: CallSite,
+        _ attributes: SpanAttributes?,
+        _ body: () throws(E) -> T
+    ) throws(E) -> T {
+        guard let span = _startSpan(site, attributes) else { return try body() }
         let outcome = ServiceContext.$current.withValue(span.context) { () -> Result<T, E> in
             do throws(E) {
                 return .success(try body())
@@ -83,22 +99,35 @@ public enum AutoTrace {
     /// Returns what `body` returns and throws what it throws, with the same type. When nothing listens the site
     /// is not evaluated and the cost beyond the body is one load and one branch (plus whatever the compiler does
     /// to keep the body closure's captures alive).
-    @inlinable
+    @inlinable @discardableResult
     public nonisolated(nonsending) static func withSpan<T, E: Error>(
         _ site: @autoclosure () -> CallSite,
         _ body: nonisolated(nonsending) () async throws(E) -> T
     ) async throws(E) -> T {
         if _fastPath(autotrace_listening() == 0) { return try await body() }
-        return try await _withSpanListening(site(), body)
+        return try await _withSpanListening(site(), nil, body)
+    }
+
+    /// Runs an asynchronous body inside a span for `site` with attributes, which are evaluated only when
+    /// something listens.
+    @inlinable @discardableResult
+    public nonisolated(nonsending) static func withSpan<T, E: Error>(
+        _ site: @autoclosure () -> CallSite,
+        attributes: @autoclosure () -> SpanAttributes,
+        _ body: nonisolated(nonsending) () async throws(E) -> T
+    ) async throws(E) -> T {
+        if _fastPath(autotrace_listening() == 0) { return try await body() }
+        return try await _withSpanListening(site(), attributes(), body)
     }
 
     /// The listening half of the asynchronous `withSpan`, kept out of line like the synchronous one.
     @inlinable @inline(never)
     public nonisolated(nonsending) static func _withSpanListening<T, E: Error>(
         _ site: CallSite,
+        _ attributes: SpanAttributes?,
         _ body: nonisolated(nonsending) () async throws(E) -> T
     ) async throws(E) -> T {
-        guard let span = _startSpan(site) else { return try await body() }
+        guard let span = _startSpan(site, attributes) else { return try await body() }
         let outcome = await ServiceContext.$current.withValue(span.context) { () async -> Result<T, E> in
             do throws(E) {
                 return .success(try await body())
@@ -111,7 +140,13 @@ public enum AutoTrace {
 
     /// Starts the span of a woven site, as a child of the task's current context; nil when no tracer wants it.
     @usableFromInline
-    static func _startSpan(_ site: CallSite) -> (any Span)? {
+    static func _startSpan(_ site: CallSite, _ attributes: SpanAttributes?) -> (any Span)? {
+        guard let span = _startSpan(site) else { return nil }
+        if let attributes { span.attributes.merge(attributes) }
+        return span
+    }
+
+    private static func _startSpan(_ site: CallSite) -> (any Span)? {
         let parent = ServiceContext.current ?? .topLevel
         if let tracer {
             return tracer.startSpan(site: site, parentContext: parent)

@@ -1,20 +1,32 @@
 import SwiftSyntax
 
-/// Walks a file, selects the functions that directives and rules name, and records the edits that wrap their
-/// bodies — or why a selected function is skipped.
+/// Walks a file, finds the functions and calls that directives and aspects select, and records the edits that
+/// weave them — or why a selected place is skipped.
 final class CandidateCollector: SyntaxVisitor {
     private let converter: SourceLocationConverter
     /// The path the compiler is given, which `#sourceLocation` must repeat.
     private let path: String
     private let displayPath: String
     private let module: String
-    private let rules: [FunctionRule]
+    private let functionAspects: [(Aspect, FunctionSelector)]
+    private let callAspects: [(Aspect, CallSelector)]
+    /// Aspects that stand down in this module, with the reason.
+    private let standingDown: [String: String]
+    private let isMainFile: Bool
     private var nextID: UInt32
-    private var typeStack: [String] = []
+
+    /// Enclosing types: name and the names in their inheritance clause.
+    private var typeStack: [(name: String, inherited: [String])] = []
+    /// Enclosing functions' names, for call sites' `function`.
+    private var functionStack: [String] = []
+    /// Depth of `@inlinable`-like bodies, whose code is emitted into clients and cannot see the site table.
+    private var inlinableDepth = 0
 
     private(set) var edits: [Edit] = []
     private(set) var sites: [WovenSite] = []
     private(set) var skipped: [SkippedCandidate] = []
+    private(set) var insertions: [Insertion] = []
+    private(set) var imports: [String] = []
 
     /// Attributes that change nothing about how a body may be wrapped.
     private static let harmlessAttributes: Set<String> = [
@@ -25,35 +37,61 @@ final class CandidateCollector: SyntaxVisitor {
     /// Attributes whose bodies must not reference the file-private site table.
     private static let inlinableAttributes: Set<String> = ["inlinable", "_transparent", "_alwaysEmitIntoClient"]
 
-    init(path: String, tree: SourceFileSyntax, displayPath: String, module: String, rules: [FunctionRule], firstSiteID: UInt32) {
+    init(path: String, tree: SourceFileSyntax, displayPath: String, module: ModuleContext, firstSiteID: UInt32) {
         self.converter = SourceLocationConverter(fileName: path, tree: tree)
         self.path = path
         self.displayPath = displayPath
-        self.module = module
-        self.rules = rules
+        self.module = module.name
+        let imported = Set(
+            tree.statements.compactMap { $0.item.as(ImportDeclSyntax.self)?.path.first?.name.text }
+        )
+        let applicable = module.aspects.filter { aspect in
+            aspect.ifFileImports.isEmpty || aspect.ifFileImports.contains(where: imported.contains)
+        }
+        self.functionAspects = applicable.compactMap { aspect in
+            if case .functions(let selector) = aspect.joinPoint,
+                selector.module.map({ globMatches($0, module.name) }) ?? true
+            {
+                return (aspect, selector)
+            }
+            return nil
+        }
+        self.callAspects = applicable.compactMap { aspect in
+            if case .calls(let selector) = aspect.joinPoint, selector.module.map({ globMatches($0, module.name) }) ?? true {
+                return (aspect, selector)
+            }
+            return nil
+        }
+        self.standingDown = module.standingDown
+        self.isMainFile = path.hasSuffix("/main.swift") || path == "main.swift"
         self.nextID = firstSiteID
         super.init(viewMode: .sourceAccurate)
     }
 
+    private func line(_ node: some SyntaxProtocol) -> Int {
+        converter.location(for: node.positionAfterSkippingLeadingTrivia).line
+    }
+
     // MARK: Type context
 
-    /// Pushes the type's name (`visitPost` pops it, even for skipped children).
-    private func enter(_ name: String, _ node: some SyntaxProtocol) -> SyntaxVisitorContinueKind {
-        typeStack.append(name)
+    /// Pushes the type (`visitPost` pops it, even for skipped children).
+    private func enter(_ name: String, _ inheritance: InheritanceClauseSyntax?, _ node: some SyntaxProtocol) -> SyntaxVisitorContinueKind {
+        let inherited = inheritance?.inheritedTypes.map { $0.type.trimmedDescription } ?? []
+        typeStack.append((name, inherited))
         let ignored = Directive.all(in: node.leadingTrivia).contains { $0.action == .ignore }
         return ignored ? .skipChildren : .visitChildren
     }
 
-    override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node) }
+    override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
     override func visitPost(_ node: StructDeclSyntax) { typeStack.removeLast() }
-    override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node) }
+    override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
     override func visitPost(_ node: ClassDeclSyntax) { typeStack.removeLast() }
-    override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node) }
+    override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
     override func visitPost(_ node: EnumDeclSyntax) { typeStack.removeLast() }
-    override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node) }
+    override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
     override func visitPost(_ node: ActorDeclSyntax) { typeStack.removeLast() }
     override func visit(_ node: ExtensionDeclSyntax) -> SyntaxVisitorContinueKind {
-        enter(node.extendedType.trimmedDescription, node)
+        enter(node.extendedType.trimmedDescription, node.inheritanceClause, node)
     }
     override func visitPost(_ node: ExtensionDeclSyntax) { typeStack.removeLast() }
     // Protocol requirements have no bodies; a protocol's own declarations are never woven.
@@ -65,42 +103,77 @@ final class CandidateCollector: SyntaxVisitor {
         let directives = Directive.all(in: node.leadingTrivia)
         if directives.contains(where: { $0.action == .ignore }) { return .skipChildren }
         consider(node, directives: directives)
+        functionStack.append(node.name.text)
+        if hasInlinableAttribute(node.attributes) { inlinableDepth += 1 }
         return .visitChildren
+    }
+
+    override func visitPost(_ node: FunctionDeclSyntax) {
+        // Only reached for visited children: ignored functions return .skipChildren before pushing.
+        functionStack.removeLast()
+        if hasInlinableAttribute(node.attributes) { inlinableDepth -= 1 }
+    }
+
+    private func hasInlinableAttribute(_ attributes: AttributeListSyntax) -> Bool {
+        attributes.contains { element in
+            element.as(AttributeSyntax.self).map { Self.inlinableAttributes.contains($0.attributeName.trimmedDescription) } ?? false
+        }
+    }
+
+    private func selects(_ selector: FunctionSelector, _ node: FunctionDeclSyntax) -> Bool {
+        let type = typeStack.last
+        let effects = node.signature.effectSpecifiers
+        let access = node.modifiers.map(\.name.text).first { ["open", "public", "package", "internal", "fileprivate", "private"].contains($0) } ?? "internal"
+        return (selector.type.map { pattern in type.map { globMatches(pattern, $0.name) } ?? false } ?? true)
+            && (selector.name.map { globMatches($0, node.name.text) } ?? true)
+            && (selector.access.map { $0.contains(access) } ?? true)
+            && (selector.isAsync.map { $0 == (effects?.asyncSpecifier != nil) } ?? true)
+            && (selector.isThrowing.map { $0 == (effects?.throwsClause != nil) } ?? true)
+            && (selector.conformsTo.map { wanted in type?.inherited.contains { $0 == wanted || $0.hasSuffix(".\(wanted)") } ?? false } ?? true)
     }
 
     private func consider(_ node: FunctionDeclSyntax, directives: [Directive]) {
         let baseName = node.name.text
-        let typeName = typeStack.last
+        let typeName = typeStack.last?.name
         let spanDirective = directives.last { $0.action == .span }
-        let rule = rules.first { rule in
-            (rule.module.map { globMatches($0, module) } ?? true)
-                && (rule.type.map { pattern in typeName.map { globMatches(pattern, $0) } ?? false } ?? true)
-                && globMatches(rule.function, baseName)
-        }
-        guard spanDirective != nil || rule != nil, let body = node.body else { return }
+        let aspect = functionAspects.first { selects($0.1, node) }?.0
+        guard spanDirective != nil || aspect != nil, let body = node.body else { return }
 
         let labels = node.signature.parameterClause.parameters.map { "\($0.firstName.text):" }.joined()
         let function = "\(baseName)(\(labels))"
-        let line = converter.location(for: node.positionAfterSkippingLeadingTrivia).line
-        if let reason = skipReason(node) {
+        let line = line(node)
+        func skip(_ reason: String) {
             skipped.append(SkippedCandidate(function: function, file: displayPath, line: line, reason: reason))
-            return
         }
+        if spanDirective == nil, let aspect, let reason = standingDown[aspect.name] {
+            return skip(reason)
+        }
+        if let reason = skipReason(node) { return skip(reason) }
 
-        let id = nextID
-        nextID += 1
-        let kind = spanDirective?.options["kind"] ?? rule?.kind ?? "internal"
-        sites.append(
-            WovenSite(
-                id: id,
-                name: spanDirective?.options["name"] ?? (typeName.map { "\($0).\(baseName)" } ?? baseName),
-                kind: ["internal", "server", "client", "producer", "consumer"].contains(kind) ? kind : "internal",
-                module: module,
-                function: function,
-                file: displayPath,
-                line: line,
-                aspect: spanDirective != nil ? "directive" : rule!.name
-            )
+        let advice = aspect?.span ?? SpanAdvice()
+        let placeholders = [
+            "module": module, "type": typeName ?? "", "function": baseName, "file": displayPath,
+        ]
+        let parameters = Set(node.signature.parameterClause.parameters.map { ($0.secondName ?? $0.firstName).text })
+        var attributes: [(String, [Template.Part])] = []
+        if spanDirective == nil {
+            for attribute in advice.attributes {
+                let parts = Template.parts(attribute.value)
+                for case .placeholder(let name) in parts where placeholders[name] == nil && !parameters.contains(name) {
+                    return skip("attribute '\(attribute.key)' of aspect '\(aspect!.name)' names {\(name)}, which is not a parameter")
+                }
+                attributes.append((attribute.key, parts))
+            }
+        }
+        let defaultName = typeName.map { "\($0).\(baseName)" } ?? baseName
+        let name = spanDirective?.options["name"] ?? advice.name.map { Template.fill($0, placeholders) } ?? defaultName
+        let kind = spanDirective?.options["kind"] ?? advice.kind
+        let id = addSite(
+            name: name,
+            kind: kind,
+            function: function,
+            line: line,
+            aspect: spanDirective != nil ? "directive" : aspect!.name
         )
 
         let effects = node.signature.effectSpecifiers
@@ -109,21 +182,56 @@ final class CandidateCollector: SyntaxVisitor {
         let returnType = node.signature.returnClause?.type.trimmedDescription ?? "Void"
         let call =
             "return \(throwsClause.isEmpty ? "" : "try ")\(isAsync ? "await " : "")AutoTrace.withSpan("
-            + "\(Weaver.sitesEnum).s\(id)) { () \(isAsync ? "async " : "")\(throwsClause)-> \(returnType) in"
-        let openLine = converter.location(for: body.leftBrace.positionAfterSkippingLeadingTrivia).line
-        let closeLine = converter.location(for: body.rightBrace.positionAfterSkippingLeadingTrivia).line
+            + "\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders))) "
+            + "{ () \(isAsync ? "async " : "")\(throwsClause)-> \(returnType) in"
         edits.append(
             Edit(
                 offset: body.leftBrace.endPositionBeforeTrailingTrivia.utf8Offset,
-                text: "\n\(call)\n\(Weaver.sourceLocation(path, line: openLine))\n"
+                text: "\n\(call)\n\(Weaver.sourceLocation(path, line: self.line(body.leftBrace)))\n"
             )
         )
         edits.append(
             Edit(
                 offset: body.rightBrace.positionAfterSkippingLeadingTrivia.utf8Offset,
-                text: "\n}\n\(Weaver.sourceLocation(path, line: closeLine))\n"
+                text: "\n}\n\(Weaver.sourceLocation(path, line: self.line(body.rightBrace)))\n"
             )
         )
+        imports += aspect?.imports ?? []
+    }
+
+    /// `, attributes: [...]` for the span's attributes; evaluated only when something listens.
+    private func attributeArgument(_ attributes: [(String, [Template.Part])], _ placeholders: [String: String]) -> String {
+        guard !attributes.isEmpty else { return "" }
+        let entries = attributes.map { key, parts in
+            let value = parts.map { part -> String in
+                switch part {
+                case .literal(let text): String(Weaver.literal(text).dropFirst().dropLast())
+                case .placeholder(let name):
+                    placeholders[name].map { String(Weaver.literal($0).dropFirst().dropLast()) } ?? "\\(\(name))"
+                }
+            }.joined()
+            return "\(Weaver.literal(key)): .string(\"\(value)\")"
+        }
+        return ", attributes: [\(entries.joined(separator: ", "))]"
+    }
+
+    @discardableResult
+    private func addSite(name: String, kind: String, function: String, line: Int, aspect: String) -> UInt32 {
+        let id = nextID
+        nextID += 1
+        sites.append(
+            WovenSite(
+                id: id,
+                name: name,
+                kind: SpanAdvice.kinds.contains(kind) ? kind : "internal",
+                module: module,
+                function: function,
+                file: displayPath,
+                line: line,
+                aspect: aspect
+            )
+        )
+        return id
     }
 
     /// Why wrapping this function's body could change what it means, or nil when it is safe.
@@ -140,6 +248,7 @@ final class CandidateCollector: SyntaxVisitor {
                 return "@\(name) may be a result builder, whose body is not ordinary code"
             }
         }
+        if inlinableDepth > 0 { return "nested in an @inlinable body, which cannot use the file's site table" }
         let signature = node.signature
         if signature.effectSpecifiers?.throwsClause?.throwsSpecifier.tokenKind == .keyword(.rethrows) {
             return "rethrows: a body wrapped in a closure can no longer rethrow only its arguments' errors"
@@ -161,5 +270,176 @@ final class CandidateCollector: SyntaxVisitor {
             }
         }
         return nil
+    }
+
+    // MARK: Calls
+
+    override func visit(_ node: FunctionCallExprSyntax) -> SyntaxVisitorContinueKind {
+        let callee = Self.calleeText(node.calledExpression)
+        guard let aspect = callAspects.first(where: { Self.calleeMatches($0.1.callee, callee) })?.0 else {
+            return .visitChildren
+        }
+        let line = line(node)
+        let function = functionStack.last ?? "top-level code"
+        func skip(_ reason: String) {
+            skipped.append(SkippedCandidate(function: "\(callee)(…) in \(function)", file: displayPath, line: line, reason: reason))
+        }
+        if let reason = standingDown[aspect.name] {
+            skip(reason)
+            return .visitChildren
+        }
+        if inlinableDepth > 0 {
+            skip("in an @inlinable body, which cannot use the file's site table")
+            return .visitChildren
+        }
+        // The call with the `try` and `await` written directly before it: the expression a span can wrap.
+        var expression = ExprSyntax(node)
+        var isTry = false
+        var isOptionalTry = false
+        var isAwait = false
+        while let parent = expression.parent {
+            if let tryExpression = parent.as(TryExprSyntax.self) {
+                isTry = true
+                isOptionalTry = tryExpression.questionOrExclamationMark != nil
+                expression = ExprSyntax(tryExpression)
+            } else if let awaitExpression = parent.as(AwaitExprSyntax.self) {
+                isAwait = true
+                expression = ExprSyntax(awaitExpression)
+            } else {
+                break
+            }
+        }
+        let statement = Self.enclosingStatement(of: expression)
+        if !aspect.insert.isEmpty {
+            guard let statement else {
+                skip("statements can only be inserted after a call that is a statement or a `let`/`var` initializer in a code block")
+                return .visitChildren
+            }
+            if statement.item.parent?.parent?.is(SourceFileSyntax.self) == true && !isMainFile {
+                skip("a global's initializer runs lazily; statements cannot follow it outside main.swift")
+                return .visitChildren
+            }
+            let binding = Self.bindingName(of: statement)
+            let texts = aspect.insert.map { Template.fill($0, binding.map { ["binding": $0] } ?? [:]) }
+            if texts.contains(where: { $0.contains("{binding}") }) {
+                skip("aspect '\(aspect.name)' inserts statements using {binding}, but the call's result is not bound to a name")
+                return .visitChildren
+            }
+            edits.append(
+                Edit(
+                    offset: statement.endPositionBeforeTrailingTrivia.utf8Offset,
+                    text: "\n" + texts.joined(separator: "\n") + "\n"
+                        + Weaver.sourceLocation(path, line: converter.location(for: statement.endPositionBeforeTrailingTrivia).line) + "\n"
+                )
+            )
+            insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: texts))
+        }
+        if let advice = aspect.span {
+            // A try/await further out may cover this call, but inside the span's closure it would need its own.
+            let outer = Self.enclosingEffects(expression)
+            if (outer.isTry && !isTry) || (outer.isAwait && !isAwait) {
+                skip("the call is part of a larger try/await expression; a span cannot wrap it alone")
+                return .visitChildren
+            }
+            let placeholders = [
+                "module": module, "type": typeStack.last?.name ?? "", "function": functionStack.last ?? "",
+                "file": displayPath, "callee": callee,
+            ]
+            let id = addSite(
+                name: advice.name.map { Template.fill($0, placeholders) } ?? callee,
+                kind: advice.kind,
+                function: function,
+                line: line,
+                aspect: aspect.name
+            )
+            let attributes = advice.attributes.map { ($0.key, Template.parts($0.value)) }
+            let prefix = (isTry && !isOptionalTry ? "try " : "") + (isAwait ? "await " : "")
+            edits.append(
+                Edit(
+                    offset: expression.positionAfterSkippingLeadingTrivia.utf8Offset,
+                    text: "\(prefix)AutoTrace.withSpan(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders))) { "
+                )
+            )
+            edits.append(Edit(offset: expression.endPositionBeforeTrailingTrivia.utf8Offset, text: " }"))
+        }
+        imports += aspect.imports
+        return .visitChildren
+    }
+
+    /// The called expression's text without generic arguments or whitespace: `Router<Context>` → `Router`.
+    static func calleeText(_ expression: ExprSyntax) -> String {
+        if let specialized = expression.as(GenericSpecializationExprSyntax.self) {
+            return calleeText(specialized.expression)
+        }
+        return expression.trimmedDescription.filter { !$0.isWhitespace }
+    }
+
+    /// The glob matches the whole callee or the part after any of its dots.
+    static func calleeMatches(_ pattern: String, _ callee: String) -> Bool {
+        if globMatches(pattern, callee) { return true }
+        var rest = Substring(callee)
+        while let dot = rest.firstIndex(of: ".") {
+            rest = rest[rest.index(after: dot)...]
+            if globMatches(pattern, String(rest)) { return true }
+        }
+        return false
+    }
+
+    /// The code block item whose whole statement is `expression`, or a `let`/`var` it initializes.
+    static func enclosingStatement(of expression: ExprSyntax) -> CodeBlockItemSyntax? {
+        if let item = expression.parent?.as(CodeBlockItemSyntax.self) { return item }
+        guard let initializer = expression.parent?.as(InitializerClauseSyntax.self),
+            let binding = initializer.parent?.as(PatternBindingSyntax.self),
+            let variable = binding.parent?.parent?.as(VariableDeclSyntax.self),
+            variable.bindings.count == 1
+        else { return nil }
+        return variable.parent?.as(CodeBlockItemSyntax.self)
+    }
+
+    /// `router` for `let router = Router()`.
+    static func bindingName(of statement: CodeBlockItemSyntax) -> String? {
+        statement.item.as(VariableDeclSyntax.self)?.bindings.first?.pattern.as(IdentifierPatternSyntax.self)?.identifier.text
+    }
+
+    /// Whether a `try` or an `await` encloses the expression within its statement.
+    static func enclosingEffects(_ expression: ExprSyntax) -> (isTry: Bool, isAwait: Bool) {
+        var effects = (isTry: false, isAwait: false)
+        func mark(_ node: Syntax) {
+            if node.is(TryExprSyntax.self) { effects.isTry = true }
+            if node.is(AwaitExprSyntax.self) { effects.isAwait = true }
+        }
+        var node = Syntax(expression).parent
+        while let current = node, !current.is(CodeBlockItemSyntax.self), !current.is(ClosureExprSyntax.self),
+            !current.is(MemberBlockItemSyntax.self)
+        {
+            mark(current)
+            // Unfolded operators: `await a + b` covers `b` too, though the parser hangs `await` on `a` alone.
+            if let sequence = current.as(SequenceExprSyntax.self) {
+                for element in sequence.elements where element.endPosition <= expression.position { mark(Syntax(element)) }
+            }
+            node = current.parent
+        }
+        return effects
+    }
+}
+
+/// What weaving one file needs to know about its module: its name, the aspects, and which of them stand down.
+public struct ModuleContext: Sendable {
+    public var name: String
+    public var aspects: [Aspect]
+    /// Aspect name → why it stands down in this module (its `unless-module-contains` text was found).
+    public var standingDown: [String: String]
+
+    /// `sources` are the texts of all the module's files, for `unless-module-contains`.
+    public init(name: String, aspects: [Aspect], sources: [String]) {
+        self.name = name
+        self.aspects = aspects
+        var standingDown: [String: String] = [:]
+        for aspect in aspects {
+            if let text = aspect.unlessModuleContains.first(where: { text in sources.contains { $0.contains(text) } }) {
+                standingDown[aspect.name] = "aspect '\(aspect.name)' stands down: the module already contains \(text)"
+            }
+        }
+        self.standingDown = standingDown
     }
 }

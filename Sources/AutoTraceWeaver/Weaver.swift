@@ -41,25 +41,18 @@ public struct SkippedCandidate: Codable, Sendable, Equatable {
     }
 }
 
-/// Selects functions by name: the simplest aspect, until `autotrace.yml` rules land.
-public struct FunctionRule: Codable, Sendable, Equatable {
-    /// A name for reports.
-    public var name: String
-    /// Glob on the module name; nil for any.
-    public var module: String?
-    /// Glob on the enclosing type's name; nil for any (including free functions).
-    public var type: String?
-    /// Glob on the function's base name.
-    public var function: String
-    /// The span kind.
-    public var kind: String
+/// Statements an aspect inserted after a call or at the entry point.
+public struct Insertion: Codable, Sendable, Equatable {
+    public var aspect: String
+    public var file: String
+    public var line: Int
+    public var statements: [String]
 
-    public init(name: String, module: String? = nil, type: String? = nil, function: String, kind: String = "internal") {
-        self.name = name
-        self.module = module
-        self.type = type
-        self.function = function
-        self.kind = kind
+    public init(aspect: String, file: String, line: Int, statements: [String]) {
+        self.aspect = aspect
+        self.file = file
+        self.line = line
+        self.statements = statements
     }
 }
 
@@ -69,78 +62,97 @@ public struct WeaveResult: Sendable {
     public var source: String
     public var sites: [WovenSite]
     public var skipped: [SkippedCandidate]
+    public var insertions: [Insertion]
     /// Whether `source` differs from the input.
     public var isChanged: Bool
 }
 
-/// Weaves spans into one Swift source file.
+/// Weaves one Swift source file: applies the module's aspects and the file's directives.
 ///
-/// The body of each selected function is wrapped in `AutoTrace.withSpan(site) { ... }`, the original text kept
-/// verbatim between `#sourceLocation` directives so diagnostics, `#file`, `#line` and crash lines still name
-/// the original file and line. A function whose semantics the wrapping could change is skipped and reported.
+/// The body of each selected function is wrapped in `AutoTrace.withSpan(site) { ... }`, a selected call in the
+/// same, and inserted statements follow their call; the original text stays verbatim between `#sourceLocation`
+/// directives so diagnostics, `#file`, `#line` and crash lines still name the original file and line. A place
+/// whose semantics the weaving could change is skipped and reported.
 public enum Weaver {
     public static func weave(
         source: String,
         path: String,
         displayPath: String,
-        module: String,
-        rules: [FunctionRule] = [],
+        module: ModuleContext,
         firstSiteID: UInt32
     ) -> WeaveResult {
         let tree = Parser.parse(source: source)
-        let unchanged = WeaveResult(source: source, sites: [], skipped: [], isChanged: false)
-        if Directive.ignoresFile(tree) { return unchanged }
+        if Directive.ignoresFile(tree) {
+            return WeaveResult(source: source, sites: [], skipped: [], insertions: [], isChanged: false)
+        }
         let collector = CandidateCollector(
             path: path,
             tree: tree,
             displayPath: displayPath,
             module: module,
-            rules: rules,
             firstSiteID: firstSiteID
         )
         collector.walk(tree)
-        // The bootstrap goes first, so at an offset shared with a span wrapper it runs before the span starts.
+        // Entry statements go first, so at an offset shared with a span wrapper they run before the span starts.
         var edits: [Edit] = []
         var skipped = collector.skipped
-        if path.hasSuffix("/main.swift") || path == "main.swift", let bootstrap = entryPointEdit(tree, path: path) {
-            edits.append(bootstrap)
-        }
-        switch mainTypeEdit(tree, path: path) {
-        case .edit(let edit): edits.append(edit)
-        case .skipped(let candidate): skipped.append(SkippedCandidate(function: candidate.function, file: displayPath, line: candidate.line, reason: candidate.reason))
-        case .none: break
+        var insertions: [Insertion] = []
+        var imports: [String] = []
+        for aspect in module.aspects where aspect.joinPoint == .entryPoint {
+            let outcome =
+                path.hasSuffix("/main.swift") || path == "main.swift"
+                ? topLevelCodeEdit(tree, path: path, statements: aspect.insert)
+                : mainTypeEdit(tree, path: path, statements: aspect.insert)
+            switch outcome {
+            case .edit(let edit, let line):
+                if let reason = module.standingDown[aspect.name] {
+                    skipped.append(SkippedCandidate(function: "entry point", file: displayPath, line: line, reason: reason))
+                } else {
+                    edits.append(edit)
+                    insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: aspect.insert))
+                    imports += aspect.imports
+                }
+            case .skipped(let line, let reason):
+                skipped.append(SkippedCandidate(function: "main()", file: displayPath, line: line, reason: reason))
+            case .none:
+                break
+            }
         }
         edits += collector.edits
+        insertions += collector.insertions
+        imports += collector.imports
         guard !edits.isEmpty else {
-            return WeaveResult(source: source, sites: [], skipped: skipped, isChanged: false)
+            return WeaveResult(source: source, sites: [], skipped: skipped, insertions: [], isChanged: false)
         }
         return WeaveResult(
-            source: render(source: source, path: path, edits: edits, sites: collector.sites),
+            source: render(source: source, tree: tree, path: path, edits: edits, imports: imports, sites: collector.sites),
             sites: collector.sites,
             skipped: skipped,
+            insertions: insertions,
             isChanged: true
         )
     }
 
-    /// The entry point aspect: `main.swift`'s first top-level statement is preceded by `AutoTrace.bootstrap()`,
-    /// so the runtime reads its configuration before the program does anything traced.
-    static func entryPointEdit(_ tree: SourceFileSyntax, path: String) -> Edit? {
+    enum EntryOutcome {
+        case edit(Edit, line: Int)
+        case skipped(line: Int, reason: String)
+    }
+
+    /// The entry point of `main.swift`: the statements go before its first top-level statement, so the runtime
+    /// reads its configuration before the program does anything traced.
+    static func topLevelCodeEdit(_ tree: SourceFileSyntax, path: String, statements: [String]) -> EntryOutcome? {
         guard let first = tree.statements.first(where: { !$0.item.is(DeclSyntax.self) }) else { return nil }
         let line = SourceLocationConverter(fileName: path, tree: tree)
             .location(for: first.positionAfterSkippingLeadingTrivia).line
-        return Edit(
+        let edit = Edit(
             offset: first.positionAfterSkippingLeadingTrivia.utf8Offset,
-            text: "AutoTrace.bootstrap()\n\(sourceLocation(path, line: line))\n"
+            text: statements.joined(separator: "\n") + "\n\(sourceLocation(path, line: line))\n"
         )
+        return .edit(edit, line: line)
     }
 
-    enum MainTypeOutcome {
-        case edit(Edit)
-        case skipped(SkippedCandidate)
-    }
-
-    /// The entry point aspect for a `@main` type: its own `static func main()` starts with `AutoTrace.bootstrap()`.
-    static func mainTypeEdit(_ tree: SourceFileSyntax, path: String) -> MainTypeOutcome? {
+    /// The entry point of a `@main` type: the statements start its own `static func main()`.
+    static func mainTypeEdit(_ tree: SourceFileSyntax, path: String, statements: [String]) -> EntryOutcome? {
         for statement in tree.statements {
             guard let decl = statement.item.as(DeclSyntax.self),
                 let group = decl.asProtocol((any WithAttributesSyntax).self),
@@ -153,31 +165,31 @@ public enum Weaver {
                     && function.signature.parameterClause.parameters.isEmpty
             }
             guard let main, let body = main.body else {
-                let line = converter.location(for: decl.positionAfterSkippingLeadingTrivia).line
                 return .skipped(
-                    SkippedCandidate(
-                        function: "main()",
-                        file: path,
-                        line: line,
-                        reason: "the @main type inherits main() (e.g. from a protocol); call AutoTrace.bootstrap() at its start yourself"
-                    )
+                    line: converter.location(for: decl.positionAfterSkippingLeadingTrivia).line,
+                    reason: "the @main type inherits main() (e.g. from a protocol); call AutoTrace.bootstrap() at its start yourself"
                 )
             }
             let line = converter.location(for: body.leftBrace.positionAfterSkippingLeadingTrivia).line
-            return .edit(
-                Edit(
-                    offset: body.leftBrace.endPositionBeforeTrailingTrivia.utf8Offset,
-                    text: "\nAutoTrace.bootstrap()\n\(sourceLocation(path, line: line))\n"
-                )
+            let edit = Edit(
+                offset: body.leftBrace.endPositionBeforeTrailingTrivia.utf8Offset,
+                text: "\n" + statements.joined(separator: "\n") + "\n\(sourceLocation(path, line: line))\n"
             )
+            return .edit(edit, line: line)
         }
         return nil
     }
 
-    /// Applies the edits and appends the site declarations.
-    private static func render(source: String, path: String, edits: [Edit], sites: [WovenSite]) -> String {
+    /// Applies the edits, adds the imports the file lacks and appends the site declarations.
+    private static func render(source: String, tree: SourceFileSyntax, path: String, edits: [Edit], imports: [String], sites: [WovenSite]) -> String {
         let bytes = Array(source.utf8)
-        var output = "import AutoTrace\n\(sourceLocation(path, line: 1))\n"
+        let imported = Set(tree.statements.compactMap { $0.item.as(ImportDeclSyntax.self)?.path.first?.name.text })
+        var output = ""
+        var added: Set<String> = []
+        for module in ["AutoTrace"] + imports where !imported.contains(module) && added.insert(module).inserted {
+            output += "import \(module)\n"
+        }
+        output += "\(sourceLocation(path, line: 1))\n"
         var cursor = 0
         // Stable: edits at one offset keep the order they were made in.
         let ordered = edits.enumerated().sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }.map(\.element)

@@ -64,7 +64,10 @@ struct WovenSwiftPMCommand {
         guard let swift = Subprocess.which("swift"), let swiftc = Subprocess.which("swiftc", excluding: this) else {
             throw ValidationError("swift and swiftc must be on PATH (a Swift toolchain, 6.2 or later)")
         }
-        try Self.discardBuildsOfAnotherWeaver(scratch: "\(root)/\(Self.scratchPath)", weaver: this)
+        let scratch = "\(root)/\(Self.scratchPath)"
+        let aspects = try Self.loadAspects(root: root)
+        try Self.discardBuildsOfAnotherWeaver(scratch: scratch, weaver: this)
+        try Self.recordAspects(aspects, scratch: scratch)
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_EXEC"] = this
         // Not resolved: swiftc is a symlink to swift-driver, which picks its mode from the name it is run by.
@@ -79,6 +82,49 @@ struct WovenSwiftPMCommand {
 }
 
 extension WovenSwiftPMCommand {
+    static let aspectFileName = "autotrace.yml"
+
+    /// The built-in aspects and the package's autotrace.yml; an invalid file stops here, before any compile.
+    static func loadAspects(root: String) throws -> [Aspect] {
+        let path = "\(root)/\(aspectFileName)"
+        let text: String?
+        do {
+            text = FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8) : nil
+        } catch {
+            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        }
+        do {
+            return try AspectFile.resolve(userFile: text, file: aspectFileName)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Writes the aspects for the compiler wrapper. When they changed since the last woven build, the package's
+    /// own modules are compiled again (SwiftPM would not notice: their sources did not change); dependencies stay.
+    static func recordAspects(_ aspects: [Aspect], scratch: String) throws {
+        let work = "\(scratch)/autotrace"
+        let path = CompilerWrapper.aspectsPath(workDirectory: work)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let text = String(decoding: try encoder.encode(aspects), as: UTF8.self)
+        let previous = try? String(contentsOfFile: path, encoding: .utf8)
+        if let previous, previous != text {
+            let modules = ((try? FileManager.default.contentsOfDirectory(atPath: "\(work)/report")) ?? [])
+                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(".json".count)) }
+            print("autotrace: the aspects changed; recompiling \(modules.sorted().joined(separator: ", "))")
+            let fileManager = FileManager.default
+            for triple in (try? fileManager.contentsOfDirectory(atPath: scratch)) ?? [] {
+                for configuration in (try? fileManager.contentsOfDirectory(atPath: "\(scratch)/\(triple)")) ?? [] {
+                    for module in modules {
+                        try? fileManager.removeItem(atPath: "\(scratch)/\(triple)/\(configuration)/\(module).build")
+                    }
+                }
+            }
+        }
+        try writeIfChanged(text, to: path)
+    }
+
     /// SwiftPM recompiles a module only when its sources change, not when the weaver does: a woven build made by
     /// another autotrace binary is discarded, so every module is woven again by this one.
     static func discardBuildsOfAnotherWeaver(scratch: String, weaver: String) throws {

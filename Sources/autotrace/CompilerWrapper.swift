@@ -13,6 +13,9 @@ struct CompilerWrapper {
         static let workDirectory = "AUTOTRACE_WORK_DIR"
     }
 
+    /// The aspects `autotrace build` resolved (built-in and autotrace.yml), as JSON in the work directory.
+    static func aspectsPath(workDirectory: String) -> String { "\(workDirectory)/aspects.json" }
+
     let realCompiler: String
     let packageRoot: String
     let workDirectory: String
@@ -49,6 +52,7 @@ struct CompilerWrapper {
             )
         }
         report.sites = []
+        report.insertions = []
         try? writeReport(report)
         return Subprocess.run(realCompiler, arguments)
     }
@@ -147,19 +151,41 @@ struct CompilerWrapper {
         let module = arguments[moduleIndex + 1]
         var newArguments = arguments
         var replacements: [String: String] = [:]
-        var report = ModuleReport(module: module, sites: [], skipped: [])
+        var report = ModuleReport(module: module, sites: [], skipped: [], insertions: [])
         var nextID = SiteIDs.first(forModule: module)
 
+        // Every source of the module is read first: `unless-module-contains` looks at all of them.
+        var sourceLists: [Int: [String]] = [:]
+        var sources: [String: String] = [:]
+        for (index, argument) in arguments.enumerated() {
+            let paths: [String]
+            if argument.hasPrefix("@"), argument.hasSuffix("sources") {
+                paths = try String(contentsOfFile: String(argument.dropFirst()), encoding: .utf8)
+                    .split(separator: "\n").map(String.init)
+                sourceLists[index] = paths
+            } else if argument.hasSuffix(".swift"), !argument.hasPrefix("-") {
+                paths = [argument]
+            } else {
+                continue
+            }
+            for path in paths where isPackageSource(path) {
+                sources[path] = try String(contentsOfFile: path, encoding: .utf8)
+            }
+        }
+        guard !sources.isEmpty else { return nil }
+        let aspects =
+            (try? JSONDecoder().decode([Aspect].self, from: Data(contentsOf: URL(fileURLWithPath: Self.aspectsPath(workDirectory: workDirectory)))))
+            ?? BuiltinAspects.aspects()
+        let context = ModuleContext(name: module, aspects: aspects, sources: Array(sources.values))
+
         func weaveFile(_ path: String) throws -> String {
-            guard path.hasSuffix(".swift"), path.hasPrefix(packageRoot + "/"), !path.hasPrefix(workDirectory),
-                !path.contains("/.build")
-            else { return path }
-            let source = try String(contentsOfFile: path, encoding: .utf8)
+            guard let source = sources[path] else { return path }
             let display = String(path.dropFirst(packageRoot.count + 1))
-            let result = Weaver.weave(source: source, path: path, displayPath: display, module: module, firstSiteID: nextID)
+            let result = Weaver.weave(source: source, path: path, displayPath: display, module: context, firstSiteID: nextID)
             nextID += UInt32(result.sites.count)
             report.sites += result.sites
             report.skipped += result.skipped
+            report.insertions += result.insertions
             guard result.isChanged else { return path }
             let target = "\(workDirectory)/woven/\(module)/\(display)"
             try writeIfChanged(result.source, to: target)
@@ -168,10 +194,9 @@ struct CompilerWrapper {
         }
 
         for (index, argument) in arguments.enumerated() {
-            if argument.hasPrefix("@"), argument.hasSuffix("sources") {
-                let list = try String(contentsOfFile: String(argument.dropFirst()), encoding: .utf8)
+            if let list = sourceLists[index] {
                 let wovenBefore = replacements.count
-                let woven = try list.split(separator: "\n").map { try weaveFile(String($0)) }
+                let woven = try list.map(weaveFile)
                 guard replacements.count > wovenBefore else { continue }
                 let listPath = "\(workDirectory)/woven/\(module).sources"
                 try writeIfChanged(woven.joined(separator: "\n") + "\n", to: listPath)
@@ -196,6 +221,11 @@ struct CompilerWrapper {
         return Plan(module: module, arguments: newArguments, changed: true, report: report)
     }
 
+    /// A Swift file of the package itself (not a dependency's checkout, not a woven copy).
+    private func isPackageSource(_ path: String) -> Bool {
+        path.hasSuffix(".swift") && path.hasPrefix(packageRoot + "/") && !path.hasPrefix(workDirectory) && !path.contains("/.build")
+    }
+
     private func writeReport(_ report: ModuleReport) throws {
         let path = "\(workDirectory)/report/\(report.module).json"
         let encoder = JSONEncoder()
@@ -209,6 +239,7 @@ struct ModuleReport: Codable {
     var module: String
     var sites: [WovenSite]
     var skipped: [SkippedCandidate]
+    var insertions: [Insertion]
 }
 
 /// Site ids unique across the modules of one binary: a module's sites are numbered from a base derived from

@@ -4,8 +4,17 @@ import Testing
 
 /// Golden rewrites: what the weaver writes for each construct, and what it refuses.
 @Suite struct WeaverTests {
-    func weave(_ source: String, rules: [FunctionRule] = [], path: String = "/pkg/Sources/App/File.swift") -> WeaveResult {
-        Weaver.weave(source: source, path: path, displayPath: "Sources/App/File.swift", module: "App", rules: rules, firstSiteID: 1)
+    /// Weaves with the built-in aspects and, when given, an autotrace.yml; `module` lists the module's other files.
+    func weave(_ source: String, yaml: String? = nil, path: String = "/pkg/Sources/App/File.swift", module: [String] = []) -> WeaveResult {
+        let aspects: [Aspect]
+        do {
+            aspects = try AspectFile.resolve(userFile: yaml, file: "autotrace.yml")
+        } catch {
+            Issue.record("\(error)")
+            aspects = []
+        }
+        let context = ModuleContext(name: "App", aspects: aspects, sources: [source] + module)
+        return Weaver.weave(source: source, path: path, displayPath: "Sources/App/File.swift", module: context, firstSiteID: 1)
     }
 
     @Test func syncFunctionIsWrappedWithSourceLocations() {
@@ -52,18 +61,159 @@ import Testing
         #expect(result.sites.first?.function == "get(id:)")
     }
 
-    @Test func rulesSelectByTypeAndNameGlobs() {
+    @Test func functionAspectsSelectByTypeNameAccessEffectsAndConformance() {
         let source = """
-            struct UserService {
-                func loadUser() {}
-                func saveUser() {}
-                func helper() {}
+            struct UserService: Sendable, Persistence.Store {
+                func loadUser() async throws {}
+                func saveUser() async throws {}
+                private func cacheUser() async throws {}
+                func countUsers() -> Int { 0 }
+                func helper() async throws {}
             }
-            func loadOther() {}
+            struct Other {
+                func loadUser() async throws {}
+            }
+            func loadOther() async throws {}
             """
-        let result = weave(source, rules: [FunctionRule(name: "services", type: "*Service", function: "*User")])
-        #expect(result.sites.map(\.name) == ["UserService.loadUser", "UserService.saveUser"])
-        #expect(result.sites.allSatisfy { $0.aspect == "services" })
+        let yaml = """
+            aspects:
+              - name: services
+                functions: { module: "A*", type: "*Service", name: "*User*", access: [internal, public], async: true, throws: true, conforms-to: Store }
+                span: { name: "svc.{type}.{function}", kind: client }
+            """
+        let result = weave(source, yaml: yaml)
+        #expect(result.sites.map(\.name) == ["svc.UserService.loadUser", "svc.UserService.saveUser"])
+        #expect(result.sites.allSatisfy { $0.aspect == "services" && $0.kind == "client" })
+        let otherModule = weave(source, yaml: yaml.replacingOccurrences(of: "\"A*\"", with: "Billing"))
+        #expect(otherModule.sites.isEmpty)
+    }
+
+    @Test func spanAttributesComeFromParameters() {
+        let result = weave(
+            "func checkout(order orderID: Int, note: String) async {}\n",
+            yaml: """
+                aspects:
+                  - name: checkout
+                    functions: { name: checkout }
+                    span:
+                      attributes: { shop.order_id: "{orderID}", shop.where: "{module}/{function} \\"{note}\\"" }
+                """
+        )
+        #expect(result.source.contains(
+            #"return await AutoTrace.withSpan(__AutoTraceSites.s1, attributes: ["shop.order_id": .string("\(orderID)"), "shop.where": .string("App/checkout \"\(note)\"")]) { () async -> Void in"#
+        ), "\(result.source)")
+        let unknown = weave("func checkout(order: Int) {}\n", yaml: """
+            aspects:
+              - name: checkout
+                functions: { name: checkout }
+                span: { attributes: { id: "{orderID}" } }
+            """)
+        #expect(!unknown.isChanged)
+        #expect(unknown.skipped.first?.reason.contains("{orderID}, which is not a parameter") == true)
+    }
+
+    @Test func callSitesAreWrappedWithTheirTryAndAwait() {
+        let yaml = """
+            aspects:
+              - name: fetches
+                calls: { callee: "*.fetch" }
+                span: { kind: client, name: "fetch in {function}" }
+            """
+        let result = weave("""
+            func load(_ client: Client) async throws -> Int {
+                let a = try await client.fetch(1)
+                let b = try? await client.fetch(2)
+                let c = await (try client.fetch(3)).count + other.fetch(4)
+                return a + (b ?? 0) + c
+            }
+            """, yaml: yaml)
+        #expect(result.source.contains("let a = try await AutoTrace.withSpan(__AutoTraceSites.s1) { try await client.fetch(1) }\n"))
+        #expect(result.source.contains("let b = await AutoTrace.withSpan(__AutoTraceSites.s2) { try? await client.fetch(2) }\n"))
+        #expect(result.sites.map(\.name) == ["fetch in load", "fetch in load"])
+        #expect(result.sites.allSatisfy { $0.kind == "client" && $0.function == "load" })
+        // Inside a larger try/await expression a wrapped call would lose the effect marker it needs.
+        #expect(result.skipped.map(\.function) == ["client.fetch(…) in load", "other.fetch(…) in load"])
+        #expect(result.skipped.allSatisfy { $0.reason.contains("larger try/await expression") })
+    }
+
+    @Test func hummingbirdRoutersGetTheTracingMiddleware() {
+        let source = """
+            import Hummingbird
+
+            func buildRouter() -> Router<AppContext> {
+                let router = Router(context: AppContext.self)  // routes follow
+                router.get("/") { _, _ in "hi" }
+                return router
+            }
+            """
+        let result = weave(source)
+        #expect(result.source.contains("""
+                let router = Router(context: AppContext.self)
+            router.add(middleware: TracingMiddleware())
+            #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 4)
+              // routes follow
+            """), "\(result.source)")
+        #expect(result.insertions == [
+            Insertion(aspect: "hummingbird-router", file: "Sources/App/File.swift", line: 4, statements: ["router.add(middleware: TracingMiddleware())"])
+        ])
+        // The application adds its own middleware somewhere in the module: no second server span.
+        let own = weave(source, module: ["let m = TracingMiddleware<AppContext>()"])
+        #expect(!own.isChanged)
+        #expect(own.skipped.first?.reason == "aspect 'hummingbird-router' stands down: the module already contains TracingMiddleware")
+        // Someone else's Router, in a file that does not import Hummingbird, is left alone.
+        #expect(!weave("func f() { let router = Router() }\n").isChanged)
+        let unbound = weave("import Hummingbird\nfunc f() -> Application<Router<C>.Responder> { Application(router: Router()) }\n")
+        #expect(unbound.skipped.first?.reason.contains("statement or a `let`/`var` initializer") == true)
+    }
+
+    @Test func anApplicationTracerIsBootstrappedByTheApplication() {
+        let source = "import Tracing\n\nInstrumentationSystem.bootstrap(MyTracer())\nprint(1)\n"
+        let result = weave(source, path: "/pkg/Sources/App/main.swift")
+        #expect(result.source.contains("""
+            InstrumentationSystem.bootstrap(MyTracer())
+            AutoTrace.bootstrap()
+            #sourceLocation(file: "/pkg/Sources/App/main.swift", line: 3)
+
+            print(1)
+            """))
+        #expect(result.source.components(separatedBy: "AutoTrace.bootstrap()").count == 2)
+        #expect(result.skipped.first?.function == "entry point")
+    }
+
+    @Test func importAdviceAddsMissingImportsOnce() {
+        let result = weave("import Foundation\n\nfunc f() { run() }\n", yaml: """
+            aspects:
+              - name: runner
+                calls: { callee: run }
+                span: {}
+                import: [Foundation, Metrics, Metrics]
+            """)
+        #expect(result.source.hasPrefix("import AutoTrace\nimport Metrics\n#sourceLocation("))
+    }
+
+    @Test(arguments: [
+        ("aspects:\n  - name: a\n    functons: {}\n", "autotrace.yml:3:5: error: unknown key 'functons' in an aspect; expected one of:"),
+        ("aspects:\n  - name: a\n    span: {}\n", "autotrace.yml:2:5: error: aspect 'a' needs exactly one join point"),
+        ("aspects:\n  - name: a\n    functions: {}\n    span: { kind: serverr }\n", "autotrace.yml:4:19: error: unknown span kind 'serverr'"),
+        ("aspects:\n  - name: a\n    functions: {}\n", "autotrace.yml:2:5: error: aspect 'a': functions take a span"),
+        ("aspects:\n  - name: a\n    functions: { access: [secret] }\n    span: {}\n", "autotrace.yml:3:26: error: unknown access level 'secret'"),
+        ("aspects: [\n", "autotrace.yml:2:1: error: invalid YAML"),
+        ("disable-built-in: [routers]\n", "autotrace.yml:1:19: error: no built-in aspect is named 'routers'"),
+        ("aspects:\n  - name: a\n    calls: { callee: f }\n    insert: x()\n  - name: a\n    calls: { callee: g }\n    insert: y()\n", "autotrace.yml:5:5: error: a second aspect named 'a'"),
+    ])
+    func invalidAspectFilesNameTheLineAndWhatIsExpected(_ yaml: String, _ message: String) {
+        #expect(throws: AspectFileError.self) { try AspectFile.parse(yaml, file: "autotrace.yml") }
+        do {
+            _ = try AspectFile.parse(yaml, file: "autotrace.yml")
+        } catch {
+            #expect(error.description.hasPrefix(message), "\(error.description)")
+        }
+    }
+
+    @Test func builtinAspectsCanBeTurnedOff() throws {
+        let aspects = try AspectFile.resolve(userFile: "disable-built-in: [hummingbird-router]\n", file: "autotrace.yml")
+        #expect(!aspects.contains { $0.name == "hummingbird-router" })
+        #expect(aspects.contains { $0.name == "entry-point" })
     }
 
     @Test(arguments: [
@@ -90,7 +240,7 @@ import Testing
                 // autotrace:span
                 func f() {}
             }
-            """, rules: [FunctionRule(name: "all", function: "*")])
+            """, yaml: "aspects:\n  - name: all\n    functions: {}\n    span: {}\n")
         #expect(ignoredType.sites.isEmpty)
         let ignoredFile = weave("""
             // autotrace:ignore

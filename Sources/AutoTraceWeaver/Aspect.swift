@@ -1,0 +1,162 @@
+/// An aspect: where to weave (a join point) and what to weave there (advice). The built-in integrations and the
+/// user's `autotrace.yml` are both lists of aspects, in the same YAML format.
+public struct Aspect: Codable, Sendable, Equatable {
+    /// A name for reports, unique within its file.
+    public var name: String
+    public var description: String?
+    public var joinPoint: JoinPoint
+    /// The aspect stands down in a module whose sources contain any of these texts (e.g. the application adds
+    /// `TracingMiddleware(` itself, so a second server span would duplicate the first).
+    public var unlessModuleContains: [String]
+    /// The aspect applies only in files that import one of these modules (e.g. `Router` means Hummingbird's
+    /// router only where Hummingbird is imported). Empty: every file.
+    public var ifFileImports: [String]
+    /// A span around each function body or call the join point selects.
+    public var span: SpanAdvice?
+    /// Statements inserted after each selected call, or at the start of the program for an entry point.
+    /// `{binding}` is the name the call's result is bound to (`let router = Router()` → `router`).
+    public var insert: [String]
+    /// Modules imported by every file the aspect changes.
+    public var imports: [String]
+    /// Where it was declared: `built-in` or `autotrace.yml:LINE`.
+    public var origin: String
+
+    public init(
+        name: String,
+        description: String? = nil,
+        joinPoint: JoinPoint,
+        unlessModuleContains: [String] = [],
+        ifFileImports: [String] = [],
+        span: SpanAdvice? = nil,
+        insert: [String] = [],
+        imports: [String] = [],
+        origin: String
+    ) {
+        self.name = name
+        self.description = description
+        self.joinPoint = joinPoint
+        self.unlessModuleContains = unlessModuleContains
+        self.ifFileImports = ifFileImports
+        self.span = span
+        self.insert = insert
+        self.imports = imports
+        self.origin = origin
+    }
+}
+
+/// Where an aspect applies.
+public enum JoinPoint: Codable, Sendable, Equatable {
+    /// Function and method declarations.
+    case functions(FunctionSelector)
+    /// Call expressions of a named function or initializer.
+    case calls(CallSelector)
+    /// The program's entry point: `main.swift`'s top-level code or the `@main` type's `main()`.
+    case entryPoint
+}
+
+/// Selects function declarations. Every field left nil matches anything.
+public struct FunctionSelector: Codable, Sendable, Equatable {
+    /// Glob on the module name.
+    public var module: String?
+    /// Glob on the enclosing type's name (`*` excludes free functions, nil includes them).
+    public var type: String?
+    /// Glob on the function's base name.
+    public var name: String?
+    /// Access levels (`public`, `package`, `internal`, `fileprivate`, `private`; `internal` when unwritten).
+    public var access: [String]?
+    public var isAsync: Bool?
+    public var isThrowing: Bool?
+    /// A protocol (or superclass) the enclosing type or extension names in its inheritance clause.
+    public var conformsTo: String?
+
+    public init(
+        module: String? = nil,
+        type: String? = nil,
+        name: String? = nil,
+        access: [String]? = nil,
+        isAsync: Bool? = nil,
+        isThrowing: Bool? = nil,
+        conformsTo: String? = nil
+    ) {
+        self.module = module
+        self.type = type
+        self.name = name
+        self.access = access
+        self.isAsync = isAsync
+        self.isThrowing = isThrowing
+        self.conformsTo = conformsTo
+    }
+}
+
+/// Selects call expressions by the called expression's text, generic arguments removed. The glob matches the
+/// whole text or any part of it after a dot: `execute` matches `client.execute`, `Router` matches
+/// `Hummingbird.Router`. The match is syntactic: the weaver sees no types.
+public struct CallSelector: Codable, Sendable, Equatable {
+    public var callee: String
+    /// Glob on the module name.
+    public var module: String?
+
+    public init(callee: String, module: String? = nil) {
+        self.callee = callee
+        self.module = module
+    }
+}
+
+/// A span's static description. Templates: `{module}`, `{type}`, `{function}`, `{file}`; attribute values may
+/// also name a parameter of the woven function, e.g. `{orderID}`.
+public struct SpanAdvice: Codable, Sendable, Equatable {
+    /// Nil: `Type.function` for a function, the callee's text for a call.
+    public var name: String?
+    /// `internal`, `server`, `client`, `producer` or `consumer`.
+    public var kind: String
+    /// Attribute keys and value templates, in the order written.
+    public var attributes: [Attribute]
+
+    public struct Attribute: Codable, Sendable, Equatable {
+        public var key: String
+        public var value: String
+
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public init(name: String? = nil, kind: String = "internal", attributes: [Attribute] = []) {
+        self.name = name
+        self.kind = kind
+        self.attributes = attributes
+    }
+
+    static let kinds = ["internal", "server", "client", "producer", "consumer"]
+}
+
+/// A template's text split into literal runs and `{placeholder}` names.
+enum Template {
+    enum Part: Equatable {
+        case literal(String)
+        case placeholder(String)
+    }
+
+    static func parts(_ text: String) -> [Part] {
+        var parts: [Part] = []
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            if open > rest.startIndex { parts.append(.literal(String(rest[..<open]))) }
+            parts.append(.placeholder(String(rest[rest.index(after: open)..<close])))
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { parts.append(.literal(String(rest))) }
+        return parts
+    }
+
+    /// Replaces the placeholders that `values` names; the others stay as written.
+    static func fill(_ text: String, _ values: [String: String]) -> String {
+        parts(text).map { part in
+            switch part {
+            case .literal(let literal): literal
+            case .placeholder(let name): values[name] ?? "{\(name)}"
+            }
+        }.joined()
+    }
+}
