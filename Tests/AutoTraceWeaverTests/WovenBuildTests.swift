@@ -62,10 +62,20 @@ import Testing
         let names = spans.compactMap { $0["name"] as? String }
         #expect(names.sorted() == [
             "Counter.add", "GET /greet", "GET /greet", "Store.add", "Store.add", "checked", "checked", "double", "generic",
-            "inner", "nested", "whereAmI",
+            "inner", "nap in greet", "nap in greet", "nested", "shop.total", "shop.total", "whereAmI",
         ])
         let failures = spans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.compactMap { $0["name"] as? String }
-        #expect(failures.sorted() == ["GET /greet", "checked"])
+        #expect(failures.sorted() == ["GET /greet", "checked", "shop.total"])
+        // autotrace.yml: attributes from parameters, and a call-site span inside a woven function.
+        let total = try #require(spans.first { $0["name"] as? String == "shop.total" })
+        let attributes = (total["attributes"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) { result, attribute in
+            result[attribute["key"] as? String ?? ""] = (attribute["value"] as? [String: Any])?["stringValue"] as? String
+        }
+        #expect(attributes["shop.items"] == "[4, 5]")
+        #expect(attributes["shop.module"] == "Greeter")
+        let greet = try #require(spans.first { $0["name"] as? String == "GET /greet" })
+        let nap = try #require(spans.first { $0["name"] as? String == "nap in greet" && $0["traceId"] as? String == greet["traceId"] as? String })
+        #expect(nap["parentSpanId"] as? String == greet["spanId"] as? String)
         let nested = try #require(spans.first { $0["name"] as? String == "nested" })
         let inner = try #require(spans.first { $0["name"] as? String == "inner" })
         #expect(inner["parentSpanId"] as? String == nested["spanId"] as? String)
@@ -86,7 +96,7 @@ import Testing
         #expect(dump.status == 0, "\(dump.output)")
         let table = SiteTable.sites(in: [UInt8](try Data(contentsOf: URL(fileURLWithPath: sectionFile))))
         #expect(Set(table.map(\.name)) == Set(names))
-        #expect(table.count == 9)
+        #expect(table.count == 11)
         #expect(table.first { $0.name == "whereAmI" }?.line == 28)
 
         let diff = try Self.run(Self.autotrace, ["diff", "Sources/Greeter/Greetings.swift"], in: fixture)
@@ -97,11 +107,28 @@ import Testing
         let report = try Self.run(Self.autotrace, ["report", "--json"], in: fixture)
         let modules = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]])
         let greeter = try #require(modules.first { $0["module"] as? String == "Greeter" })
-        #expect((greeter["sites"] as? [Any])?.count == 9)
+        #expect((greeter["sites"] as? [Any])?.count == 11)
         let skipped = (greeter["skipped"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
         #expect(skipped.sorted() == ["inlinableHelper()", "rethrower(_:)"])
+        let insertions = (greeter["insertions"] as? [[String: Any]] ?? []).compactMap { $0["aspect"] as? String }
+        #expect(insertions == ["entry-point"])
         let fragile = try #require(modules.first { $0["module"] as? String == "Fragile" })
         #expect((fragile["sites"] as? [Any])?.isEmpty == true)
         #expect((fragile["skipped"] as? [[String: Any]])?.first?["reason"] as? String ?? "" != "")
+    }
+
+    @Test func anInvalidAspectFileStopsTheBuildBeforeAnyCompile() throws {
+        let package = FileManager.default.temporaryDirectory.appendingPathComponent("aspects-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: package) }
+        try FileManager.default.createDirectory(atPath: "\(package)/Sources/App", withIntermediateDirectories: true)
+        try "// swift-tools-version:6.2\nimport PackageDescription\nlet package = Package(name: \"App\", targets: [.executableTarget(name: \"App\")])\n"
+            .write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
+        try "print(1)\n".write(toFile: "\(package)/Sources/App/main.swift", atomically: true, encoding: .utf8)
+        try "aspects:\n  - name: slow\n    functions: { name: \"*\" }\n    span: { kind: sever }\n"
+            .write(toFile: "\(package)/autotrace.yml", atomically: true, encoding: .utf8)
+        let build = try Self.run(Self.autotrace, ["build"], in: package)
+        #expect(build.status != 0)
+        #expect(build.output.contains("autotrace.yml:4:19: error: unknown span kind 'sever'; expected one of: internal, server, client"), "\(build.output)")
+        #expect(!FileManager.default.fileExists(atPath: "\(package)/.build-autotrace/debug"), "no compile started")
     }
 }

@@ -22,3 +22,10 @@ let store = Store()
 print(await store.add("a"), await store.add("b"))
 print(inlinableHelper(), try rethrower { 4 }, nested())
 print(fragileAnswer())
+let basket = Basket(discount: 3)
+print(try await basket.total(items: [4, 5]), basket.label(items: [1]))
+do {
+    _ = try await basket.total(items: [1])
+} catch {
+    print("total threw \(error)")
+}
