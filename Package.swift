@@ -84,7 +84,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AutoTraceWeaverTests",
-            dependencies: ["AutoTraceWeaver", "autotrace"],
+            dependencies: ["AutoTraceWeaver", "autotrace", "AutoTraceTesting", "AutoTraceOTLPProto"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -58,7 +58,8 @@ public enum AspectFile {
                 throw reader.error(disabled, "no built-in aspect is named '\(unknown)'; built-in aspects: \(builtins.joined(separator: ", "))")
             }
         }
-        guard let list = top["aspects"] else { return contents }
+        // `aspects:` followed by nothing but comments is an empty list.
+        guard let list = top["aspects"], !["", "~", "null"].contains(list.scalar?.string) else { return contents }
         guard let items = list.sequence else { throw reader.error(list, "aspects must be a list of aspects") }
         var aspects: [Aspect] = []
         for item in items {

@@ -9,11 +9,11 @@ struct AutoTraceCommand: ParsableCommand {
         abstract: "Zero-code OpenTelemetry tracing for Swift server applications.",
         discussion: """
             autotrace build, run and test wrap the SwiftPM commands of the same name: every module of the package \
-            is compiled through autotrace's compiler wrapper, which weaves spans into the functions that \
-            `// autotrace:span` directives select. Woven builds use their own scratch path (.build-autotrace), so \
-            your plain .build stays as it is.
+            is compiled through autotrace's compiler wrapper, which weaves spans in where the built-in aspects, \
+            the package's autotrace.yml and `// autotrace:span` directives say. Woven builds use their own scratch \
+            path (.build-autotrace), so your plain .build stays as it is. New here? Run `autotrace demo`.
             """,
-        subcommands: [Build.self, Run.self, Test.self, Report.self, Diff.self]
+        subcommands: [Demo.self, Init.self, Build.self, Run.self, Test.self, Report.self, Diff.self, View.self, Aspects.self]
     )
 
     /// SwiftPM runs this same binary as `SWIFT_EXEC`; the variables `autotrace build` sets tell the two apart.
@@ -46,6 +46,8 @@ struct WovenSwiftPMCommand {
 
     var subcommand: String
     var arguments: [String]
+    /// The package's root folder.
+    var root = FileManager.default.currentDirectoryPath
 
     func run() throws {
         if let index = arguments.firstIndex(of: "--build-system"), index + 1 < arguments.count,
@@ -56,7 +58,6 @@ struct WovenSwiftPMCommand {
                     + "compiler wrapper; use the default native build system"
             )
         }
-        let root = FileManager.default.currentDirectoryPath
         guard FileManager.default.fileExists(atPath: root + "/Package.swift") else {
             throw ValidationError("no Package.swift in \(root); run autotrace in the package's root folder")
         }
@@ -66,16 +67,15 @@ struct WovenSwiftPMCommand {
         }
         let scratch = "\(root)/\(Self.scratchPath)"
         let aspects = try Self.loadAspects(root: root)
-        try Self.discardBuildsOfAnotherWeaver(scratch: scratch, weaver: this)
-        try Self.recordAspects(aspects, scratch: scratch)
+        try Self.recordWeaver(this, aspects: aspects, scratch: scratch)
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_EXEC"] = this
         // Not resolved: swiftc is a symlink to swift-driver, which picks its mode from the name it is run by.
         environment[CompilerWrapper.Environment.realCompiler] = swiftc
         environment[CompilerWrapper.Environment.packageRoot] = root
         environment[CompilerWrapper.Environment.workDirectory] = "\(root)/\(Self.scratchPath)/autotrace"
-        var swiftArguments = [subcommand]
-        if !arguments.contains("--scratch-path") { swiftArguments += ["--scratch-path", Self.scratchPath] }
+        var swiftArguments = [subcommand, "--package-path", root]
+        if !arguments.contains("--scratch-path") { swiftArguments += ["--scratch-path", scratch] }
         let status = Subprocess.run(swift, swiftArguments + arguments, environment: environment)
         if status != 0 { throw ExitCode(status) }
     }
@@ -100,19 +100,26 @@ extension WovenSwiftPMCommand {
         }
     }
 
-    /// Writes the aspects for the compiler wrapper. When they changed since the last woven build, the package's
-    /// own modules are compiled again (SwiftPM would not notice: their sources did not change); dependencies stay.
-    static func recordAspects(_ aspects: [Aspect], scratch: String) throws {
+    /// Writes the aspects for the compiler wrapper, with a stamp of the weaver binary. SwiftPM recompiles a module
+    /// only when its sources change, not when the weaver or the aspects do: then the package's own modules are
+    /// compiled again. Dependencies are never woven, so their builds stay.
+    static func recordWeaver(_ weaver: String, aspects: [Aspect], scratch: String) throws {
         let work = "\(scratch)/autotrace"
-        let path = CompilerWrapper.aspectsPath(workDirectory: work)
+        let attributes = try FileManager.default.attributesOfItem(atPath: weaver)
+        let stamp = "\(attributes[.size] ?? 0) \((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)\n"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let text = String(decoding: try encoder.encode(aspects), as: UTF8.self)
-        let previous = try? String(contentsOfFile: path, encoding: .utf8)
-        if let previous, previous != text {
+        let aspectsText = String(decoding: try encoder.encode(aspects), as: UTF8.self)
+        let stampPath = "\(work)/weaver.stamp"
+        let aspectsPath = CompilerWrapper.aspectsPath(workDirectory: work)
+        let changes = [
+            (try? String(contentsOfFile: stampPath, encoding: .utf8)).map { $0 != stamp ? "the weaver" : nil } ?? nil,
+            (try? String(contentsOfFile: aspectsPath, encoding: .utf8)).map { $0 != aspectsText ? "the aspects" : nil } ?? nil,
+        ].compactMap { $0 }
+        if !changes.isEmpty {
             let modules = ((try? FileManager.default.contentsOfDirectory(atPath: "\(work)/report")) ?? [])
-                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(".json".count)) }
-            print("autotrace: the aspects changed; recompiling \(modules.sorted().joined(separator: ", "))")
+                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(".json".count)) }.sorted()
+            print("autotrace: \(changes.joined(separator: " and ")) changed since the last woven build; recompiling \(modules.joined(separator: ", "))")
             let fileManager = FileManager.default
             for triple in (try? fileManager.contentsOfDirectory(atPath: scratch)) ?? [] {
                 for configuration in (try? fileManager.contentsOfDirectory(atPath: "\(scratch)/\(triple)")) ?? [] {
@@ -122,21 +129,8 @@ extension WovenSwiftPMCommand {
                 }
             }
         }
-        try writeIfChanged(text, to: path)
-    }
-
-    /// SwiftPM recompiles a module only when its sources change, not when the weaver does: a woven build made by
-    /// another autotrace binary is discarded, so every module is woven again by this one.
-    static func discardBuildsOfAnotherWeaver(scratch: String, weaver: String) throws {
-        let attributes = try FileManager.default.attributesOfItem(atPath: weaver)
-        let stamp = "\(attributes[.size] ?? 0) \((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)\n"
-        let stampPath = "\(scratch)/autotrace/weaver.stamp"
-        let previous = try? String(contentsOfFile: stampPath, encoding: .utf8)
-        if previous != stamp && FileManager.default.fileExists(atPath: scratch) {
-            print("autotrace: the weaver changed since the last woven build; rebuilding \(scratchPath) from scratch")
-            try FileManager.default.removeItem(atPath: scratch)
-        }
         try writeIfChanged(stamp, to: stampPath)
+        try writeIfChanged(aspectsText, to: aspectsPath)
     }
 }
 
@@ -193,9 +187,13 @@ struct Report: ParsableCommand {
         }
         let sites = reports.flatMap(\.sites)
         let skipped = reports.flatMap(\.skipped)
-        print("\(sites.count) woven site(s), \(skipped.count) skipped candidate(s)")
+        let insertions = reports.flatMap(\.insertions)
+        print("\(sites.count) woven site(s), \(insertions.count) insertion(s), \(skipped.count) skipped candidate(s)")
         for site in sites {
             print("  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.file):\(site.line) (\(site.aspect))")
+        }
+        for insertion in insertions {
+            print("  inserted  \(insertion.statements.joined(separator: "; "))  \(insertion.file):\(insertion.line) (\(insertion.aspect))")
         }
         for candidate in skipped {
             print("  skipped  \(candidate.function)  \(candidate.file):\(candidate.line): \(candidate.reason)")

@@ -5,7 +5,7 @@ import Testing
 
 /// `autotrace build` on a real package (Tests/Fixtures/Greeter) that contains no tracing code but directives:
 /// the woven program prints exactly what the plain one prints, and its spans name the right functions.
-@Suite struct WovenBuildTests {
+@Suite(.serialized) struct WovenBuildTests {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/Greeter").path
     static let autotrace: String = {

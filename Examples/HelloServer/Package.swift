@@ -1,0 +1,24 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// A Hummingbird 2 server with no tracing code at all: `autotrace run` weaves it (see autotrace.yml).
+let package = Package(
+    name: "HelloServer",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "swift-autotrace", path: "../.."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "HelloServer",
+            dependencies: [
+                .product(name: "AutoTrace", package: "swift-autotrace"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        )
+    ],
+    swiftLanguageModes: [.v6]
+)

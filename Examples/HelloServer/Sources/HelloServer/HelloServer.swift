@@ -1,0 +1,46 @@
+import Hummingbird
+
+/// A small greeting server. `/hello/{name}` asks this same server's `/weather` route over HTTP for the forecast,
+/// so one request makes a trace that crosses an HTTP hop.
+@main
+struct HelloServer {
+    static func main() async throws {
+        let port = Self.port(arguments: CommandLine.arguments, environment: Environment())
+        let app = buildApplication(port: port)
+        try await app.runService()
+    }
+
+    /// `--port N`, else the PORT variable, else 8080.
+    static func port(arguments: [String], environment: Environment) -> Int {
+        if let flag = arguments.firstIndex(of: "--port"), flag + 1 < arguments.count, let port = Int(arguments[flag + 1]) {
+            return port
+        }
+        return environment.get("PORT").flatMap { Int($0) } ?? 8080
+    }
+}
+
+func buildApplication(port: Int) -> Application<RouterResponder<BasicRequestContext>> {
+    let router = Router()
+    let greetings = GreetingService(forecasts: ForecastService(baseURL: "http://127.0.0.1:\(port)"))
+
+    router.get("/hello/{name}") { _, context in
+        let name = try context.parameters.require("name")
+        return try await greetings.greet(name: name)
+    }
+    router.get("/weather") { _, _ in
+        WeatherStation().currentConditions()
+    }
+    router.get("/fail") { _, _ -> String in
+        throw HTTPError(.internalServerError, message: "this route always fails")
+    }
+    router.get("/health") { _, _ in
+        "ok"
+    }
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "HelloServer"),
+        onServerRunning: { _ in
+            print("HelloServer listening on http://127.0.0.1:\(port)")
+        }
+    )
+}

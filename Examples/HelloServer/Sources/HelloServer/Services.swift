@@ -1,0 +1,41 @@
+import AsyncHTTPClient
+import Hummingbird
+import NIOCore
+
+struct GreetingService: Sendable {
+    let forecasts: ForecastService
+
+    func greet(name: String) async throws -> String {
+        let forecast = try await forecasts.forecast(for: name)
+        return "\(salutation(for: name)) Today will be \(forecast).\n"
+    }
+
+    func salutation(for name: String) -> String {
+        name.count > 12 ? "Hello, \(name.prefix(12))…!" : "Hello, \(name)!"
+    }
+}
+
+/// Fetches the forecast from the weather route over HTTP.
+struct ForecastService: Sendable {
+    let baseURL: String
+
+    func forecast(for name: String) async throws -> String {
+        let request = HTTPClientRequest(url: "\(baseURL)/weather")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        guard response.status == .ok else {
+            throw HTTPError(.badGateway, message: "the weather route answered \(response.status.code)")
+        }
+        return String(buffer: try await response.body.collect(upTo: 4096))
+    }
+}
+
+struct WeatherStation {
+    func currentConditions() -> String {
+        let readings = (1...24).map(reading(hour:))
+        return readings.reduce(0, +) / readings.count > 15 ? "sunny" : "cloudy"
+    }
+
+    func reading(hour: Int) -> Int {
+        (hour * 7 + 3) % 31
+    }
+}

@@ -1,0 +1,95 @@
+import AutoTraceOTLPProto
+import AutoTraceTesting
+import Foundation
+import Testing
+
+@testable import autotrace
+
+/// Examples/HelloServer, a Hummingbird 2 server with no tracing code, woven by `autotrace build` and run for real:
+/// every request makes one complete trace across its HTTP hop, at an OTLP receiver and in the file sink.
+extension WovenBuildTests {
+    static let helloServer = URL(fileURLWithPath: fixture).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Examples/HelloServer").path
+
+    @Test func helloServerTracesEveryRequestAcrossItsHTTPHop() throws {
+        let package = Self.helloServer
+        let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: package)
+        try #require(build.status == 0, "woven build of HelloServer failed:\n\(build.output)")
+
+        let receiver = try OTLPTestReceiver()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("hello-\(UUID()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let port = try LoopbackHTTP.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "\(package)/.build-autotrace/debug/HelloServer")
+        server.arguments = ["--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.merging([
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
+            "AUTOTRACE_TRACES_FILE": file,
+            "OTEL_SERVICE_NAME": "hello-e2e",
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "LOG_LEVEL": "warning",
+        ]) { $1 }
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
+
+        // Requests from a caller that sends its own trace context, as an upstream service would.
+        let callers = (1...3).map { index in
+            (trace: String(repeating: "ab", count: 15) + String(format: "%02x", index), span: String(format: "00f067aa0ba902%02x", index))
+        }
+        for (index, caller) in callers.enumerated() {
+            let reply = try LoopbackHTTP.get(
+                port: port,
+                path: "/hello/user\(index)",
+                headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")]
+            )
+            #expect(reply.status == 200)
+            #expect(reply.body.hasPrefix("Hello, user\(index)! Today will be "))
+        }
+        #expect(try LoopbackHTTP.get(port: port, path: "/fail").status == 500)
+        // 7 spans per greeting (server, 3 functions, client, callee server, callee function), 1 for /fail.
+        #expect(receiver.waitForAcceptedSpans(22, timeoutSeconds: 20))
+        server.terminate()
+        server.waitUntilExit()
+
+        let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
+            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        }
+        #expect(exported.count == 22)
+        func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+        for caller in callers {
+            let trace = exported.filter { hex($0.traceID) == caller.trace }
+            #expect(trace.count == 7, "trace \(caller.trace): \(trace.map(\.name))")
+            func child(of parent: String, named name: String) -> Opentelemetry_Proto_Trace_V1_Span? {
+                trace.first { hex($0.parentSpanID) == parent && $0.name == name }
+            }
+            // The whole tree, each span the child of the one before: traceparent crossed both HTTP hops.
+            let server = try #require(child(of: caller.span, named: "/hello/{name}"))
+            #expect(server.kind == .server)
+            let greet = try #require(child(of: hex(server.spanID), named: "GreetingService.greet"))
+            #expect(child(of: hex(greet.spanID), named: "GreetingService.salutation") != nil)
+            let forecast = try #require(child(of: hex(greet.spanID), named: "ForecastService.forecast"))
+            let client = try #require(child(of: hex(forecast.spanID), named: "GET"))
+            #expect(client.kind == .client)
+            let callee = try #require(child(of: hex(client.spanID), named: "/weather"))
+            #expect(callee.kind == .server)
+            #expect(child(of: hex(callee.spanID), named: "weather.currentConditions") != nil)
+            // Attributes the aspect takes from a parameter.
+            #expect(greet.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
+        }
+        let failure = try #require(exported.first { $0.name == "/fail" })
+        #expect(failure.status.code == .error)
+
+        // The file sink saw the same spans.
+        let recorded = try RecordedSpan.read(file: file)
+        #expect(Set(recorded.map(\.spanID)) == Set(exported.map { hex($0.spanID) }))
+        let waterfall = Waterfall().render(recorded).joined(separator: "\n")
+        #expect(waterfall.contains("└─ GreetingService.greet"))
+
+        let report = try Self.run(Self.autotrace, ["report"], in: package)
+        #expect(report.output.contains("4 woven site(s), 2 insertion(s), 0 skipped candidate(s)"), "\(report.output)")
+        #expect(report.output.contains("inserted  router.add(middleware: TracingMiddleware())"))
+    }
+}
