@@ -93,3 +93,56 @@ extension WovenBuildTests {
         #expect(report.output.contains("inserted  router.add(middleware: TracingMiddleware())"))
     }
 }
+
+/// `autotrace init` on a package that has never seen autotrace: the manifest it writes builds woven, and a second
+/// run changes nothing.
+extension WovenBuildTests {
+    @Test func initSetsUpAPackageThatThenBuildsWoven() throws {
+        let package = FileManager.default.temporaryDirectory.appendingPathComponent("init-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: package) }
+        try FileManager.default.createDirectory(atPath: "\(package)/Sources/Tool", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(package)/Sources/Plain", withIntermediateDirectories: true)
+        let manifest = """
+            // swift-tools-version:6.2
+            import PackageDescription
+
+            let package = Package(
+                name: "Tool",
+                targets: [
+                    // the command-line tool
+                    .executableTarget(name: "Tool", dependencies: ["Plain"]),
+                    .target(name: "Plain"),
+                ]
+            )
+
+            """
+        try manifest.write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
+        try "import Plain\n\nprint(answer())\n".write(toFile: "\(package)/Sources/Tool/main.swift", atomically: true, encoding: .utf8)
+        try "public func answer() -> Int { 42 }\n".write(toFile: "\(package)/Sources/Plain/Plain.swift", atomically: true, encoding: .utf8)
+        let repository = URL(fileURLWithPath: Self.helloServer).deletingLastPathComponent().deletingLastPathComponent().path
+
+        let first = try Self.run(Self.autotrace, ["init", "--path", repository], in: package)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("AutoTrace linked into Tool"))
+        let edited = try String(contentsOfFile: "\(package)/Package.swift", encoding: .utf8)
+        // Only the target that weaving changes (the entry point) gets the product; the comment stays.
+        #expect(edited.contains(#".executableTarget(name: "Tool", dependencies: ["Plain", .product(name: "AutoTrace", package: "swift-autotrace")]),"#))
+        #expect(edited.contains(".target(name: \"Plain\"),"))
+        #expect(edited.contains("// the command-line tool"))
+        #expect(edited.contains(#".package(name: "swift-autotrace", path: ""#))
+        let template = try String(contentsOfFile: "\(package)/autotrace.yml", encoding: .utf8)
+        #expect(template.contains("disable-built-in"))
+
+        let second = try Self.run(Self.autotrace, ["init", "--path", repository], in: package)
+        #expect(second.status == 0)
+        #expect(second.output.contains("nothing to change"))
+        #expect(try String(contentsOfFile: "\(package)/Package.swift", encoding: .utf8) == edited)
+
+        // The set-up package builds woven and its entry point bootstraps the runtime from the environment.
+        let build = try Self.run(Self.autotrace, ["build"], in: package)
+        try #require(build.status == 0, "\(build.output)")
+        let run = try Self.run("\(package)/.build-autotrace/debug/Tool", [], in: package, environment: ["AUTOTRACE_LOG_LEVEL": "info", "AUTOTRACE_TRACES_FILE": "\(package)/spans.jsonl"])
+        #expect(run.output.contains("42"))
+        #expect(run.output.contains("writing spans to \(package)/spans.jsonl"))
+    }
+}
