@@ -18,7 +18,7 @@ plain=.build-bench-plain
 touched=Sources/HelloServer/Services.swift
 
 seconds() { local start=$(date +%s.%N); "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }; echo "$(date +%s.%N) - $start" | bc; }
-compiled() { grep -oE 'Compiling [A-Za-z0-9_]+ [^ ]+\.swift' "$log" | sort | tr '\n' ' '; }
+compiled() { { grep -oE 'Compiling [A-Za-z0-9_]+ [^ ]+\.swift' "$log" || true; } | sort | tr '\n' ' '; }
 log=$(mktemp)
 
 # Resolve once, so neither timed build includes fetching packages.
