@@ -52,10 +52,19 @@ let package = Package(
         .target(
             name: "AutoTraceWeaver",
             dependencies: [
+                "AutoTraceELF",
                 .product(name: "SwiftSyntax", package: "swift-syntax"),
                 .product(name: "SwiftParser", package: "swift-syntax"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: strictSwift
+        ),
+        // Reads ELF binaries: sections, symbols, USDT notes, the site table. No dependencies.
+        .target(name: "AutoTraceELF", swiftSettings: strictSwift),
+        // `autotrace attach`: bpftrace switches probes on, events become spans, spans are exported.
+        .target(
+            name: "AutoTraceCollector",
+            dependencies: ["AutoTrace", "AutoTraceELF"],
             swiftSettings: strictSwift
         ),
         // The CLI, which is also the SWIFT_EXEC compiler wrapper that `autotrace build` installs.
@@ -63,6 +72,8 @@ let package = Package(
             name: "autotrace",
             dependencies: [
                 "AutoTraceWeaver",
+                "AutoTraceCollector",
+                "AutoTraceELF",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -84,7 +95,14 @@ let package = Package(
         ),
         .testTarget(
             name: "AutoTraceWeaverTests",
-            dependencies: ["AutoTraceWeaver", "autotrace", "AutoTraceTesting", "AutoTraceOTLPProto"],
+            dependencies: [
+                "AutoTraceWeaver", "autotrace", "AutoTraceTesting", "AutoTraceOTLPProto", "AutoTraceELF", "AutoTraceCollector",
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AutoTraceCollectorTests",
+            dependencies: ["AutoTraceELF", "AutoTraceCollector", "autotrace", "ManualSpansExample"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -2,7 +2,7 @@
 // a server span per simulated request (Tracer API, as Hummingbird's TracingMiddleware starts it), woven-style
 // site spans (sync, async, async let, a thrown error), and an outgoing call whose `traceparent` is injected.
 //
-//   autotrace-example [--requests N] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]
+//   autotrace-example [--requests N] [--interval MS] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]
 //
 // With no OTEL_EXPORTER_OTLP_* and no AUTOTRACE_TRACES_FILE set, it writes ./autotrace-example.jsonl and prints
 // the traces it wrote. `--app-tracer` bootstraps an application tracer first (swift-distributed-tracing's
@@ -15,6 +15,7 @@ import Tracing
 
 struct Options {
     var requests = 3
+    var intervalMillis = 0
     var waitForProbesSeconds: Double?
     var quiet = false
     var applicationTracer = false
@@ -28,6 +29,11 @@ struct Options {
                     throw UsageError("--requests needs a positive number")
                 }
                 requests = value
+            case "--interval":
+                guard let value = iterator.next().flatMap(Int.init), value >= 0 else {
+                    throw UsageError("--interval needs a number of milliseconds")
+                }
+                intervalMillis = value
             case "--wait-for-probes":
                 guard let value = iterator.next().flatMap(Double.init), value > 0 else {
                     throw UsageError("--wait-for-probes needs a number of seconds")
@@ -38,7 +44,7 @@ struct Options {
             case "--app-tracer":
                 applicationTracer = true
             case "--help", "-h":
-                print("usage: autotrace-example [--requests N] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]")
+                print("usage: autotrace-example [--requests N] [--interval MS] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]")
                 exit(0)
             default:
                 throw UsageError("unknown argument \(argument); see --help")
@@ -176,6 +182,7 @@ AutoTrace.bootstrap(environment: environment)
 
 if let seconds = options.waitForProbesSeconds { waitForProbes(seconds: seconds) }
 for number in 0..<options.requests {
+    if number > 0, options.intervalMillis > 0 { try? await Task.sleep(for: .milliseconds(options.intervalMillis)) }
     await handleRequest(number: number)
 }
 AutoTrace.shutdown()

@@ -48,6 +48,23 @@ extension AutoTrace {
             return .applicationTracer
         }
 
+        let processors = makeProcessors(configuration)
+        let tracer = AutoTracer(sampler: configuration.sampler, processors: processors)
+        InstrumentationSystem.bootstrap(tracer)
+        install(tracer)
+        if !processors.isEmpty {
+            let exportTimeout = UInt64(configuration.batch.exportTimeoutMillis) * 1_000_000
+            exitFlushTimeoutNanos.store(exportTimeout, ordering: .relaxed)
+            atexit {
+                AutoTrace.tracer?.shutdown(timeoutNanos: AutoTrace.exitFlushTimeoutNanos.load(ordering: .relaxed))
+            }
+        }
+        return .autoTrace(tracer)
+    }
+
+    /// The sinks the configuration asks for (OTLP/HTTP export, the JSON-lines file), each behind a batch processor.
+    /// `autotrace attach` uses the same sinks for the spans it collects from another process.
+    package static func makeProcessors(_ configuration: AutoTraceConfiguration) -> [any SpanProcessor] {
         var processors: [any SpanProcessor] = []
         if configuration.sdkDisabled {
             AutoTraceLog.info("OTEL_SDK_DISABLED=true: no export; probes remain available to `autotrace attach`")
@@ -77,17 +94,7 @@ extension AutoTrace {
                 }
             }
         }
-        let tracer = AutoTracer(sampler: configuration.sampler, processors: processors)
-        InstrumentationSystem.bootstrap(tracer)
-        install(tracer)
-        if !processors.isEmpty {
-            let exportTimeout = UInt64(configuration.batch.exportTimeoutMillis) * 1_000_000
-            exitFlushTimeoutNanos.store(exportTimeout, ordering: .relaxed)
-            atexit {
-                AutoTrace.tracer?.shutdown(timeoutNanos: AutoTrace.exitFlushTimeoutNanos.load(ordering: .relaxed))
-            }
-        }
-        return .autoTrace(tracer)
+        return processors
     }
 
     private static let exitFlushTimeoutNanos = Atomic<UInt64>(0)

@@ -97,6 +97,41 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         )
     }
 
+    /// A finished span that another process ran and `autotrace attach` observed through the probes.
+    package static func observed(
+        name: String,
+        traceID: TraceID,
+        spanID: SpanID,
+        parentSpanID: SpanID,
+        kind: SpanKind,
+        site: CallSite?,
+        startNanos: UInt64,
+        endNanos: UInt64,
+        status: SpanStatus?
+    ) -> AutoTraceSpan {
+        let span = AutoTraceSpan(
+            name: name,
+            traceID: traceID,
+            spanID: spanID,
+            parentSpanID: parentSpanID,
+            traceFlags: .sampled,
+            traceState: nil,
+            kind: kind,
+            isRemote: false,
+            hasRemoteParent: false,
+            site: site,
+            startNanos: startNanos,
+            isRecording: true,
+            tracer: nil,
+            parentContext: .topLevel
+        )
+        span.state.withLock { state in
+            state.endNanos = endNanos
+            state.status = status
+        }
+        return span
+    }
+
     /// Whether the sampler chose this span for export.
     public var isSampled: Bool { traceFlags.contains(.sampled) }
 

@@ -1,3 +1,4 @@
+import AutoTraceELF
 import SwiftParser
 import SwiftSyntax
 
@@ -23,6 +24,11 @@ public struct WovenSite: Codable, Sendable, Equatable {
         self.file = file
         self.line = line
         self.aspect = aspect
+    }
+
+    /// The site as the binary's site table stores it.
+    public var record: SiteRecord {
+        SiteRecord(id: id, kind: kind, name: name, module: module, function: function, file: file, line: line)
     }
 }
 
@@ -208,7 +214,7 @@ public enum Weaver {
         }
         output += "}\n"
         for site in sites {
-            let bytes = SiteTable.record(for: site).map { "0x" + String($0, radix: 16) }
+            let bytes = SiteTable.encode(site.record).map { "0x" + String($0, radix: 16) }
             output += "@used @section(\"\(SiteTable.sectionName)\") private let __autotraceSiteRecord\(site.id): ("
             output += Array(repeating: "UInt8", count: bytes.count).joined(separator: ", ")
             output += ") = (\(bytes.joined(separator: ", ")))\n"

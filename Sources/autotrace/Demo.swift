@@ -159,7 +159,7 @@ enum LoopbackHTTP {
     }
 
     /// A connected socket, or nil with `errno` set.
-    private static func connectLoopback(port: Int) -> Int32? {
+    static func connectLoopback(port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         var address = loopback(port: port)

@@ -19,21 +19,13 @@ extension WovenBuildTests {
         let receiver = try OTLPTestReceiver()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("hello-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let port = try LoopbackHTTP.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "\(package)/.build-autotrace/debug/HelloServer")
-        server.arguments = ["--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.merging([
+        let (server, port) = try Self.startHelloServer(environment: [
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
             "AUTOTRACE_TRACES_FILE": file,
             "OTEL_SERVICE_NAME": "hello-e2e",
             "OTEL_BSP_SCHEDULE_DELAY": "50",
-            "LOG_LEVEL": "warning",
-        ]) { $1 }
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
+        ])
         defer { if server.isRunning { server.terminate() } }
-        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
 
         // Requests from a caller that sends its own trace context, as an upstream service would.
         let callers = (1...3).map { index in
@@ -58,26 +50,13 @@ extension WovenBuildTests {
             try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
         }
         #expect(exported.count == 22)
-        func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
+        let hex = Self.hex
         for caller in callers {
             let trace = exported.filter { hex($0.traceID) == caller.trace }
-            #expect(trace.count == 7, "trace \(caller.trace): \(trace.map(\.name))")
-            func child(of parent: String, named name: String) -> Opentelemetry_Proto_Trace_V1_Span? {
-                trace.first { hex($0.parentSpanID) == parent && $0.name == name }
-            }
-            // The whole tree, each span the child of the one before: traceparent crossed both HTTP hops.
-            let server = try #require(child(of: caller.span, named: "/hello/{name}"))
-            #expect(server.kind == .server)
-            let greet = try #require(child(of: hex(server.spanID), named: "GreetingService.greet"))
-            #expect(child(of: hex(greet.spanID), named: "GreetingService.salutation") != nil)
-            let forecast = try #require(child(of: hex(greet.spanID), named: "ForecastService.forecast"))
-            let client = try #require(child(of: hex(forecast.spanID), named: "GET"))
-            #expect(client.kind == .client)
-            let callee = try #require(child(of: hex(client.spanID), named: "/weather"))
-            #expect(callee.kind == .server)
-            #expect(child(of: hex(callee.spanID), named: "weather.currentConditions") != nil)
+            try Self.expectGreetingTree(trace, callerSpan: caller.span)
             // Attributes the aspect takes from a parameter.
-            #expect(greet.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
+            let greet = trace.first { $0.name == "GreetingService.greet" }
+            #expect(greet?.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
         }
         let failure = try #require(exported.first { $0.name == "/fail" })
         #expect(failure.status.code == .error)
@@ -92,6 +71,40 @@ extension WovenBuildTests {
         #expect(report.output.contains("4 woven site(s), 2 insertion(s), 0 skipped candidate(s)"), "\(report.output)")
         #expect(report.output.contains("inserted  router.add(middleware: TracingMiddleware())"))
     }
+
+    /// Starts the woven HelloServer (built by `autotrace build`) on a free loopback port and waits until it listens.
+    static func startHelloServer(environment: [String: String] = [:]) throws -> (Process, port: Int) {
+        let port = try LoopbackHTTP.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/HelloServer")
+        server.arguments = ["--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["LOG_LEVEL": "warning"]) { $1 }) { $1 }
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
+        return (server, port)
+    }
+
+    /// One greeting's trace is 7 spans, each the child of the one before: traceparent crossed both HTTP hops.
+    static func expectGreetingTree(_ trace: [Opentelemetry_Proto_Trace_V1_Span], callerSpan: String) throws {
+        #expect(trace.count == 7, "\(trace.map(\.name))")
+        func child(of parent: String, named name: String) -> Opentelemetry_Proto_Trace_V1_Span? {
+            trace.first { hex($0.parentSpanID) == parent && $0.name == name }
+        }
+        let server = try #require(child(of: callerSpan, named: "/hello/{name}"))
+        #expect(server.kind == .server)
+        let greet = try #require(child(of: hex(server.spanID), named: "GreetingService.greet"))
+        #expect(child(of: hex(greet.spanID), named: "GreetingService.salutation") != nil)
+        let forecast = try #require(child(of: hex(greet.spanID), named: "ForecastService.forecast"))
+        let client = try #require(child(of: hex(forecast.spanID), named: "GET"))
+        #expect(client.kind == .client)
+        let callee = try #require(child(of: hex(client.spanID), named: "/weather"))
+        #expect(callee.kind == .server)
+        #expect(child(of: hex(callee.spanID), named: "weather.currentConditions") != nil)
+    }
+
+    /// Lowercase hex of OTLP id bytes.
+    static func hex(_ data: Data) -> String { data.map { String(format: "%02x", $0) }.joined() }
 }
 
 /// `autotrace init` on a package that has never seen autotrace: the manifest it writes builds woven, and a second

@@ -1,3 +1,4 @@
+import AutoTraceELF
 import Testing
 
 @testable import AutoTraceWeaver
@@ -286,8 +287,8 @@ import Testing
             WovenSite(id: 7, name: "GET /a\tb", kind: "server", module: "App", function: "get()", file: "A.swift", line: 3, aspect: ""),
             WovenSite(id: 8, name: "naïve", kind: "internal", module: "App", function: "f(_:)", file: "B.swift", line: 90, aspect: ""),
         ]
-        let section = sites.flatMap(SiteTable.record(for:)) + [0, 0, 0]  // linker padding is ignored
-        let read = SiteTable.sites(in: section)
+        let section: [UInt8] = [0, 0] + sites.flatMap { SiteTable.encode($0.record) } + [0, 0, 0]  // linker padding is skipped
+        let read = SiteTable.decode(section)
         #expect(read.map(\.id) == [7, 8])
         #expect(read[0].name == "GET /a b")
         #expect(read[1].name == "naïve")

@@ -1,3 +1,4 @@
+import AutoTraceELF
 import Foundation
 import Testing
 
@@ -86,15 +87,7 @@ import Testing
         #expect(wovenBuild.output.contains("error: type 'AutoTrace' has no member"))
 
         // The site table ships inside the binary: every woven site of the report, read back from the ELF section.
-        let sectionFile = FileManager.default.temporaryDirectory.appendingPathComponent("sites-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: sectionFile) }
-        let dump = try Self.run(
-            "/usr/bin/env",
-            ["objcopy", "-O", "binary", "--only-section=\(SiteTable.sectionName)", ".build-autotrace/debug/Greeter", sectionFile],
-            in: fixture
-        )
-        #expect(dump.status == 0, "\(dump.output)")
-        let table = SiteTable.sites(in: [UInt8](try Data(contentsOf: URL(fileURLWithPath: sectionFile))))
+        let table = try ELFFile(path: "\(fixture)/.build-autotrace/debug/Greeter").siteTable()
         #expect(Set(table.map(\.name)) == Set(names))
         #expect(table.count == 11)
         #expect(table.first { $0.name == "whereAmI" }?.line == 28)

@@ -1,0 +1,26 @@
+/// Why `autotrace probes` or `autotrace attach` could not do what was asked, with the fix in the message.
+public struct CollectorError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        case noSuchProcess
+        case processNotReadable
+        case binaryReplaced
+        case noProbes
+        case notPermitted
+        case bpftraceMissing
+        case uprobesUnavailable
+        case noMatchingFunctions
+        case noSymbolTable
+        case nowhereToExport
+        case bpftraceFailed
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

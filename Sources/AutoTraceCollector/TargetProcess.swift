@@ -1,0 +1,84 @@
+import AutoTraceELF
+import Foundation
+
+/// A running process seen through `/proc`: its executable, environment and memory.
+public struct TargetProcess: Sendable {
+    public let pid: Int32
+    /// The executable's path, from `/proc/PID/exe`.
+    public let executable: String
+
+    /// Looks the process up; fails with the fix when it does not exist or cannot be inspected.
+    public init(pid: Int32) throws(CollectorError) {
+        self.pid = pid
+        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else {
+            throw CollectorError(.noSuchProcess, "no process with pid \(pid); check the pid (`pgrep -f NAME`) — did it exit?")
+        }
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") else {
+            throw CollectorError(
+                .processNotReadable,
+                "cannot read /proc/\(pid)/exe: process \(pid) belongs to another user; run autotrace as root (sudo)"
+            )
+        }
+        guard !target.hasSuffix(" (deleted)") else {
+            throw CollectorError(
+                .binaryReplaced,
+                "the executable of process \(pid) was deleted or rebuilt since it started (\(target)); "
+                    + "restart the process so its binary and its probes match"
+            )
+        }
+        executable = target
+    }
+
+    /// The short name of the executable.
+    public var name: String { URL(fileURLWithPath: executable).lastPathComponent }
+
+    /// The environment the process was started with.
+    public func environment() -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return [:] }
+        var result: [String: String] = [:]
+        for entry in data.split(separator: 0) {
+            let text = String(decoding: entry, as: UTF8.self)
+            guard let equals = text.firstIndex(of: "=") else { continue }
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        return result
+    }
+
+    /// The current value of each probe's semaphore (how many tracers are attached to it), read from the
+    /// process's memory; nil for a probe whose semaphore cannot be located or read.
+    public func semaphoreCounts(of probes: [USDTProbe], in binary: ELFFile) -> [UInt16?] {
+        let mappings = executableMappings()
+        let memory = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
+        defer { if memory >= 0 { close(memory) } }
+        return probes.map { probe -> UInt16? in
+            guard memory >= 0, probe.semaphoreAddress != 0,
+                let fileOffset = binary.fileOffset(ofAddress: probe.semaphoreAddress),
+                let mapping = mappings.first(where: { fileOffset >= $0.offset && fileOffset < $0.offset + ($0.end - $0.start) })
+            else { return nil }
+            var value: UInt16 = 0
+            let address = mapping.start + (fileOffset - mapping.offset)
+            let read = pread(memory, &value, 2, off_t(Int64(bitPattern: address)))
+            return read == 2 ? value : nil
+        }
+    }
+
+    private struct Mapping {
+        let start: UInt64
+        let end: UInt64
+        let offset: UInt64
+    }
+
+    /// The mappings of the executable file, from `/proc/PID/maps`.
+    private func executableMappings() -> [Mapping] {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count == 6, fields[5].trimmingCharacters(in: .whitespaces) == executable else { return nil }
+            let range = fields[0].split(separator: "-")
+            guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
+                let offset = UInt64(fields[2], radix: 16)
+            else { return nil }
+            return Mapping(start: start, end: end, offset: offset)
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import AutoTraceCollector
+import AutoTraceELF
+import Foundation
+
+/// A failure to report as `autotrace: error: ...` with exit status 1, without the usage text (the input was
+/// well-formed; the world was not as expected).
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+struct Probes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List a binary's autotrace USDT probes and its woven site table, read from the ELF file.",
+        discussion: """
+            Give the executable, or --pid of a running process (its semaphores then show how many tracers are \
+            attached). --bpftrace prints a bpftrace script for the probes; --symbols lists the Swift functions \
+            `autotrace attach --symbols` would trace.
+            """
+    )
+
+    @Argument(help: "The executable, e.g. .build-autotrace/debug/HelloServer.")
+    var binary: String?
+
+    @Option(help: "A running process instead of a file.")
+    var pid: Int32?
+
+    @Flag(help: "Print a ready-to-run bpftrace script that shows every span as it ends.")
+    var bpftrace = false
+
+    @Option(help: "List the Swift functions whose demangled name matches this glob, e.g. 'HelloServer.*'.")
+    var symbols: String?
+
+    func validate() throws {
+        guard (binary == nil) != (pid == nil) else { throw ValidationError("give either a binary or --pid N") }
+    }
+
+    func run() throws {
+        var target: TargetProcess?
+        if let pid {
+            do { target = try TargetProcess(pid: pid) } catch { throw CommandFailure("\(error)") }
+        }
+        let path = target?.executable ?? binary!
+        let file: ELFFile
+        do { file = try ELFFile(path: path) } catch { throw CommandFailure("\(error)") }
+
+        if let symbols {
+            try listFunctions(matching: symbols, in: file)
+            return
+        }
+        let probes = file.usdtProbes().filter { $0.provider == "autotrace" }
+        guard !probes.isEmpty else {
+            throw CommandFailure(
+                "\(path) has no autotrace probes: it was not built with `autotrace build` and does not link AutoTrace. "
+                    + "`autotrace attach --pid N --symbols 'Module.*'` can still trace its functions"
+            )
+        }
+        if bpftrace {
+            print(ProbePrograms.readable(binary: path))
+            return
+        }
+        let sites = file.siteTable()
+        let counts = target.map { $0.semaphoreCounts(of: probes, in: file) }
+        print("\(path)")
+        print("\nUSDT probes (\(probes.count)):")
+        for (index, probe) in probes.enumerated() {
+            var line = "  \(probe.provider):\(probe.name)  at 0x\(String(probe.address, radix: 16))"
+            line += "  semaphore 0x\(String(probe.semaphoreAddress, radix: 16))"
+            if let counts { line += counts[index].map { " (\($0) attached)" } ?? " (unreadable)" }
+            print(line + "  arguments: \(probe.arguments.joined(separator: " "))")
+        }
+        guard !sites.isEmpty else {
+            print("\nNo woven sites: this binary links AutoTrace but was built without `autotrace build`; only library")
+            print("spans (Hummingbird's TracingMiddleware, AsyncHTTPClient) and hand-written spans will fire the probes.")
+            return
+        }
+        print("\nSite table (\(sites.count) woven sites):")
+        for site in sites {
+            print("  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.function)  \(site.file):\(site.line)")
+        }
+    }
+
+    private func listFunctions(matching pattern: String, in file: ELFFile) throws {
+        guard file.hasSymbolTable else {
+            throw CommandFailure("\(file.path) is stripped (no .symtab): its functions cannot be found by name")
+        }
+        let selection = SwiftFunctions.select([pattern], in: file)
+        print("\(selection.functions.count) function(s) matching '\(pattern)' that `attach --symbols` traces:")
+        for function in selection.functions { print("  \(function.declaration)") }
+        if !selection.asyncFunctions.isEmpty {
+            print("\(selection.asyncFunctions.count) async function(s) left out (uprobes cannot see when they finish):")
+            for function in selection.asyncFunctions { print("  \(function.declaration)") }
+        }
+    }
+}
+
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Switch a running process's dormant probes on with eBPF and export its spans, without a restart.",
+        discussion: """
+            Needs root (or CAP_BPF and CAP_PERFMON) and bpftrace (apt-get install bpftrace). Spans go where the \
+            OTEL_EXPORTER_OTLP_* variables of this command say, and/or to --output FILE (view it with \
+            `autotrace view FILE`); they carry the target's OTEL_SERVICE_NAME. Ctrl-C, SIGTERM or --duration \
+            detach: the probes are removed and the process is dormant again. It keeps serving throughout, and even \
+            if autotrace is killed the probes are removed.
+
+            With --symbols GLOB, any Swift binary can be traced, woven or not: uprobes on the functions whose \
+            demangled names match. Those spans nest per thread but carry no trace context across processes, and \
+            async functions are left out (a uretprobe fires at an async function's first suspension).
+            """
+    )
+
+    @Option(help: "The process to attach to.")
+    var pid: Int32
+
+    @Option(help: "Detach after this many seconds (default: on Ctrl-C or SIGTERM).")
+    var duration: Double?
+
+    @Option(help: "Also write the spans to this JSON-lines file.")
+    var output: String?
+
+    @Flag(help: "Print the accounting every second while attached.")
+    var stats = false
+
+    @Option(help: "Trace the Swift functions whose demangled names match this glob with uprobes, e.g. 'MyApp.*Service.*'; repeatable.")
+    var symbols: [String] = []
+
+    func validate() throws {
+        if let duration, duration <= 0 { throw ValidationError("--duration needs a positive number of seconds") }
+    }
+
+    func run() throws {
+        var options = AttachOptions(pid: pid)
+        options.durationSeconds = duration
+        options.output = output
+        options.statsIntervalSeconds = stats ? 1 : nil
+        options.symbols = symbols
+        let attachment: Attachment
+        do { attachment = try Attachment(options) } catch { throw CommandFailure("\(error)") }
+        for note in attachment.notes { Self.report("note: \(note)") }
+
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let signals = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                Self.report("detaching from pid \(attachment.target.pid)…")
+                attachment.detach()
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+
+        let started = Date()
+        let statistics: AttachStatistics
+        do { statistics = try attachment.run(report: Self.report) } catch { throw CommandFailure("\(error)") }
+        let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+        Self.report("detached from pid \(attachment.target.pid) after \(seconds) s\n" + statistics.summary)
+    }
+
+    @Sendable static func report(_ line: String) {
+        FileHandle.standardError.write(Data("autotrace: \(line)\n".utf8))
+    }
+}
