@@ -16,24 +16,10 @@ rate=${RATE:-10000}
 command -v bpftrace >/dev/null || { echo "bpftrace is missing: apt-get install bpftrace"; exit 1; }
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 
-autotrace=${AUTOTRACE:-}
-if [ -z "$autotrace" ]; then
-    echo "building autotrace ($config)…"
-    swift build --package-path "$repo" -c "$config" --product autotrace >/dev/null
-    autotrace="$repo/.build/$config/autotrace"
-fi
-echo "building HelloServer woven ($config)…"
-(cd "$repo/Examples/HelloServer" && "$autotrace" build -c "$config" --product HelloServer >/dev/null)
-server="$repo/Examples/HelloServer/.build-autotrace/$config/HelloServer"
-
-work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-LOG_LEVEL=error "$server" --port "$port" >/dev/null 2>&1 &
-server_pid=$!
+source "$repo/Benchmarks/helloserver-common.sh"
+start_server
 collector=
-cleanup() { [ -n "$collector" ] && kill "$collector" 2>/dev/null; kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+trap '[ -n "$collector" ] && kill "$collector" 2>/dev/null; cleanup_servers' EXIT
 
 attach() {
     "$autotrace" attach --pid "$server_pid" --output /dev/null 2>"$work/attach.log" &
@@ -52,7 +38,7 @@ for round in $(seq "$rounds"); do
         echo "round $round/$rounds, $scenario…"
         [ "$scenario" = attached ] && attach
         fixed=$("$autotrace" load --port "$port" --rate "$rate" --connections 16 --duration "$seconds" --json)
-        saturated=$(wrk -t1 -c32 -d"${seconds}s" "http://127.0.0.1:$port/health" | awk '/Requests\/sec/ {print $2}')
+        saturated=$(saturated "$port" "$seconds")
         [ "$scenario" = attached ] && detach
         p99[$scenario]+="$(echo "$fixed" | field p99_us) "
         throughput[$scenario]+="$saturated "
@@ -68,14 +54,19 @@ requests=$(echo "$hello" | field requests)
 assembled=$(awk '/spans assembled/ {print $3}' "$work/attach.log")
 lost=$(awk '/lost in kernel buffers/ {print $5}' "$work/attach.log")
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-d99=$(echo "${p99[dormant]}" | median); a99=$(echo "${p99[attached]}" | median)
-dtp=$(echo "${throughput[dormant]}" | median); atp=$(echo "${throughput[attached]}" | median)
-printf '\nHelloServer (%s), %d rounds of %d s, medians\n' "$config" "$rounds" "$seconds"
-printf '%-40s %12s %12s %8s\n' "" dormant attached ratio
-printf '%-40s %12.0f %12.0f %7.2fx  (target <= 1.05x)\n' "p99 latency at $rate req/s, µs" "$d99" "$a99" "$(echo "$a99 / $d99" | bc -l)"
-printf '%-40s %12.0f %12.0f %7.2fx  (target >= 0.85x)\n' "saturated throughput, req/s" "$dtp" "$atp" "$(echo "$atp / $dtp" | bc -l)"
-printf 'completeness: %d /hello requests x 7 spans = %d expected, %d assembled (%.1f%%), %d lost in kernel buffers\n' \
-    "$requests" "$((requests * 7))" "$assembled" "$(echo "100 * $assembled / ($requests * 7)" | bc -l)" "$lost"
-echo "per-round p99 µs: dormant ${p99[dormant]}| attached ${p99[attached]}"
-echo "per-round req/s:  dormant ${throughput[dormant]}| attached ${throughput[attached]}"
+python3 - "$config" "$rounds" "$seconds" "$rate" "${p99[dormant]}" "${p99[attached]}" "${throughput[dormant]}" \
+    "${throughput[attached]}" "$requests" "$assembled" "$lost" <<'PY'
+import statistics, sys
+config, rounds, seconds, rate, d99, a99, dtp, atp, requests, assembled, lost = sys.argv[1:]
+values = lambda text: [float(v) for v in text.split()]
+med = lambda text: statistics.median(values(text))
+print(f"\nHelloServer ({config}), {rounds} rounds of {seconds} s, medians")
+print(f"{'':44} {'dormant':>12} {'attached':>12} {'ratio':>8}")
+print(f"{'p99 latency at ' + rate + ' req/s, us':44} {med(d99):12.0f} {med(a99):12.0f} {med(a99) / med(d99):7.2f}x  (target <= 1.05x)")
+print(f"{'saturated throughput, req/s':44} {med(dtp):12.0f} {med(atp):12.0f} {med(atp) / med(dtp):7.2f}x  (target >= 0.85x)")
+expected = int(requests) * 7
+print(f"completeness: {requests} /hello requests x 7 spans = {expected} expected, {assembled} assembled "
+      f"({100 * int(assembled) / expected:.1f}%), {lost} lost in kernel buffers")
+print(f"per-round p99 us: dormant {d99}| attached {a99}")
+print(f"per-round req/s:  dormant {dtp}| attached {atp}")
+PY

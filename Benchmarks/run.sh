@@ -32,6 +32,10 @@ ratio("swift-otel.withSpan.sampled-exported", "autotrace.withSpan.sampled-export
       "swift-otel / autotrace, sampled exported span", ">= 2x")
 ratio("swift-otel.withSpan.5-attributes-exported", "autotrace.withSpan.5-attributes-exported",
       "swift-otel / autotrace, span with five attributes", ">= 2x")
+recorded, unsampled = "autotrace.withSpan.unsampled-flight-recorder", "autotrace.withSpan.unsampled"
+if recorded in rows and unsampled in rows:
+    print(f"{'flight recorder: cost of recording one span':58} {rows[recorded]['ns'] - rows[unsampled]['ns']:7.0f} ns, "
+          f"{rows[recorded]['mallocs'] - rows[unsampled]['mallocs']:.1f} mallocs")
 ratio("autotrace.dormant-site", "baseline.unwoven-body",
       "dormant site / unwoven body (tight loop, one site per body)", "one load + one branch")
 PY

@@ -22,11 +22,34 @@ public final class AutoTracer: Tracer, Sendable {
     public let sampler: Sampler
     /// Where sampled spans go when they end.
     public let processors: [any SpanProcessor]
+    /// The ring of recent spans, sampled or not, when the flight recorder is on.
+    public let flightRecorder: FlightRecorder?
+    let tailCapture: TailCapture?
+    /// The resource dumps report.
+    let resource: ExportResource
+    let flightDumpDirectory: String
 
     /// Creates a tracer. Most applications call ``AutoTrace/bootstrap(environment:)`` instead.
-    public init(sampler: Sampler = .default, processors: [any SpanProcessor] = []) {
+    ///
+    /// With `flightRecorder` settings, every span (sampled or not) is also kept in a ring of bounded memory, and
+    /// the whole local trace of a root span that fails or is slow is handed to `processors` even when unsampled.
+    public init(
+        sampler: Sampler = .default,
+        processors: [any SpanProcessor] = [],
+        flightRecorder settings: AutoTraceConfiguration.FlightRecorderSettings? = nil,
+        resource: ExportResource = AutoTraceConfiguration().resource
+    ) {
         self.sampler = sampler
         self.processors = processors
+        self.resource = resource
+        flightDumpDirectory = settings?.dumpDirectory ?? "/tmp"
+        let recorder = settings.map {
+            FlightRecorder(maxBytes: $0.maxBytes, maxAgeNanos: UInt64($0.maxAgeSeconds) * 1_000_000_000)
+        }
+        flightRecorder = recorder
+        tailCapture = recorder.flatMap { recorder in
+            processors.isEmpty ? nil : TailCapture(recorder: recorder, slowMillis: settings?.slowMillis, processors: processors)
+        }
     }
 
     // MARK: Starting spans
@@ -90,6 +113,11 @@ public final class AutoTracer: Tracer, Sendable {
     func spanEnded(_ span: AutoTraceSpan, endNanos: UInt64) {
         if autotrace_span_end_probe_enabled() != 0 {
             Probes.spanEnded(span, endNanos: endNanos)
+        }
+        if let flightRecorder {
+            let (name, status) = span.nameAndStatus
+            flightRecorder.record(span, name: name, status: status, endNanos: endNanos)
+            tailCapture?.spanEnded(span, status: status, endNanos: endNanos)
         }
         guard span.isRecording else { return }
         for processor in processors {

@@ -49,9 +49,22 @@ extension AutoTrace {
         }
 
         let processors = makeProcessors(configuration)
-        let tracer = AutoTracer(sampler: configuration.sampler, processors: processors)
+        let tracer = AutoTracer(
+            sampler: configuration.sampler,
+            processors: processors,
+            flightRecorder: configuration.flightRecorder,
+            resource: configuration.resource
+        )
         InstrumentationSystem.bootstrap(tracer)
         install(tracer)
+        if let recorder = tracer.flightRecorder, let settings = configuration.flightRecorder {
+            AutoTraceLog.info(
+                "flight recorder on: the last \(recorder.capacity) spans in \(recorder.sizeInBytes) bytes, "
+                    + "dumps of the last \(settings.maxAgeSeconds) s to \(settings.dumpDirectory) on SIGUSR2"
+                    + (processors.isEmpty ? "" : "; failed\(settings.slowMillis.map { " or slower than \($0) ms" } ?? "") traces are exported whole")
+            )
+            installDumpSignal()
+        }
         if !processors.isEmpty {
             let exportTimeout = UInt64(configuration.batch.exportTimeoutMillis) * 1_000_000
             exitFlushTimeoutNanos.store(exportTimeout, ordering: .relaxed)

@@ -49,6 +49,9 @@ public struct AutoTraceConfiguration: Sendable {
     /// `AUTOTRACE_TRACES_FILE` (default unset): append spans to this file as OTLP/JSON lines.
     public var tracesFile: String?
 
+    /// The flight recorder (nil when off): `AUTOTRACE_FLIGHT_RECORDER` (`true`/`1`; default off).
+    public var flightRecorder: FlightRecorderSettings?
+
     /// `AUTOTRACE_LOG_LEVEL`: `trace`, `debug`, `info` (default), `notice`, `warning`, `error`, `critical`.
     public var logLevel = Logger.Level.info
 
@@ -169,6 +172,22 @@ public struct AutoTraceConfiguration: Sendable {
         }
 
         tracesFile = value("AUTOTRACE_TRACES_FILE")
+        if let text = value("AUTOTRACE_FLIGHT_RECORDER"), ["1", "true", "on", "yes"].contains(text.lowercased()) {
+            var settings = FlightRecorderSettings()
+            integer("AUTOTRACE_FLIGHT_MAX_BYTES", &settings.maxBytes, minimum: 4096)
+            integer("AUTOTRACE_FLIGHT_MAX_AGE", &settings.maxAgeSeconds, minimum: 1)
+            if let text = value("AUTOTRACE_SLOW_MS") {
+                if let millis = Int(text), millis >= 0 {
+                    settings.slowMillis = millis
+                } else {
+                    problems.append(
+                        AutoTraceError(.invalidConfiguration, "AUTOTRACE_SLOW_MS=\(text) must be a number of milliseconds; slow-request capture is off")
+                    )
+                }
+            }
+            settings.dumpDirectory = value("AUTOTRACE_FLIGHT_DUMP_DIR") ?? settings.dumpDirectory
+            flightRecorder = settings
+        }
         if let text = value("AUTOTRACE_LOG_LEVEL") {
             if let level = Logger.Level(rawValue: text.lowercased()) {
                 logLevel = level
@@ -181,6 +200,21 @@ public struct AutoTraceConfiguration: Sendable {
                 )
             }
         }
+    }
+
+    /// Where the flight recorder is tuned; each property names its variable and default.
+    public struct FlightRecorderSettings: Sendable, Equatable {
+        /// `AUTOTRACE_FLIGHT_MAX_BYTES` (default 8388608, 8 MiB): the ring's memory, allocated once.
+        public var maxBytes = 8 << 20
+        /// `AUTOTRACE_FLIGHT_MAX_AGE` (default 60): dumps hold the spans that ended in the last this many seconds.
+        public var maxAgeSeconds = 60
+        /// `AUTOTRACE_SLOW_MS` (default unset): a local root span slower than this exports its whole local trace
+        /// from the ring, sampled or not. Root spans that end with an error always do.
+        public var slowMillis: Int?
+        /// `AUTOTRACE_FLIGHT_DUMP_DIR` (default `/tmp`): where dumps are written.
+        public var dumpDirectory = "/tmp"
+
+        public init() {}
     }
 
     /// Parses `key=value,key2=value2` with percent-decoding, as the OTel specification defines for headers and

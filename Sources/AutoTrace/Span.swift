@@ -107,18 +107,20 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         site: CallSite?,
         startNanos: UInt64,
         endNanos: UInt64,
-        status: SpanStatus?
+        status: SpanStatus?,
+        sampled: Bool = true,
+        hasRemoteParent: Bool = false
     ) -> AutoTraceSpan {
         let span = AutoTraceSpan(
             name: name,
             traceID: traceID,
             spanID: spanID,
             parentSpanID: parentSpanID,
-            traceFlags: .sampled,
+            traceFlags: sampled ? .sampled : [],
             traceState: nil,
             kind: kind,
             isRemote: false,
-            hasRemoteParent: false,
+            hasRemoteParent: hasRemoteParent,
             site: site,
             startNanos: startNanos,
             isRecording: true,
@@ -156,8 +158,8 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         }
     }
 
+    /// Kept even when not recording, like the name: probes and the flight recorder report it.
     public func setStatus(_ status: SpanStatus) {
-        guard isRecording else { return }
         state.withLock { state in
             // OTel: once Ok, a status is final; Error may be overridden by Ok.
             if state.status?.code != .ok { state.status = status }
@@ -193,9 +195,9 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
     /// Ends the span now; the fast path of woven sites.
     @usableFromInline
     func endNow(error: (any Error)? = nil) {
-        if let error, isRecording {
-            recordError(error)
-            setStatus(SpanStatus(code: .error, message: String(describing: error)))
+        if let error {
+            if isRecording { recordError(error) }
+            setStatus(SpanStatus(code: .error, message: isRecording ? String(describing: error) : nil))
         }
         end(nanos: unixNanosNow())
     }
@@ -215,6 +217,11 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
 
     /// The OTLP status code: 0 unset, 1 ok, 2 error.
     var statusCode: UInt64 { UInt64(otlpStatusCode(state.withLock { $0.status?.code })) }
+
+    /// The final name and the OTLP status code, read together.
+    var nameAndStatus: (String, UInt64) {
+        state.withLock { ($0.name, UInt64(otlpStatusCode($0.status?.code))) }
+    }
 }
 
 /// OTLP's numbering of a span status: 0 unset, 1 ok, 2 error.

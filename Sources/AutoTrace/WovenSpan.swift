@@ -13,6 +13,7 @@ public enum AutoTrace {
     enum Listener {
         static let processors: UInt16 = 1 << 0
         static let applicationTracer: UInt16 = 1 << 1
+        static let flightRecorder: UInt16 = 1 << 2
     }
 
     /// The autotrace tracer that woven sites use, if autotrace bootstrapped one.
@@ -27,7 +28,9 @@ public enum AutoTrace {
     static func install(_ tracer: AutoTracer) {
         let bits = UInt(bitPattern: Unmanaged.passRetained(tracer).toOpaque())
         installedTracerBits.store(bits, ordering: .releasing)
-        autotrace_set_in_process_listeners(tracer.processors.isEmpty ? 0 : Listener.processors)
+        autotrace_set_in_process_listeners(
+            (tracer.processors.isEmpty ? 0 : Listener.processors) | (tracer.flightRecorder == nil ? 0 : Listener.flightRecorder)
+        )
     }
 
     /// Routes woven spans to the application's own tracer (`InstrumentationSystem.tracer`).

@@ -75,11 +75,6 @@ extension SpanKind {
         default: return nil
         }
     }
-
-    /// OTLP numbering, as the probes carry it; unknown values read as internal.
-    init(otlpValue: UInt64) {
-        self = [1: .internal, 2: .server, 3: .client, 4: .producer, 5: .consumer][otlpValue] ?? .internal
-    }
 }
 
 extension SpanStatus {

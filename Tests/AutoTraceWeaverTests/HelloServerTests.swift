@@ -86,12 +86,16 @@ extension WovenBuildTests {
     }
 
     /// One greeting's trace is 7 spans, each the child of the one before: traceparent crossed both HTTP hops.
-    static func expectGreetingTree(_ trace: [Opentelemetry_Proto_Trace_V1_Span], callerSpan: String) throws {
+    static func expectGreetingTree(
+        _ trace: [Opentelemetry_Proto_Trace_V1_Span],
+        callerSpan: String,
+        route: String = "/hello/{name}"
+    ) throws {
         #expect(trace.count == 7, "\(trace.map(\.name))")
         func child(of parent: String, named name: String) -> Opentelemetry_Proto_Trace_V1_Span? {
             trace.first { hex($0.parentSpanID) == parent && $0.name == name }
         }
-        let server = try #require(child(of: callerSpan, named: "/hello/{name}"))
+        let server = try #require(child(of: callerSpan, named: route))
         #expect(server.kind == .server)
         let greet = try #require(child(of: hex(server.spanID), named: "GreetingService.greet"))
         #expect(child(of: hex(greet.spanID), named: "GreetingService.salutation") != nil)

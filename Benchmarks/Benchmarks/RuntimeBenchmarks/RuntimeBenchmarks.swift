@@ -32,8 +32,9 @@ func autoTraceEnvironment(sampler: String = "parentbased_always_on") -> [String:
     ]
 }
 
-func autoTraceTracer(sampler: String = "parentbased_always_on") -> AutoTracer {
-    guard case .autoTrace(let tracer) = AutoTrace.bootstrap(environment: autoTraceEnvironment(sampler: sampler)) else {
+func autoTraceTracer(sampler: String = "parentbased_always_on", extra: [String: String] = [:]) -> AutoTracer {
+    let environment = autoTraceEnvironment(sampler: sampler).merging(extra) { $1 }
+    guard case .autoTrace(let tracer) = AutoTrace.bootstrap(environment: environment) else {
         fatalError("another tracer was bootstrapped before the benchmark")
     }
     return tracer
@@ -108,6 +109,13 @@ let benchmarks: @Sendable () -> Void = {
         emptySpans(tracer, benchmark)
     } setup: {
         autoTraceTracer(sampler: "always_off")
+    }
+
+    // The same unsampled spans, also kept by the flight recorder: the difference is the cost of recording one.
+    Benchmark("autotrace.withSpan.unsampled-flight-recorder") { benchmark, tracer in
+        emptySpans(tracer, benchmark)
+    } setup: {
+        autoTraceTracer(sampler: "always_off", extra: ["AUTOTRACE_FLIGHT_RECORDER": "1"])
     }
 
     Benchmark("autotrace.withSpan.5-attributes-exported") { benchmark, tracer in

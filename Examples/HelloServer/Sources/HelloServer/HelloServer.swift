@@ -27,6 +27,12 @@ func buildApplication(port: Int) -> Application<RouterResponder<BasicRequestCont
         let name = try context.parameters.require("name")
         return try await greetings.greet(name: name)
     }
+    // A deliberately slow greeting: it waits `ms` milliseconds (default 300) first.
+    router.get("/slow/{name}") { request, context in
+        let name = try context.parameters.require("name")
+        try await Task.sleep(for: .milliseconds(request.uri.queryParameters.get("ms", as: Int.self) ?? 300))
+        return try await greetings.greet(name: name)
+    }
     router.get("/weather") { _, _ in
         WeatherStation().currentConditions()
     }
