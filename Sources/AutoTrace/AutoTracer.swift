@@ -25,6 +25,8 @@ public final class AutoTracer: Tracer, Sendable {
     /// The ring of recent spans, sampled or not, when the flight recorder is on.
     public let flightRecorder: FlightRecorder?
     let tailCapture: TailCapture?
+    /// Adapts the sampling probability to `AUTOTRACE_OVERHEAD_BUDGET`, when set.
+    public let governor: OverheadGovernor?
     /// The resource dumps report.
     let resource: ExportResource
     let flightDumpDirectory: String
@@ -37,8 +39,10 @@ public final class AutoTracer: Tracer, Sendable {
         sampler: Sampler = .default,
         processors: [any SpanProcessor] = [],
         flightRecorder settings: AutoTraceConfiguration.FlightRecorderSettings? = nil,
+        overheadBudget: Double? = nil,
         resource: ExportResource = AutoTraceConfiguration().resource
     ) {
+        governor = overheadBudget.map { OverheadGovernor(budget: $0) }
         self.sampler = sampler
         self.processors = processors
         self.resource = resource
@@ -84,9 +88,16 @@ public final class AutoTracer: Tracer, Sendable {
         parentContext: ServiceContext,
         startNanos: UInt64
     ) -> AutoTraceSpan {
+        let timedSince = governor?.shouldTime() == true ? monotonicNanosNow() : nil
         let parent = parentContext.autoTraceSpan
         let traceID = parent?.traceID ?? .random()
-        let sampled = sampler.shouldSample(traceID: traceID, parent: parent)
+        var sampled = sampler.shouldSample(traceID: traceID, parent: parent)
+        var probability = parent?.isRemote == false ? parent?.samplingProbability : nil
+        if let governor, parent?.isRemote ?? true {
+            // A new local trace: the governor's probability applies on top of the sampler's.
+            sampled = sampled && governor.samples(traceID)
+            probability = min(governor.probability, sampler.rootRatio)
+        }
         let span = AutoTraceSpan(
             name: name,
             traceID: traceID,
@@ -101,16 +112,20 @@ public final class AutoTracer: Tracer, Sendable {
             startNanos: startNanos,
             isRecording: sampled && !processors.isEmpty,
             tracer: self,
-            parentContext: parentContext
+            parentContext: parentContext,
+            samplingProbability: probability
         )
         if autotrace_span_start_probe_enabled() != 0 {
             Probes.spanStarted(span)
         }
+        if let timedSince { governor?.addTimed(nanos: monotonicNanosNow() &- timedSince) }
         return span
     }
 
     /// Routes an ended span to the probes and, when it is sampled and recorded, to the processors.
     func spanEnded(_ span: AutoTraceSpan, endNanos: UInt64) {
+        let timedSince = governor?.shouldTime() == true ? monotonicNanosNow() : nil
+        defer { if let timedSince { governor?.addTimed(nanos: monotonicNanosNow() &- timedSince) } }
         if autotrace_span_end_probe_enabled() != 0 {
             Probes.spanEnded(span, endNanos: endNanos)
         }

@@ -53,6 +53,7 @@ extension AutoTrace {
             sampler: configuration.sampler,
             processors: processors,
             flightRecorder: configuration.flightRecorder,
+            overheadBudget: configuration.overheadBudget,
             resource: configuration.resource
         )
         InstrumentationSystem.bootstrap(tracer)
@@ -64,6 +65,12 @@ extension AutoTrace {
                     + (processors.isEmpty ? "" : "; failed\(settings.slowMillis.map { " or slower than \($0) ms" } ?? "") traces are exported whole")
             )
             installDumpSignal()
+        }
+        if let governor = tracer.governor {
+            AutoTraceLog.info(
+                "overhead governor on: instrumentation budget \(OverheadGovernor.percent(governor.budget)) of CPU; "
+                    + "the sampling probability of new traces adapts every second"
+            )
         }
         if !processors.isEmpty {
             let exportTimeout = UInt64(configuration.batch.exportTimeoutMillis) * 1_000_000

@@ -52,6 +52,10 @@ public struct AutoTraceConfiguration: Sendable {
     /// The flight recorder (nil when off): `AUTOTRACE_FLIGHT_RECORDER` (`true`/`1`; default off).
     public var flightRecorder: FlightRecorderSettings?
 
+    /// `AUTOTRACE_OVERHEAD_BUDGET` (default unset: no governor): the instrumentation's CPU budget as a fraction of
+    /// the process's CPU time, written `1%` or `0.01`. The sampling probability of new local traces adapts to it.
+    public var overheadBudget: Double?
+
     /// `AUTOTRACE_LOG_LEVEL`: `trace`, `debug`, `info` (default), `notice`, `warning`, `error`, `critical`.
     public var logLevel = Logger.Level.info
 
@@ -172,6 +176,16 @@ public struct AutoTraceConfiguration: Sendable {
         }
 
         tracesFile = value("AUTOTRACE_TRACES_FILE")
+        if let text = value("AUTOTRACE_OVERHEAD_BUDGET") {
+            let number = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
+            if let number, number > 0, number <= 1 {
+                overheadBudget = number
+            } else {
+                problems.append(
+                    AutoTraceError(.invalidConfiguration, "AUTOTRACE_OVERHEAD_BUDGET=\(text) must be a share of CPU such as 1% or 0.01; no governor")
+                )
+            }
+        }
         if let text = value("AUTOTRACE_FLIGHT_RECORDER"), ["1", "true", "on", "yes"].contains(text.lowercased()) {
             var settings = FlightRecorderSettings()
             integer("AUTOTRACE_FLIGHT_MAX_BYTES", &settings.maxBytes, minimum: 4096)

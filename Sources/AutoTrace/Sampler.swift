@@ -35,6 +35,16 @@ public enum Sampler: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The probability a trace without a parent is sampled with.
+    var rootRatio: Double {
+        switch self {
+        case .alwaysOn: 1
+        case .alwaysOff: 0
+        case .traceIDRatio(let ratio): min(max(ratio, 0), 1)
+        case .parentBased(let root): root.rootRatio
+        }
+    }
+
     /// Reads the sampler from the `OTEL_TRACES_SAMPLER` name and `OTEL_TRACES_SAMPLER_ARG` argument.
     /// - Throws: ``AutoTraceError`` naming the unknown sampler or the bad ratio.
     public init(name: String?, argument: String?) throws(AutoTraceError) {

@@ -29,6 +29,8 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
     public let startNanos: UInt64
     /// Whether this span collects attributes, events and status for an in-process sink.
     public let isRecording: Bool
+    /// The probability the trace was sampled with, when the overhead governor chose it.
+    public let samplingProbability: Double?
 
     /// The tracer that receives the span when it ends; nil for a remote span context.
     let tracer: AutoTracer?
@@ -59,8 +61,10 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         startNanos: UInt64,
         isRecording: Bool,
         tracer: AutoTracer?,
-        parentContext: ServiceContext
+        parentContext: ServiceContext,
+        samplingProbability: Double? = nil
     ) {
+        self.samplingProbability = samplingProbability
         self.traceID = traceID
         self.spanID = spanID
         self.parentSpanID = parentSpanID

@@ -1,4 +1,5 @@
 import CAutoTraceSupport
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -48,6 +49,29 @@ final class ConditionLock: @unchecked Sendable {
     func broadcast() { pthread_cond_broadcast(condition) }
 }
 
+/// The CPU clocks of autotrace's own threads (export, tail capture, dumps), which the overhead governor counts as
+/// instrumentation cost.
+enum InstrumentationThreads {
+    private static let clocks = Mutex<[clockid_t]>([])
+
+    static func register() {
+        var clock = clockid_t()
+        guard pthread_getcpuclockid(pthread_self(), &clock) == 0 else { return }
+        clocks.withLock { $0.append(clock) }
+    }
+
+    /// CPU time the threads have used so far (a thread that ended no longer counts).
+    static func cpuNanos() -> UInt64 {
+        clocks.withLock { clocks in
+            clocks.reduce(0) { total, clock in
+                var time = timespec()
+                guard clock_gettime(clock, &time) == 0 else { return total }
+                return total + UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+            }
+        }
+    }
+}
+
 /// Starts a detached, named OS thread: the exporter must not depend on the application's executors.
 /// Returns false when the system refuses a new thread.
 func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
@@ -64,6 +88,7 @@ func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
     let result = pthread_create(&thread, nil, { argument in
         let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
         autotrace_set_thread_name(box.name)
+        InstrumentationThreads.register()
         box.body()
         return nil
     }, box)

@@ -56,6 +56,9 @@ struct SpanRecord {
             result.append(("code.line.number", .int64(Int64(site.line))))
             result.append(("autotrace.site.id", .int64(Int64(site.id))))
         }
+        if let probability = span.samplingProbability {
+            result.append(("autotrace.sampling.probability", .double(probability)))
+        }
         return result
     }
 }
