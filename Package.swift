@@ -102,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AutoTraceCollectorTests",
-            dependencies: ["AutoTraceELF", "AutoTraceCollector", "autotrace", "ManualSpansExample"],
+            dependencies: ["AutoTraceELF", "AutoTraceCollector", "AutoTraceTesting", "autotrace", "ManualSpansExample"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -93,8 +93,9 @@ public final class AutoTracer: Tracer, Sendable {
         let traceID = parent?.traceID ?? .random()
         var sampled = sampler.shouldSample(traceID: traceID, parent: parent)
         var probability = parent?.isRemote == false ? parent?.samplingProbability : nil
-        if let governor, parent?.isRemote ?? true {
-            // A new local trace: the governor's probability applies on top of the sampler's.
+        if let governor, parent == nil {
+            // A new trace: the governor's probability applies on top of the sampler's. A trace that arrived with
+            // a decision made upstream keeps it, so that it is never cut in the middle.
             sampled = sampled && governor.samples(traceID)
             probability = min(governor.probability, sampler.rootRatio)
         }

@@ -1,4 +1,5 @@
 import AutoTraceELF
+import AutoTraceTesting
 import Foundation
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
         let file = try ELFFile(path: Binaries.example)
         let probes = file.usdtProbes().filter { $0.provider == "autotrace" }
         #expect(probes.map(\.name) == ["span_start", "span_end"])
-        let notes = try Binaries.run("/usr/bin/env", ["readelf", "-n", Binaries.example]).output
+        let notes = try ProcessRunner.run("/usr/bin/env", ["readelf", "-n", Binaries.example]).output
         for probe in probes {
             let entry = try #require(notes.components(separatedBy: "Provider: ").first { $0.hasPrefix("autotrace\n    Name: \(probe.name)\n") })
             #expect(entry.contains("Location: 0x\(String(format: "%016lx", probe.address))"), "\(entry)")
@@ -26,7 +27,7 @@ import Testing
     @Test func readsTheSameFunctionSymbolsAsNm() throws {
         let file = try ELFFile(path: Binaries.example)
         let ours = Dictionary(file.symbols().filter(\.isFunction).map { ($0.name, $0.address) }) { first, _ in first }
-        let nm = try Binaries.run("/usr/bin/env", ["nm", "--defined-only", Binaries.example]).output
+        let nm = try ProcessRunner.run("/usr/bin/env", ["nm", "--defined-only", Binaries.example]).output
         let render = try #require(nm.split(separator: "\n").first { $0.hasSuffix(" T $s18ManualSpansExample6renderySays5UInt8VGSSF") })
         #expect(ours["$s18ManualSpansExample6renderySays5UInt8VGSSF"] == UInt64(render.prefix(16), radix: 16))
         #expect(SwiftFunctions.demangle("$s18ManualSpansExample6renderySays5UInt8VGSSF") == "ManualSpansExample.render(Swift.String) -> Swift.Array<Swift.UInt8>")
@@ -66,18 +67,4 @@ enum Binaries {
         getuid() != 0
         ? "attaching probes needs root (CI runs as root); run the tests with sudo to include it"
         : "bpftrace is not installed: apt-get install bpftrace"
-
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
 }

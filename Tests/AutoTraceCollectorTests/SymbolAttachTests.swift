@@ -1,3 +1,4 @@
+import AutoTraceTesting
 import Foundation
 import Testing
 
@@ -17,7 +18,7 @@ import Testing
         try example.run()
         defer { if example.isRunning { example.terminate() } }
 
-        let attach = try Binaries.run(
+        let attach = try ProcessRunner.run(
             Binaries.autotrace,
             [
                 "attach", "--pid", String(example.processIdentifier), "--symbols", "ManualSpansExample.*",

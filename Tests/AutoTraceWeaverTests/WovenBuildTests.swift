@@ -1,4 +1,5 @@
 import AutoTraceELF
+import AutoTraceTesting
 import Foundation
 import Testing
 
@@ -14,24 +15,8 @@ import Testing
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("autotrace").path
     }()
 
-    struct Result {
-        var status: Int32
-        var output: String
-    }
-
-    static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: output)
+    static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> ProcessRunner.Result {
+        try ProcessRunner.run(executable, arguments, in: directory, environment: environment)
     }
 
     @Test func wovenProgramBehavesExactlyLikeThePlainOneAndEmitsSpans() throws {
