@@ -27,8 +27,16 @@ public final class OverheadGovernor: Sendable {
     init(budget: Double, intervalNanos: UInt64 = 1_000_000_000, logEveryIntervals: Int = 10) {
         self.budget = budget
         probabilityBits = Atomic(Double(1).bitPattern)
-        _ = startThread(name: "autotrace-governor") { [self] in
-            run(intervalNanos: intervalNanos, logEveryIntervals: logEveryIntervals)
+        _ = startThread(name: "autotrace-governor") { [weak self, budget] in
+            var loop = Loop(controller: OverheadController(budget: budget))
+            while true {
+                var pause = timespec(tv_sec: Int(intervalNanos / 1_000_000_000), tv_nsec: Int(intervalNanos % 1_000_000_000))
+                var remaining = timespec()
+                while nanosleep(&pause, &remaining) != 0 && errno == EINTR { pause = remaining }
+                // The thread ends with its tracer.
+                guard let self else { return }
+                self.step(&loop, logEveryIntervals: logEveryIntervals)
+            }
         }
     }
 
@@ -54,34 +62,35 @@ public final class OverheadGovernor: Sendable {
         return traceID.low & (UInt64.max >> 1) < UInt64(probability * 0x1p63)
     }
 
-    private func run(intervalNanos: UInt64, logEveryIntervals: Int) {
-        var controller = OverheadController(budget: budget)
-        var lastProcess = Self.processCPUNanos()
+    /// What the governor's thread carries from one interval to the next.
+    private struct Loop {
+        var controller: OverheadController
+        var lastProcess = OverheadGovernor.processCPUNanos()
         var lastThreads = InstrumentationThreads.cpuNanos()
         var intervals = 0
-        while true {
-            var pause = timespec(tv_sec: Int(intervalNanos / 1_000_000_000), tv_nsec: Int(intervalNanos % 1_000_000_000))
-            var remaining = timespec()
-            while nanosleep(&pause, &remaining) != 0 && errno == EINTR { pause = remaining }
-            let process = Self.processCPUNanos()
-            let threads = InstrumentationThreads.cpuNanos()
-            let requestPath = timedNanos.exchange(0, ordering: .relaxed)
-            let used = process &- lastProcess
-            let cost = requestPath &+ (threads &- lastThreads)
-            lastProcess = process
-            lastThreads = threads
-            guard used > 0 else { continue }
-            let fraction = Double(cost) / Double(used)
-            let probability = controller.update(measuredCost: fraction)
-            probabilityBits.store(probability.bitPattern, ordering: .relaxed)
-            lastCostBits.store(fraction.bitPattern, ordering: .relaxed)
-            intervals += 1
-            if intervals % logEveryIntervals == 0 {
-                AutoTraceLog.info(
-                    "overhead governor: instrumentation \(Self.percent(fraction)) of CPU (budget \(Self.percent(budget))), "
-                        + "sampling probability \(Self.rounded(probability))"
-                )
-            }
+    }
+
+    /// One interval: measure, update the probability, and every `logEveryIntervals` say so.
+    private func step(_ loop: inout Loop, logEveryIntervals: Int) {
+        let process = Self.processCPUNanos()
+        let threads = InstrumentationThreads.cpuNanos()
+        let requestPath = timedNanos.exchange(0, ordering: .relaxed)
+        let used = process &- loop.lastProcess
+        // A thread that ended takes its clock with it: the sum may shrink.
+        let cost = requestPath &+ (threads > loop.lastThreads ? threads - loop.lastThreads : 0)
+        loop.lastProcess = process
+        loop.lastThreads = threads
+        guard used > 0 else { return }
+        let fraction = Double(cost) / Double(used)
+        let probability = loop.controller.update(measuredCost: fraction)
+        probabilityBits.store(probability.bitPattern, ordering: .relaxed)
+        lastCostBits.store(fraction.bitPattern, ordering: .relaxed)
+        loop.intervals += 1
+        if loop.intervals % logEveryIntervals == 0 {
+            AutoTraceLog.info(
+                "overhead governor: instrumentation \(Self.percent(fraction)) of CPU (budget \(Self.percent(budget))), "
+                    + "sampling probability \(Self.rounded(probability))"
+            )
         }
     }
 

@@ -54,10 +54,19 @@ final class ConditionLock: @unchecked Sendable {
 enum InstrumentationThreads {
     private static let clocks = Mutex<[clockid_t]>([])
 
-    static func register() {
+    /// Registers the calling thread's CPU clock, until ``unregister(_:)`` when the thread ends.
+    static func register() -> clockid_t? {
         var clock = clockid_t()
-        guard pthread_getcpuclockid(pthread_self(), &clock) == 0 else { return }
+        guard pthread_getcpuclockid(pthread_self(), &clock) == 0 else { return nil }
         clocks.withLock { $0.append(clock) }
+        return clock
+    }
+
+    static func unregister(_ clock: clockid_t?) {
+        guard let clock else { return }
+        clocks.withLock { clocks in
+            if let index = clocks.firstIndex(of: clock) { clocks.remove(at: index) }
+        }
     }
 
     /// CPU time the threads have used so far (a thread that ended no longer counts).
@@ -88,8 +97,9 @@ func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
     let result = pthread_create(&thread, nil, { argument in
         let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
         autotrace_set_thread_name(box.name)
-        InstrumentationThreads.register()
+        let clock = InstrumentationThreads.register()
         box.body()
+        InstrumentationThreads.unregister(clock)
         return nil
     }, box)
     guard result == 0 else {
