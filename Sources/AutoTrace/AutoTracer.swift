@@ -47,8 +47,14 @@ public final class AutoTracer: Tracer, Sendable {
         self.processors = processors
         self.resource = resource
         flightDumpDirectory = settings?.dumpDirectory ?? "/tmp"
-        let recorder = settings.map {
-            FlightRecorder(maxBytes: $0.maxBytes, maxAgeNanos: UInt64($0.maxAgeSeconds) * 1_000_000_000)
+        let recorder = settings.flatMap { settings in
+            let recorder = FlightRecorder(maxBytes: settings.maxBytes, maxAgeNanos: UInt64(settings.maxAgeSeconds) * 1_000_000_000)
+            if recorder == nil {
+                AutoTraceLog.error(
+                    "cannot allocate AUTOTRACE_FLIGHT_MAX_BYTES=\(settings.maxBytes) bytes; the flight recorder is off, use a smaller size"
+                )
+            }
+            return recorder
         }
         flightRecorder = recorder
         tailCapture = recorder.flatMap { recorder in

@@ -17,11 +17,9 @@ public final class FlightRecorder: @unchecked Sendable {
     /// Spans that ended longer ago than this are left out of dumps.
     public let maxAgeNanos: UInt64
 
-    /// Creates a ring in at most `maxBytes` bytes (at least 16 records).
-    public init(maxBytes: Int, maxAgeNanos: UInt64) {
-        guard let ring = autotrace_ring_create(UInt64(max(maxBytes, 0))) else {
-            fatalError("autotrace: cannot allocate the flight recorder's \(maxBytes) bytes")
-        }
+    /// Creates a ring in at most `maxBytes` bytes (at least 16 records); nil when the memory cannot be allocated.
+    public init?(maxBytes: Int, maxAgeNanos: UInt64) {
+        guard let ring = autotrace_ring_create(UInt64(max(maxBytes, 0))) else { return nil }
         self.ring = ring
         self.maxAgeNanos = maxAgeNanos
     }
