@@ -71,6 +71,7 @@ let package = Package(
         .executableTarget(
             name: "autotrace",
             dependencies: [
+                "AutoTrace",
                 "AutoTraceWeaver",
                 "AutoTraceCollector",
                 "AutoTraceELF",

@@ -9,6 +9,8 @@ public struct AutoTraceError: Error, Hashable, Sendable, CustomStringConvertible
         public static let invalidConfiguration = Code("invalidConfiguration")
         /// A file could not be opened or written.
         public static let fileError = Code("fileError")
+        /// Spans could not be delivered to the OTLP endpoint.
+        public static let exportFailed = Code("exportFailed")
 
         public var description: String { name }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AutoTrace
 import AutoTraceCollector
 import Foundation
 
@@ -8,7 +9,8 @@ struct Dump: ParsableCommand {
         discussion: """
             The process must run with AUTOTRACE_FLIGHT_RECORDER=1. autotrace sends it SIGUSR2; the process writes \
             two files into its AUTOTRACE_FLIGHT_DUMP_DIR (default /tmp) and keeps serving: OTLP/JSON lines \
-            (`autotrace view FILE`) and Chrome/Perfetto trace-event JSON (open it at https://ui.perfetto.dev).
+            (`autotrace view FILE`) and Chrome/Perfetto trace-event JSON (open it at https://ui.perfetto.dev). \
+            With OTEL_EXPORTER_OTLP_ENDPOINT set for this command, the dump is also sent there as OTLP/JSON.
             """
     )
 
@@ -45,6 +47,7 @@ struct Dump: ParsableCommand {
                 let base = "\(directory)/\(perfetto.dropLast(".perfetto.json".count))"
                 print("\(base).perfetto.json   (open at https://ui.perfetto.dev)")
                 print("\(base).otlp.jsonl   (autotrace view \(base).otlp.jsonl)")
+                try forward("\(base).otlp.jsonl")
                 return
             }
             usleep(50_000)
@@ -53,6 +56,19 @@ struct Dump: ParsableCommand {
             "no dump appeared in \(directory) within \(Int(timeout)) s: the application may handle SIGUSR2 itself "
                 + "(then autotrace leaves it alone; call AutoTrace.dumpFlightRecorder() instead) or cannot write there"
         )
+    }
+
+    /// Sends the dump to the OTLP endpoint of this command's environment, if one is set.
+    private func forward(_ path: String) throws {
+        let configuration = AutoTraceConfiguration(environment: ProcessInfo.processInfo.environment)
+        guard let endpoint = configuration.otlpEndpoint else { return }
+        guard let text = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read \(path)") }
+        do {
+            let requests = try OTLPJSONForwarder.send(lines: [UInt8](text), configuration: configuration)
+            print("sent to \(endpoint) as OTLP/JSON (\(requests) request(s))")
+        } catch {
+            throw CommandFailure("the dump is in \(path), but \((error as? AutoTraceError)?.message ?? "\(error)")")
+        }
     }
 
     private static func dumps(in directory: String, prefix: String) -> [String] {

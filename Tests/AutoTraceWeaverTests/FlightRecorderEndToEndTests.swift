@@ -49,7 +49,12 @@ extension WovenBuildTests {
         #expect(exported.count == 7, "only the slow trace: \(exported.map(\.name))")
 
         // On demand, while the server keeps serving: both formats, with the unsampled fast requests in them.
-        let dump = try Self.run(Self.autotrace, ["dump", "--pid", String(server.processIdentifier)], in: Self.helloServer)
+        // ... and, with an endpoint set for the command, also sent there as OTLP/JSON.
+        let dumpReceiver = try OTLPTestReceiver()
+        let dump = try Self.run(
+            Self.autotrace, ["dump", "--pid", String(server.processIdentifier)], in: Self.helloServer,
+            environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": dumpReceiver.baseURL]
+        )
         #expect(dump.status == 0, "\(dump.output)")
         let perfettoPath = try #require(dump.output.firstMatch(of: /(\S+\.perfetto\.json)/)?.1)
         let otlpPath = try #require(dump.output.firstMatch(of: /(\S+\.otlp\.jsonl)/)?.1)
@@ -57,6 +62,8 @@ extension WovenBuildTests {
         let events = try #require(perfetto?["traceEvents"] as? [[String: Any]]).filter { $0["ph"] as? String == "X" }
         let recorded = try RecordedSpan.read(file: String(otlpPath))
         #expect(events.count == recorded.count)
+        #expect(dumpReceiver.acceptedSpanCount == recorded.count)
+        #expect(dumpReceiver.requests.allSatisfy { $0.headers["content-type"] == "application/json" })
         for index in 1...5 {
             #expect(recorded.filter { $0.traceID == caller(index).trace }.count == 7, "fast request \(index) in the dump")
         }
