@@ -41,15 +41,19 @@ extension WovenBuildTests {
             #expect(reply.body.hasPrefix("Hello, user\(index)! Today will be "))
         }
         #expect(try LoopbackHTTP.get(port: port, path: "/fail").status == 500)
-        // 7 spans per greeting (server, 3 functions, client, callee server, callee function), 1 for /fail.
-        #expect(receiver.waitForAcceptedSpans(22, timeoutSeconds: 20))
+        let work = try LoopbackHTTP.get(port: port, path: "/work?cpu=500&alloc=20&wait=5")
+        #expect(work.status == 200)
+        #expect(work.body.hasPrefix("cpu 500 µs ("), "\(work.body)")
+        #expect(work.body.contains("20 allocations"))
+        // 7 spans per greeting (server, 3 functions, client, callee server, callee function), 1 for /fail, 2 for /work.
+        #expect(receiver.waitForAcceptedSpans(24, timeoutSeconds: 20))
         server.terminate()
         server.waitUntilExit()
 
         let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
             try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
         }
-        #expect(exported.count == 22)
+        #expect(exported.count == 24)
         let hex = Self.hex
         for caller in callers {
             let trace = exported.filter { hex($0.traceID) == caller.trace }
@@ -58,6 +62,11 @@ extension WovenBuildTests {
             let greet = trace.first { $0.name == "GreetingService.greet" }
             #expect(greet?.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
         }
+        let workSpan = try #require(exported.first { $0.name == "work.perform" })
+        let workServer = try #require(exported.first { $0.name == "/work" })
+        #expect(workSpan.parentSpanID == workServer.spanID)
+        // The span covers the simulated work: at least the 5 ms wait.
+        #expect(workSpan.endTimeUnixNano - workSpan.startTimeUnixNano >= 5_000_000)
         let failure = try #require(exported.first { $0.name == "/fail" })
         #expect(failure.status.code == .error)
 
@@ -68,7 +77,7 @@ extension WovenBuildTests {
         #expect(waterfall.contains("└─ GreetingService.greet"))
 
         let report = try Self.run(Self.autotrace, ["report"], in: package)
-        #expect(report.output.contains("4 woven site(s), 2 insertion(s), 0 skipped candidate(s)"), "\(report.output)")
+        #expect(report.output.contains("5 woven site(s), 2 insertion(s), 0 skipped candidate(s)"), "\(report.output)")
         #expect(report.output.contains("inserted  router.add(middleware: TracingMiddleware())"))
     }
 

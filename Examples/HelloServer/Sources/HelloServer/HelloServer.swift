@@ -33,6 +33,16 @@ func buildApplication(port: Int) -> Application<RouterResponder<BasicRequestCont
         try await Task.sleep(for: .milliseconds(request.uri.queryParameters.get("ms", as: Int.self) ?? 300))
         return try await greetings.greet(name: name)
     }
+    // Work of a chosen shape, for benchmarks: /work?cpu=MICROSECONDS&alloc=COUNT&wait=MILLISECONDS.
+    router.get("/work") { request, _ in
+        let query = request.uri.queryParameters
+        func value(_ name: String, max: Int) -> Int { min(max, Swift.max(0, query.get(name, as: Int.self) ?? 0)) }
+        return try await WorkSimulator().perform(
+            cpuMicros: value("cpu", max: 1_000_000),
+            allocations: value("alloc", max: 1_000_000),
+            waitMillis: value("wait", max: 60_000)
+        )
+    }
     router.get("/weather") { _, _ in
         WeatherStation().currentConditions()
     }

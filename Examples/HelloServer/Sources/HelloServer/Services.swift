@@ -39,3 +39,21 @@ struct WeatherStation {
         (hour * 7 + 3) % 31
     }
 }
+
+/// Work whose shape a request chooses, so that a benchmark can isolate what instrumentation adds to CPU work,
+/// allocation and off-CPU waiting.
+struct WorkSimulator {
+    /// Spins for `cpuMicros` µs of wall time, makes `allocations` 1 KiB heap allocations, then sleeps `waitMillis` ms.
+    func perform(cpuMicros: Int, allocations: Int, waitMillis: Int) async throws -> String {
+        let deadline = ContinuousClock.now + .microseconds(cpuMicros)
+        var spins = 0
+        while ContinuousClock.now < deadline { spins += 1 }
+        var checksum = 0
+        for index in 0..<allocations {
+            let block = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 1024)
+            checksum &+= Int(block[index % block.count])
+        }
+        if waitMillis > 0 { try await Task.sleep(for: .milliseconds(waitMillis)) }
+        return "cpu \(cpuMicros) µs (\(spins) spins), \(allocations) allocations (checksum \(checksum)), waited \(waitMillis) ms\n"
+    }
+}
