@@ -75,6 +75,7 @@ let package = Package(
                 "AutoTraceWeaver",
                 "AutoTraceCollector",
                 "AutoTraceELF",
+                "AutoTraceTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

@@ -13,7 +13,7 @@ struct AutoTraceCommand: ParsableCommand {
             the package's autotrace.yml and `// autotrace:span` directives say. Woven builds use their own scratch \
             path (.build-autotrace), so your plain .build stays as it is. New here? Run `autotrace demo`.
             """,
-        subcommands: [Demo.self, Init.self, Build.self, Run.self, Test.self, Report.self, Diff.self, View.self, Aspects.self, Probes.self, Attach.self, Dump.self, Load.self, WeaveSpeed.self]
+        subcommands: [Demo.self, Init.self, Build.self, Run.self, Test.self, Report.self, Diff.self, View.self, Aspects.self, Probes.self, Attach.self, Dump.self, Bench.self, Load.self, WeaveSpeed.self]
     )
 
     /// SwiftPM runs this same binary as `SWIFT_EXEC`; the variables `autotrace build` sets tell the two apart.

@@ -115,7 +115,10 @@ struct Demo: ParsableCommand {
             """)
     }
 
-    private func locateExample() throws -> String {
+    private func locateExample() throws -> String { try Self.locateHelloServer(example) }
+
+    /// The HelloServer package: `example` if given, else this checkout's.
+    static func locateHelloServer(_ example: String?) throws -> String {
         if let example {
             let path = URL(fileURLWithPath: example).standardizedFileURL.path
             guard FileManager.default.fileExists(atPath: "\(path)/Package.swift") else {

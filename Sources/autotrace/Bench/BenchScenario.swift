@@ -1,0 +1,197 @@
+import AutoTraceCollector
+import AutoTraceELF
+import AutoTraceTesting
+import Foundation
+
+/// One way of running HelloServer under identical load.
+struct BenchScenario: Sendable {
+    enum Binary: Sendable { case plain, woven }
+    enum Listener: Sendable { case none, otlp, attach, attachSymbols }
+
+    var name: String
+    var summary: String
+    var binary: Binary
+    var environment: [String: String] = [:]
+    var listener: Listener = .none
+    /// Why the scenario cannot run here, if it cannot.
+    var unavailable: String?
+
+    static func all(canAttach: String?) -> [BenchScenario] {
+        [
+            BenchScenario(name: "baseline", summary: "unwoven, no instrumentation", binary: .plain),
+            BenchScenario(
+                name: "manual", summary: "hand-written spans + swift-otel + TracingMiddleware", binary: .plain,
+                unavailable: "needs a swift-otel build of HelloServer, which this package does not depend on yet"
+            ),
+            BenchScenario(name: "woven-dormant", summary: "woven, nothing listening", binary: .woven),
+            BenchScenario(
+                name: "woven-otlp", summary: "woven, in-process OTLP export", binary: .woven,
+                environment: ["OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BSP_MAX_QUEUE_SIZE": "65536"], listener: .otlp
+            ),
+            BenchScenario(name: "woven-attach", summary: "woven, autotrace attach", binary: .woven, listener: .attach, unavailable: canAttach),
+            BenchScenario(
+                name: "woven-flight", summary: "woven, flight recorder", binary: .woven,
+                environment: ["AUTOTRACE_FLIGHT_RECORDER": "1"]
+            ),
+            BenchScenario(
+                name: "unwoven-symbols", summary: "unwoven, autotrace attach --symbols 'HelloServer.*'", binary: .plain,
+                listener: .attachSymbols, unavailable: canAttach
+            ),
+        ]
+    }
+}
+
+/// What one round of one scenario measured.
+struct BenchMeasurement: Codable, Sendable {
+    var throughput: Double
+    var p50: Double
+    var p99: Double
+    var p999: Double
+    var max: Double
+    var cpuMicrosPerRequest: Double
+    var peakRSSBytes: Double
+    /// Spans received ÷ spans expected, for scenarios that export.
+    var completeness: Double?
+}
+
+/// Runs a scenario's server and listener, puts the load on it and reads the process's counters.
+struct BenchRun {
+    let scenario: BenchScenario
+    let binaryPath: String
+    let autotrace: String
+    let seconds: Double
+    let rate: Double
+    /// Spans each `/work` request makes in a woven server: the server span and `work.perform`.
+    static let spansPerRequest = 2.0
+    static let path = "/work?cpu=50&alloc=10"
+
+    func measure() throws -> BenchMeasurement {
+        let receiver = scenario.listener == .otlp ? try OTLPTestReceiver() : nil
+        let port = try LoopbackHTTP.freePort()
+        var environment = ProcessInfo.processInfo.environment.merging(scenario.environment) { $1 }
+        environment["LOG_LEVEL"] = "error"
+        environment["AUTOTRACE_LOG_LEVEL"] = "error"
+        if let receiver { environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.baseURL }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binaryPath)
+        server.arguments = ["--port", String(port)]
+        server.environment = environment
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate(); server.waitUntilExit() } }
+        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
+        guard server.isRunning else { throw CommandFailure("HelloServer exited at start (is port \(port) in use?)") }
+
+        _ = LoadGenerator(port: port, path: Self.path, connections: 4, rate: nil, seconds: 1).run()  // warm-up
+        // The warm-up's spans reach the receiver within the batch delay; they are not part of the count.
+        if receiver != nil { usleep(600_000) }
+        let spansBefore = receiver?.acceptedSpanCount ?? 0
+        let collector = try startCollector(pid: server.processIdentifier)
+        let before = ProcessCounters(pid: server.processIdentifier)
+        let saturated = try Wrk.run(port: port, path: Self.path, seconds: seconds)
+        let fixed = LoadGenerator(port: port, path: Self.path, connections: 8, rate: rate, seconds: seconds).run()
+        let after = ProcessCounters(pid: server.processIdentifier)
+        let requests = Double(saturated.requests + fixed.requests)
+
+        var completeness: Double?
+        if let receiver {
+            let expected = Int(requests * Self.spansPerRequest) + spansBefore
+            _ = receiver.waitForAcceptedSpans(expected, timeoutSeconds: 10)
+            completeness = Double(receiver.acceptedSpanCount - spansBefore) / (requests * Self.spansPerRequest)
+        }
+        if let collector {
+            kill(collector.process.processIdentifier, SIGINT)
+            let output = String(decoding: collector.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            collector.process.waitUntilExit()
+            if scenario.listener == .attach, let assembled = output.firstMatch(of: /spans assembled +(\d+)/).flatMap({ Double($0.1) }) {
+                completeness = assembled / (requests * Self.spansPerRequest)
+            }
+        }
+        return BenchMeasurement(
+            throughput: saturated.throughput,
+            p50: fixed.percentile(0.5), p99: fixed.percentile(0.99), p999: fixed.percentile(0.999), max: fixed.percentile(1),
+            cpuMicrosPerRequest: (after.cpuSeconds - before.cpuSeconds) * 1e6 / max(requests, 1),
+            peakRSSBytes: after.peakRSSBytes,
+            completeness: completeness
+        )
+    }
+
+    private struct Collector {
+        let process: Process
+        let errors: Pipe
+    }
+
+    /// `autotrace attach` on the server, once its probes are switched on.
+    private func startCollector(pid: Int32) throws -> Collector? {
+        guard scenario.listener == .attach || scenario.listener == .attachSymbols else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: autotrace)
+        process.arguments = ["attach", "--pid", String(pid), "--output", "/dev/null"]
+            + (scenario.listener == .attachSymbols ? ["--symbols", "HelloServer.*"] : [])
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let target = try TargetProcess(pid: pid)
+        let binary = try ELFFile(path: target.executable)
+        let probes = binary.usdtProbes().filter { $0.provider == "autotrace" }
+        let deadline = Date().addingTimeInterval(30)
+        // Woven probes: wait for their semaphores; uprobes have none, so give bpftrace its start-up time.
+        while Date() < deadline, process.isRunning {
+            if scenario.listener == .attach, target.semaphoreCounts(of: probes, in: binary).allSatisfy({ ($0 ?? 0) > 0 }) { break }
+            if scenario.listener == .attachSymbols, Date() > deadline.addingTimeInterval(-27) { break }
+            usleep(50_000)
+        }
+        guard process.isRunning else {
+            let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw CommandFailure("autotrace attach failed: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return Collector(process: process, errors: errors)
+    }
+}
+
+/// CPU time and peak memory of a process, from /proc.
+struct ProcessCounters {
+    var cpuSeconds = 0.0
+    var peakRSSBytes = 0.0
+
+    init(pid: Int32) {
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        {
+            // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) {
+                cpuSeconds = (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+            }
+        }
+        if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        {
+            peakRSSBytes = kilobytes * 1024
+        }
+    }
+}
+
+/// Saturated load with wrk (Debian's package), one thread and 32 connections.
+enum Wrk {
+    struct Result {
+        var requests: Int
+        var throughput: Double
+    }
+
+    static var path: String? { Subprocess.which("wrk") }
+
+    static func run(port: Int, path: String, seconds: Double) throws -> Result {
+        guard let wrk = Self.path else { throw CommandFailure("wrk is not installed: apt-get install wrk") }
+        let result = Subprocess.capture(wrk, ["-t1", "-c32", "-d\(max(1, Int(seconds)))s", "http://127.0.0.1:\(port)\(path)"])
+        let output = String(decoding: result.output, as: UTF8.self)
+        guard result.status == 0,
+            let requests = output.firstMatch(of: /(\d+) requests in/).flatMap({ Int($0.1) }),
+            let throughput = output.firstMatch(of: /Requests\/sec:\s+([\d.]+)/).flatMap({ Double($0.1) })
+        else { throw CommandFailure("wrk failed: \(output)\(String(decoding: result.errors, as: UTF8.self))") }
+        return Result(requests: requests, throughput: throughput)
+    }
+}
