@@ -2,6 +2,7 @@ import ArgumentParser
 import AutoTraceCollector
 import AutoTraceELF
 import Foundation
+import Synchronization
 
 /// A failure to report as `autotrace: error: ...` with exit status 1, without the usage text (the input was
 /// well-formed; the world was not as expected).
@@ -136,20 +137,39 @@ struct Attach: ParsableCommand {
         options.output = output
         options.statsIntervalSeconds = stats ? 1 : nil
         options.symbols = symbols
-        let attachment: Attachment
-        do { attachment = try Attachment(options) } catch { throw CommandFailure("\(error)") }
-        for note in attachment.notes { Self.report("note: \(note)") }
-
+        // Signals are taken over before the (possibly slow) preparation, so that a Ctrl-C or SIGTERM sent meanwhile
+        // is not lost: it cancels the attach once the attachment exists.
+        let current = Mutex<(attachment: Attachment?, interrupted: Bool)>((nil, false))
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         let signals = [SIGINT, SIGTERM].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
+                let attachment = current.withLock { state in
+                    state.interrupted = true
+                    return state.attachment
+                }
+                guard let attachment else { return }
                 Self.report("detaching from pid \(attachment.target.pid)…")
                 attachment.detach()
             }
             source.resume()
             return source
+        }
+        // A signal that arrived while blocked (a parent's mask is inherited) is delivered now, to the source.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        let attachment: Attachment
+        do { attachment = try Attachment(options) } catch { throw CommandFailure("\(error)") }
+        for note in attachment.notes { Self.report("note: \(note)") }
+        if current.withLock({ state in
+            state.attachment = attachment
+            return state.interrupted
+        }) {
+            attachment.detach()
         }
         defer { signals.forEach { $0.cancel() } }
 

@@ -67,7 +67,7 @@ struct Dump: ParsableCommand {
             let requests = try OTLPJSONForwarder.send(lines: [UInt8](text), configuration: configuration)
             print("sent to \(endpoint) as OTLP/JSON (\(requests) request(s))")
         } catch {
-            throw CommandFailure("the dump is in \(path), but \((error as? AutoTraceError)?.message ?? "\(error)")")
+            throw CommandFailure("the dump is in \(path), but \(error.message)")
         }
     }
 

@@ -1,7 +1,6 @@
-import AutoTraceCollector
-import AutoTraceELF
 import AutoTraceTesting
 import Foundation
+import Synchronization
 
 /// One way of running HelloServer under identical load.
 struct BenchScenario: Sendable {
@@ -101,9 +100,7 @@ struct BenchRun {
             completeness = Double(receiver.acceptedSpanCount - spansBefore) / (requests * Self.spansPerRequest)
         }
         if let collector {
-            kill(collector.process.processIdentifier, SIGINT)
-            let output = String(decoding: collector.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            collector.process.waitUntilExit()
+            let output = collector.stop()
             if scenario.listener == .attach, let assembled = output.firstMatch(of: /spans assembled +(\d+)/).flatMap({ Double($0.1) }) {
                 completeness = assembled / (requests * Self.spansPerRequest)
             }
@@ -117,37 +114,55 @@ struct BenchRun {
         )
     }
 
-    private struct Collector {
+    /// A running `autotrace attach`, its stderr collected as it comes.
+    private final class Collector: @unchecked Sendable {
         let process: Process
-        let errors: Pipe
+        private let errors = Mutex<[UInt8]>([])
+        private let done = DispatchSemaphore(value: 0)
+
+        init(process: Process, pipe: Pipe) {
+            self.process = process
+            Thread.detachNewThread { [self] in
+                while true {
+                    let chunk = pipe.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    errors.withLock { $0 += chunk }
+                }
+                done.signal()
+            }
+        }
+
+        var output: String { String(decoding: errors.withLock { $0 }, as: UTF8.self) }
+
+        /// Detaches and returns everything the collector printed.
+        func stop() -> String {
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            done.wait()
+            return output
+        }
     }
 
-    /// `autotrace attach` on the server, once its probes are switched on.
+    /// `autotrace attach` on the server, once it reports its probes attached.
     private func startCollector(pid: Int32) throws -> Collector? {
         guard scenario.listener == .attach || scenario.listener == .attachSymbols else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: autotrace)
         process.arguments = ["attach", "--pid", String(pid), "--output", "/dev/null"]
             + (scenario.listener == .attachSymbols ? ["--symbols", "HelloServer.*"] : [])
-        let errors = Pipe()
-        process.standardError = errors
+        let pipe = Pipe()
+        process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let target = try TargetProcess(pid: pid)
-        let binary = try ELFFile(path: target.executable)
-        let probes = binary.usdtProbes().filter { $0.provider == "autotrace" }
-        let deadline = Date().addingTimeInterval(30)
-        // Woven probes: wait for their semaphores; uprobes have none, so give bpftrace its start-up time.
-        while Date() < deadline, process.isRunning {
-            if scenario.listener == .attach, target.semaphoreCounts(of: probes, in: binary).allSatisfy({ ($0 ?? 0) > 0 }) { break }
-            if scenario.listener == .attachSymbols, Date() > deadline.addingTimeInterval(-27) { break }
-            usleep(50_000)
+        let collector = Collector(process: process, pipe: pipe)
+        // Attaching many uprobes can take a while: up to two minutes.
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning, !collector.output.contains("autotrace: attached "), Date() < deadline { usleep(50_000) }
+        guard process.isRunning, collector.output.contains("autotrace: attached ") else {
+            let output = process.isRunning ? collector.stop() : collector.output
+            throw CommandFailure("autotrace attach did not attach: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        guard process.isRunning else {
-            let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw CommandFailure("autotrace attach failed: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
-        return Collector(process: process, errors: errors)
+        return collector
     }
 }
 
