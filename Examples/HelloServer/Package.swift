@@ -9,6 +9,8 @@ let package = Package(
         .package(name: "swift-autotrace", path: "../.."),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Only for HelloServerManual, and only its OTLP/HTTP exporter (no gRPC to build).
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .executableTarget(
@@ -18,7 +20,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
-        )
+        ),
+        // The same server traced by hand (swift-otel, TracingMiddleware, withSpan): the `manual` scenario of
+        // `autotrace bench`. Not woven by the examples and tests, which build the HelloServer product only.
+        .executableTarget(
+            name: "HelloServerManual",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "OTel", package: "swift-otel"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -64,6 +64,13 @@ public final class AutoTracer: Tracer, Sendable {
 
     // MARK: Starting spans
 
+    /// Whether anything would see a span of this tracer: its processors or flight recorder, or a probe.
+    /// Libraries' spans (Hummingbird's `TracingMiddleware`, AsyncHTTPClient) ask on every request.
+    var isListening: Bool {
+        !processors.isEmpty || flightRecorder != nil
+            || autotrace_span_start_probe_enabled() != 0 || autotrace_span_end_probe_enabled() != 0
+    }
+
     public func startSpan<Instant: TracerInstant>(
         _ operationName: String,
         context: @autoclosure () -> ServiceContext,
@@ -73,11 +80,15 @@ public final class AutoTracer: Tracer, Sendable {
         file fileID: String,
         line: UInt
     ) -> AutoTraceSpan {
-        startSpan(
+        let parentContext = context()
+        guard isListening else {
+            return parentContext.isEmpty ? .dormant : .passingThrough(parentContext)
+        }
+        return startSpan(
             name: operationName,
             kind: kind,
             site: nil,
-            parentContext: context(),
+            parentContext: parentContext,
             startNanos: instant().nanosecondsSinceEpoch
         )
     }

@@ -31,6 +31,8 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
     public let isRecording: Bool
     /// The probability the trace was sampled with, when the overhead governor chose it.
     public let samplingProbability: Double?
+    /// True for the stand-in a tracer hands out when nothing listens: its context is the caller's, unchanged.
+    let passesThrough: Bool
 
     /// The tracer that receives the span when it ends; nil for a remote span context.
     let tracer: AutoTracer?
@@ -62,9 +64,11 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         isRecording: Bool,
         tracer: AutoTracer?,
         parentContext: ServiceContext,
-        samplingProbability: Double? = nil
+        samplingProbability: Double? = nil,
+        passesThrough: Bool = false
     ) {
         self.samplingProbability = samplingProbability
+        self.passesThrough = passesThrough
         self.traceID = traceID
         self.spanID = spanID
         self.parentSpanID = parentSpanID
@@ -98,6 +102,33 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
             isRecording: false,
             tracer: nil,
             parentContext: .topLevel
+        )
+    }
+
+    /// The stand-in for a span when nothing listens, in a context that carries nothing: shared, so such a
+    /// request costs no allocation.
+    static let dormant = passingThrough(.topLevel)
+
+    /// The stand-in for a span when nothing listens: no ids of its own, it ignores every change, its end does
+    /// nothing, and its context is `context` unchanged, so an incoming `traceparent` reaches downstream services
+    /// as it came (the dormant service is invisible in the trace rather than a parent nobody exported).
+    static func passingThrough(_ context: ServiceContext) -> AutoTraceSpan {
+        AutoTraceSpan(
+            name: "",
+            traceID: TraceID(high: 0, low: 0),
+            spanID: .none,
+            parentSpanID: .none,
+            traceFlags: [],
+            traceState: nil,
+            kind: .internal,
+            isRemote: false,
+            hasRemoteParent: false,
+            site: nil,
+            startNanos: 0,
+            isRecording: false,
+            tracer: nil,
+            parentContext: context,
+            passesThrough: true
         )
     }
 
@@ -143,19 +174,26 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
 
     /// The context this span started in, with this span as the active one.
     public var context: ServiceContext {
+        if passesThrough { return parentContext }
         var context = parentContext
         context.autoTraceSpan = self
         return context
     }
 
+    // A pass-through span is shared between requests: it neither reads nor writes its state, so that requests
+    // do not contend for its lock.
+
     public var operationName: String {
-        get { state.withLock { $0.name } }
+        get { passesThrough ? "" : state.withLock { $0.name } }
         // Kept even when not recording: probes report the final name (e.g. the matched route).
-        set { state.withLock { $0.name = newValue } }
+        set {
+            guard !passesThrough else { return }
+            state.withLock { $0.name = newValue }
+        }
     }
 
     public var attributes: SpanAttributes {
-        get { state.withLock { $0.attributes } }
+        get { passesThrough ? [:] : state.withLock { $0.attributes } }
         set {
             guard isRecording else { return }
             state.withLock { $0.attributes = newValue }
@@ -164,6 +202,7 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
 
     /// Kept even when not recording, like the name: probes and the flight recorder report it.
     public func setStatus(_ status: SpanStatus) {
+        guard !passesThrough else { return }
         state.withLock { state in
             // OTel: once Ok, a status is final; Error may be overridden by Ok.
             if state.status?.code != .ok { state.status = status }

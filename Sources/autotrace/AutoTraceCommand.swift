@@ -100,6 +100,9 @@ extension WovenSwiftPMCommand {
         }
     }
 
+    /// Objects, dependency records and diagnostics: without them SwiftPM and the driver compile the module again.
+    static let compilerOutputSuffixes = [".o", ".swiftdeps", ".priors", ".d", ".dia"]
+
     /// Writes the aspects for the compiler wrapper, with a stamp of the weaver binary. SwiftPM recompiles a module
     /// only when its sources change, not when the weaver or the aspects do: then the package's own modules are
     /// compiled again. Dependencies are never woven, so their builds stay.
@@ -124,7 +127,13 @@ extension WovenSwiftPMCommand {
             for triple in (try? fileManager.contentsOfDirectory(atPath: scratch)) ?? [] {
                 for configuration in (try? fileManager.contentsOfDirectory(atPath: "\(scratch)/\(triple)")) ?? [] {
                     for module in modules {
-                        try? fileManager.removeItem(atPath: "\(scratch)/\(triple)/\(configuration)/\(module).build")
+                        let folder = "\(scratch)/\(triple)/\(configuration)/\(module).build"
+                        // Only what the compiler wrote: SwiftPM writes the sources list and the output-file-map
+                        // when it plans a build, and plans again only when the package changes.
+                        for file in (try? fileManager.contentsOfDirectory(atPath: folder)) ?? []
+                        where compilerOutputSuffixes.contains(where: file.hasSuffix) {
+                            try? fileManager.removeItem(atPath: "\(folder)/\(file)")
+                        }
                     }
                 }
             }

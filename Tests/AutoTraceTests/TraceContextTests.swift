@@ -62,6 +62,37 @@ struct HeaderInjector: Injector {
         #expect(outgoing["traceparent"] == valid)
     }
 
+    @Test func dormantTracerHandsOutPassThroughSpans() {
+        // What Hummingbird's TracingMiddleware does on every request of a dormant service.
+        let tracer = AutoTracer()
+        let incoming = extract(["traceparent": valid, "tracestate": "congo=t61rcWkgMzE"])
+        let server = tracer.startSpan("server", context: incoming, ofKind: .server)
+        server.operationName = "/hello/{name}"
+        server.updateAttributes { $0["http.route"] = "/hello/{name}" }
+        server.setStatus(SpanStatus(code: .error))
+        var outgoing: [String: String] = [:]
+        tracer.inject(server.context, into: &outgoing, using: HeaderInjector())
+        server.end()
+        // The caller's traceparent goes on unchanged: no span id that nobody exports appears in the trace.
+        #expect(outgoing == ["traceparent": valid, "tracestate": "congo=t61rcWkgMzE"])
+        #expect(!server.isRecording)
+        #expect(server.operationName == "" && server.attributes.count == 0)
+
+        // A request that carries no context shares one span: a dormant request allocates none.
+        let first = tracer.startSpan("first", context: .topLevel, ofKind: .server)
+        let second = tracer.startSpan("second", context: .topLevel, ofKind: .server)
+        #expect(first === second)
+        #expect(first.context.isEmpty)
+        outgoing = [:]
+        tracer.inject(first.context, into: &outgoing, using: HeaderInjector())
+        #expect(outgoing.isEmpty)
+
+        // Anything listening (here a processor) gets real spans again.
+        let listening = AutoTracer(processors: [InMemorySpanCollector()])
+        let real = listening.startSpan("real", context: incoming, ofKind: .server)
+        #expect(real.spanID.isValid && real.parentSpanID.description == "b7ad6b7169203331")
+    }
+
     @Test(arguments: [
         "",
         "garbage",

@@ -109,4 +109,24 @@ import Testing
         #expect(build.output.contains("autotrace.yml:4:19: error: unknown span kind 'sever'; expected one of: internal, server, client"), "\(build.output)")
         #expect(!FileManager.default.fileExists(atPath: "\(package)/.build-autotrace/debug"), "no compile started")
     }
+
+    @Test func changedAspectsRecompileThePackageAndTheBuildStillSucceeds() throws {
+        let package = FileManager.default.temporaryDirectory.appendingPathComponent("rebuild-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: package) }
+        try FileManager.default.createDirectory(atPath: "\(package)/Sources/App", withIntermediateDirectories: true)
+        try "// swift-tools-version:6.2\nimport PackageDescription\nlet package = Package(name: \"App\", targets: [.executableTarget(name: \"App\")])\n"
+            .write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
+        try "func answer() -> Int { 42 }\nprint(answer())\n".write(toFile: "\(package)/Sources/App/main.swift", atomically: true, encoding: .utf8)
+        let first = try Self.run(Self.autotrace, ["build"], in: package)
+        try #require(first.status == 0, "\(first.output)")
+
+        // SwiftPM does not plan the build again (nothing in the package changed), yet the module must be compiled
+        // again with the new aspects: the sources list and output-file-map it planned have to survive.
+        try "aspects:\n  - name: answers\n    functions: { name: answer }\n    span: { name: answer }\n".write(toFile: "\(package)/autotrace.yml", atomically: true, encoding: .utf8)
+        let second = try Self.run(Self.autotrace, ["build"], in: package)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.output.contains("autotrace: the aspects changed since the last woven build; recompiling App"))
+        #expect(second.output.contains("Compiling App main.swift"), "\(second.output)")
+        #expect(try Self.run("\(package)/.build-autotrace/debug/App", [], in: package).output == "42\n")
+    }
 }

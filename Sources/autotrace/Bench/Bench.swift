@@ -5,15 +5,21 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run HelloServer in every instrumentation scenario under identical load and report the numbers.",
         discussion: """
-            Builds HelloServer twice (plain and woven), then, for each round, runs every scenario in turn — \
-            baseline, woven dormant, woven with in-process OTLP export, woven with `autotrace attach`, woven with \
-            the flight recorder, unwoven with `attach --symbols` — under the same load: wrk saturating \
-            /work?cpu=50&alloc=10 for SECONDS, then a fixed RATE with latencies from the scheduled send times. \
-            Interleaving the rounds lets every scenario share the machine's drift. Prints a Markdown table (medians, \
-            ratios to baseline) and writes bench.json and bench.html (charts, no network needed). A scenario that \
-            cannot run here (no root or bpftrace for attach) is shown as not available. The full run (3 rounds of \
-            10 s) takes about 6 minutes after the builds; --quick (1 round of 3 s) about 1 minute. Needs wrk \
-            (apt-get install wrk).
+            Builds HelloServer three ways — plain, woven, and HelloServerManual (the same server traced by hand with \
+            swift-otel) — each once, in a scratch folder of its own that later runs reuse. Then, for each round, it \
+            runs every scenario in turn: baseline, manual, woven dormant, woven with in-process OTLP export, woven \
+            with `autotrace attach`, woven with the flight recorder, unwoven with `attach --symbols`. Every scenario \
+            gets the same load: wrk saturating /work?cpu=50&alloc=10 for SECONDS, then a fixed RATE with latencies \
+            from the scheduled send times. Interleaving the rounds lets every scenario share the machine's drift. \
+            The exporting scenarios send to an OTLP receiver in this process that counts the spans (completeness).
+
+            Prints a Markdown table (medians, ratios to baseline) and writes bench.json and bench.html (charts, no \
+            network needed). A scenario that cannot run here (no root or bpftrace for attach, a failed build) is \
+            shown as not available, with the reason. Needs wrk (apt-get install wrk).
+
+            Duration on a 2-core machine: the first run builds the three binaries (debug: about 15 minutes, \
+            release: about 35); after that --quick (1 round of 3 s) takes about 2 minutes and the full run \
+            (3 rounds of 10 s) about 9.
             """
     )
 
@@ -29,8 +35,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Requests per second of the fixed-rate run.")
     var rate = 500.0
 
-    @Option(help: "The build configuration of HelloServer: debug or release.")
-    var buildConfiguration = "debug"
+    @Option(help: "The build configuration of HelloServer: release (what production runs) or debug (builds faster).")
+    var buildConfiguration = "release"
 
     @Option(help: "Where bench.json and bench.html are written.")
     var output = "."
@@ -41,9 +47,19 @@ struct Bench: ParsableCommand {
     @Option(help: "The HelloServer package (default: Examples/HelloServer of this checkout).")
     var example: String?
 
+    @Option(name: .customLong("scenario"), help: "Run only this scenario (repeat for more); baseline always runs, as the reference.")
+    var scenarioNames: [String] = []
+
+    @Flag(help: "Build every binary from an empty scratch folder, so that the clean build times are measured now.")
+    var cleanBuilds = false
+
     func validate() throws {
         guard ["debug", "release"].contains(buildConfiguration) else { throw ValidationError("--build-configuration is debug or release") }
         guard Wrk.path != nil else { throw ValidationError("wrk is not installed: apt-get install wrk") }
+        let known = BenchScenario.all(canAttach: nil).map(\.name)
+        for name in scenarioNames where !known.contains(name) {
+            throw ValidationError("no scenario \(name); the scenarios are \(known.joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -52,41 +68,39 @@ struct Bench: ParsableCommand {
         let old = try compare.map { try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
         let package = try Demo.locateHelloServer(example)
         let autotrace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-
-        var buildSeconds: [String: Double] = [:]
-        progress("building HelloServer woven (\(buildConfiguration))…")
-        var started = Date()
-        try WovenSwiftPMCommand(subcommand: "build", arguments: ["-c", buildConfiguration, "--product", "HelloServer"], root: package).run()
-        buildSeconds["woven"] = Date().timeIntervalSince(started)
-        progress("building HelloServer plain (\(buildConfiguration))…")
-        started = Date()
-        guard let swift = Subprocess.which("swift") else { throw CommandFailure("swift is not on PATH") }
-        let plainScratch = "\(package)/.build-bench-plain"
-        let status = Subprocess.run(swift, ["build", "--package-path", package, "--scratch-path", plainScratch, "-c", buildConfiguration, "--product", "HelloServer"])
-        buildSeconds["plain"] = Date().timeIntervalSince(started)
-        let binaries: [BenchScenario.Binary: String] = [
-            .woven: "\(package)/\(WovenSwiftPMCommand.scratchPath)/\(buildConfiguration)/HelloServer",
-            .plain: "\(plainScratch)/\(buildConfiguration)/HelloServer",
-        ]
-
         let canAttach: String? =
             getuid() != 0 ? "needs root (sudo autotrace bench)"
             : Subprocess.which("bpftrace") == nil ? "needs bpftrace (apt-get install bpftrace)" : nil
-        var results = BenchScenario.all(canAttach: canAttach).map {
-            BenchReport.ScenarioResult(name: $0.name, summary: $0.summary, unavailable: $0.unavailable)
+        let scenarios = BenchScenario.all(canAttach: canAttach).filter {
+            scenarioNames.isEmpty || $0.name == "baseline" || scenarioNames.contains($0.name)
         }
-        if status != 0 {
-            for index in results.indices where BenchScenario.all(canAttach: canAttach)[index].binary == .plain {
-                results[index].unavailable = results[index].unavailable ?? "the plain build of HelloServer failed"
-            }
+        var results = scenarios.map { BenchReport.ScenarioResult(name: $0.name, summary: $0.summary, unavailable: $0.unavailable) }
+
+        // Each binary that a scenario able to run here needs is built once; a failed build makes its scenarios
+        // unavailable and the others still run.
+        var buildSeconds: [String: Double] = [:]
+        var builds: [BenchScenario.Binary: BenchBuild.Outcome] = [:]
+        for binary in BenchScenario.Binary.allCases where scenarios.contains(where: { $0.binary == binary && $0.unavailable == nil }) {
+            let build = BenchBuild(binary: binary, package: package, configuration: buildConfiguration)
+            progress("building \(build.product) \(binary.rawValue) (\(buildConfiguration))\(cleanBuilds ? " from clean" : "")…")
+            let outcome = build.run(clean: cleanBuilds)
+            builds[binary] = outcome
+            buildSeconds[binary.rawValue] = outcome.seconds
+            if let failure = outcome.failure { progress("  \(failure)") }
         }
-        let scenarios = BenchScenario.all(canAttach: canAttach)
+        for (index, scenario) in scenarios.enumerated() {
+            if let failure = builds[scenario.binary]?.failure { results[index].unavailable = results[index].unavailable ?? failure }
+        }
+
         for round in 1...rounds {
             for (index, scenario) in scenarios.enumerated() where results[index].unavailable == nil {
                 progress("round \(round)/\(rounds): \(scenario.name) (\(scenario.summary))…")
-                let run = BenchRun(scenario: scenario, binaryPath: binaries[scenario.binary]!, autotrace: autotrace, seconds: seconds, rate: rate)
+                let build = BenchBuild(binary: scenario.binary, package: package, configuration: buildConfiguration)
+                let run = BenchRun(scenario: scenario, binaryPath: build.executable, autotrace: autotrace, seconds: seconds, rate: rate)
                 do {
-                    results[index].rounds.append(try run.measure())
+                    var measurement = try run.measure()
+                    measurement.cleanBuildSeconds = builds[scenario.binary]?.cleanSeconds
+                    results[index].rounds.append(measurement)
                 } catch {
                     progress("  \(scenario.name) failed: \(error)")
                     results[index].unavailable = "failed: \(error)"
@@ -102,6 +116,9 @@ struct Bench: ParsableCommand {
         )
         print("\nHelloServer \(BenchRun.path), \(buildConfiguration), \(rounds) round(s) of \(Int(seconds)) s, medians (ratio to baseline):\n")
         print(report.markdown)
+        if builds.values.contains(where: { $0.failure == nil && $0.cleanSeconds == nil }) {
+            print("\nA clean build time shows \"–\" for a binary built before autotrace bench first ran; --clean-builds measures it.")
+        }
         if let old { print("\nCompared with \(compare!):\n\n" + report.comparison(with: old)) }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let encoder = JSONEncoder()

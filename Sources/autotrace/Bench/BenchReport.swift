@@ -15,6 +15,7 @@ struct BenchReport: Codable {
     var configuration: String
     var secondsPerRun: Double
     var fixedRate: Double
+    /// This run's build time of each binary (plain, woven, manual); seconds when it reused an earlier build.
     var buildSeconds: [String: Double]
     var scenarios: [ScenarioResult]
 
@@ -28,6 +29,7 @@ struct BenchReport: Codable {
         ("CPU/request", "µs", false, { $0.cpuMicrosPerRequest }),
         ("peak RSS", "MiB", false, { $0.peakRSSBytes / 1_048_576 }),
         ("completeness", "%", true, { $0.completeness.map { $0 * 100 } }),
+        ("clean build", "s", false, { $0.cleanBuildSeconds }),
     ]
 
     static func median(of rounds: [BenchMeasurement]) -> BenchMeasurement? {
@@ -37,11 +39,13 @@ struct BenchReport: Codable {
             return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         }
         let completeness = rounds.compactMap(\.completeness)
+        let build = rounds.compactMap(\.cleanBuildSeconds)
         return BenchMeasurement(
             throughput: middle(rounds.map(\.throughput)), p50: middle(rounds.map(\.p50)), p99: middle(rounds.map(\.p99)),
             p999: middle(rounds.map(\.p999)), max: middle(rounds.map(\.max)),
             cpuMicrosPerRequest: middle(rounds.map(\.cpuMicrosPerRequest)), peakRSSBytes: middle(rounds.map(\.peakRSSBytes)),
-            completeness: completeness.isEmpty ? nil : middle(completeness)
+            completeness: completeness.isEmpty ? nil : middle(completeness),
+            cleanBuildSeconds: build.isEmpty ? nil : middle(build)
         )
     }
 

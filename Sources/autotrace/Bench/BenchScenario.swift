@@ -4,7 +4,7 @@ import Synchronization
 
 /// One way of running HelloServer under identical load.
 struct BenchScenario: Sendable {
-    enum Binary: Sendable { case plain, woven }
+    enum Binary: String, Sendable, CaseIterable { case plain, woven, manual }
     enum Listener: Sendable { case none, otlp, attach, attachSymbols }
 
     var name: String
@@ -15,17 +15,20 @@ struct BenchScenario: Sendable {
     /// Why the scenario cannot run here, if it cannot.
     var unavailable: String?
 
+    /// Both exporting scenarios batch the same way, so that they differ only in who makes and exports the spans.
+    static let exportEnvironment = ["OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BSP_MAX_QUEUE_SIZE": "65536"]
+
     static func all(canAttach: String?) -> [BenchScenario] {
         [
             BenchScenario(name: "baseline", summary: "unwoven, no instrumentation", binary: .plain),
             BenchScenario(
-                name: "manual", summary: "hand-written spans + swift-otel + TracingMiddleware", binary: .plain,
-                unavailable: "needs a swift-otel build of HelloServer, which this package does not depend on yet"
+                name: "manual", summary: "hand-written spans + swift-otel + TracingMiddleware (HelloServerManual)",
+                binary: .manual, environment: exportEnvironment, listener: .otlp
             ),
             BenchScenario(name: "woven-dormant", summary: "woven, nothing listening", binary: .woven),
             BenchScenario(
                 name: "woven-otlp", summary: "woven, in-process OTLP export", binary: .woven,
-                environment: ["OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_BSP_MAX_QUEUE_SIZE": "65536"], listener: .otlp
+                environment: exportEnvironment, listener: .otlp
             ),
             BenchScenario(name: "woven-attach", summary: "woven, autotrace attach", binary: .woven, listener: .attach, unavailable: canAttach),
             BenchScenario(
@@ -51,6 +54,8 @@ struct BenchMeasurement: Codable, Sendable {
     var peakRSSBytes: Double
     /// Spans received ÷ spans expected, for scenarios that export.
     var completeness: Double?
+    /// How long a clean build of the scenario's binary took (the same in every round), when known.
+    var cleanBuildSeconds: Double?
 }
 
 /// Runs a scenario's server and listener, puts the load on it and reads the process's counters.
@@ -60,7 +65,7 @@ struct BenchRun {
     let autotrace: String
     let seconds: Double
     let rate: Double
-    /// Spans each `/work` request makes in a woven server: the server span and `work.perform`.
+    /// Spans each `/work` request makes, woven or by hand: the server span and `work.perform`.
     static let spansPerRequest = 2.0
     static let path = "/work?cpu=50&alloc=10"
 

@@ -1,0 +1,1 @@
+../HelloServer/Services.swift
