@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
             shown as not available, with the reason. Needs wrk (apt-get install wrk).
 
             Duration on a 2-core machine: the first run builds the three binaries (release: about 23 minutes, \
-            debug: about 15); after that --quick (1 round of 3 s) takes about 2 minutes and the full run \
+            debug: about 15); after that --quick (1 round of 3 s) takes about 4 minutes and the full run \
             (3 rounds of 10 s) about 9.
             """
     )
