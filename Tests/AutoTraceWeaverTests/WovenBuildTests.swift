@@ -95,13 +95,19 @@ import Testing
         #expect((fragile["skipped"] as? [[String: Any]])?.first?["reason"] as? String ?? "" != "")
     }
 
-    @Test func anInvalidAspectFileStopsTheBuildBeforeAnyCompile() throws {
-        let package = FileManager.default.temporaryDirectory.appendingPathComponent("aspects-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: package) }
+    /// A package in a temporary folder with one executable target, App, whose main.swift is `main`.
+    static func appPackage(main: String) throws -> String {
+        let package = FileManager.default.temporaryDirectory.appendingPathComponent("app-\(UUID())").path
         try FileManager.default.createDirectory(atPath: "\(package)/Sources/App", withIntermediateDirectories: true)
         try "// swift-tools-version:6.2\nimport PackageDescription\nlet package = Package(name: \"App\", targets: [.executableTarget(name: \"App\")])\n"
             .write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
-        try "print(1)\n".write(toFile: "\(package)/Sources/App/main.swift", atomically: true, encoding: .utf8)
+        try main.write(toFile: "\(package)/Sources/App/main.swift", atomically: true, encoding: .utf8)
+        return package
+    }
+
+    @Test func anInvalidAspectFileStopsTheBuildBeforeAnyCompile() throws {
+        let package = try Self.appPackage(main: "print(1)\n")
+        defer { try? FileManager.default.removeItem(atPath: package) }
         try "aspects:\n  - name: slow\n    functions: { name: \"*\" }\n    span: { kind: sever }\n"
             .write(toFile: "\(package)/autotrace.yml", atomically: true, encoding: .utf8)
         let build = try Self.run(Self.autotrace, ["build"], in: package)
@@ -111,12 +117,8 @@ import Testing
     }
 
     @Test func changedAspectsRecompileThePackageAndTheBuildStillSucceeds() throws {
-        let package = FileManager.default.temporaryDirectory.appendingPathComponent("rebuild-\(UUID())").path
+        let package = try Self.appPackage(main: "func answer() -> Int { 42 }\nprint(answer())\n")
         defer { try? FileManager.default.removeItem(atPath: package) }
-        try FileManager.default.createDirectory(atPath: "\(package)/Sources/App", withIntermediateDirectories: true)
-        try "// swift-tools-version:6.2\nimport PackageDescription\nlet package = Package(name: \"App\", targets: [.executableTarget(name: \"App\")])\n"
-            .write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
-        try "func answer() -> Int { 42 }\nprint(answer())\n".write(toFile: "\(package)/Sources/App/main.swift", atomically: true, encoding: .utf8)
         let first = try Self.run(Self.autotrace, ["build"], in: package)
         try #require(first.status == 0, "\(first.output)")
 
