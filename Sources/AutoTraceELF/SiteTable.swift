@@ -43,7 +43,7 @@ public enum SiteTable {
     }
 
     /// Reads the records of a section's contents. The linker may pad between records: zero bytes are skipped;
-    /// anything else that does not start a record ends the table.
+    /// anything else that does not start a record, or a record longer than what is left, ends the table.
     public static func decode<Bytes: Collection<UInt8>>(_ section: Bytes) -> [SiteRecord] {
         let bytes = Array(section)
         var sites: [SiteRecord] = []
@@ -53,17 +53,20 @@ public enum SiteTable {
                 index += 1
                 continue
             }
-            guard index + 8 <= bytes.count, Array(bytes[index..<index + 4]) == magic else { break }
-            let length = (0..<4).reduce(0) { $0 | Int(bytes[index + 4 + $1]) << (8 * $1) }
-            guard index + 8 + length <= bytes.count else { break }
-            let fields = String(decoding: bytes[(index + 8)..<(index + 8 + length)], as: UTF8.self)
+            guard bytes.count - index >= 8, bytes[index..<index + 4].elementsEqual(magic) else { break }
+            let length = (0..<4).reduce(UInt64(0)) { $0 | UInt64(bytes[index + 4 + $1]) << (8 * UInt64($1)) }
+            // Compared with what is left, so a length from the file is never added to an index.
+            guard length <= UInt64(bytes.count - index - 8) else { break }
+            let start = index + 8
+            let end = start + Int(length)
+            let fields = String(decoding: bytes[start..<end], as: UTF8.self)
                 .split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             if fields.count == 7, let id = UInt32(fields[0]), let line = Int(fields[6]) {
                 sites.append(
                     SiteRecord(id: id, kind: fields[1], name: fields[2], module: fields[3], function: fields[4], file: fields[5], line: line)
                 )
             }
-            index += 8 + length
+            index = end
         }
         return sites
     }
