@@ -48,7 +48,7 @@ public final class AutoTracer: Tracer, Sendable {
         self.resource = resource
         flightDumpDirectory = settings?.dumpDirectory ?? "/tmp"
         let recorder = settings.flatMap { settings in
-            let recorder = FlightRecorder(maxBytes: settings.maxBytes, maxAgeNanos: UInt64(settings.maxAgeSeconds) * 1_000_000_000)
+            let recorder = FlightRecorder(maxBytes: settings.maxBytes, maxAgeNanos: nanoseconds(seconds: settings.maxAgeSeconds))
             if recorder == nil {
                 AutoTraceLog.error(
                     "cannot allocate AUTOTRACE_FLIGHT_MAX_BYTES=\(settings.maxBytes) bytes; the flight recorder is off, use a smaller size"
@@ -60,6 +60,11 @@ public final class AutoTracer: Tracer, Sendable {
         tailCapture = recorder.flatMap { recorder in
             processors.isEmpty ? nil : TailCapture(recorder: recorder, slowMillis: settings?.slowMillis, processors: processors)
         }
+    }
+
+    /// What tail capture did so far: traces exported whole, and traces it had no room to queue.
+    public var tailCaptureStatistics: TailCaptureStatistics {
+        TailCaptureStatistics(captured: tailCapture?.capturedTraces ?? 0, dropped: tailCapture?.droppedTraces ?? 0)
     }
 
     // MARK: Starting spans

@@ -73,7 +73,7 @@ extension AutoTrace {
             )
         }
         if !processors.isEmpty {
-            let exportTimeout = UInt64(configuration.batch.exportTimeoutMillis) * 1_000_000
+            let exportTimeout = nanoseconds(millis: configuration.batch.exportTimeoutMillis)
             exitFlushTimeoutNanos.store(exportTimeout, ordering: .relaxed)
             atexit {
                 AutoTrace.tracer?.shutdown(timeoutNanos: AutoTrace.exitFlushTimeoutNanos.load(ordering: .relaxed))
@@ -122,7 +122,7 @@ extension AutoTrace {
     /// Exports everything queued and stops the sinks, waiting at most `timeoutMillis` for each. Call it on
     /// graceful shutdown; autotrace also does it at `exit`.
     public static func shutdown(timeoutMillis: Int = 30_000) {
-        tracer?.shutdown(timeoutNanos: UInt64(max(timeoutMillis, 0)) * 1_000_000)
+        tracer?.shutdown(timeoutNanos: nanoseconds(millis: timeoutMillis))
     }
 
     /// Export counters summed over the in-process sinks: how many spans were exported and how many dropped.

@@ -9,7 +9,9 @@ import Musl
 /// Everything the runtime reads from the environment. Each property names its variable and default.
 ///
 /// Invalid values never stop the application: they are reported in ``problems`` (and logged by
-/// ``AutoTrace/bootstrap(environment:)``) and the default is used instead.
+/// ``AutoTrace/bootstrap(environment:)``) and the default is used instead. Every number has a range (see
+/// ``ranges``): a value outside it is clamped to the nearest bound, also with a problem. No problem message shows a
+/// header value, an endpoint's user-info or its query values.
 public struct AutoTraceConfiguration: Sendable {
     /// `OTEL_SDK_DISABLED` (default `false`): when `true`, nothing is exported or written; woven sites stay
     /// dormant, and the USDT probes still work for `autotrace attach`.
@@ -79,15 +81,9 @@ public struct AutoTraceConfiguration: Sendable {
             }
             return value("OTEL_EXPORTER_OTLP_\(suffix)").map { ("OTEL_EXPORTER_OTLP_\(suffix)", $0) }
         }
-        func integer(_ name: String, _ target: inout Int, minimum: Int) {
-            guard let text = value(name) else { return }
-            guard let number = Int(text), number >= minimum else {
-                problems.append(
-                    AutoTraceError(.invalidConfiguration, "\(name)=\(text) must be an integer ≥ \(minimum); using \(target)")
-                )
-                return
-            }
-            target = number
+        func integer(_ name: String, _ target: inout Int) {
+            guard let text = value(name), let range = Self.ranges[name] else { return }
+            target = Self.clampedInteger(name: name, text: text, range: range, default: target, problems: &problems)
         }
 
         if let text = value("OTEL_SDK_DISABLED") {
@@ -99,7 +95,8 @@ public struct AutoTraceConfiguration: Sendable {
             problems: &problems
         )
         do {
-            sampler = try Sampler(name: value("OTEL_TRACES_SAMPLER"), argument: value("OTEL_TRACES_SAMPLER_ARG"))
+            let argument = value("OTEL_TRACES_SAMPLER_ARG").map { Self.clampedRatio($0, problems: &problems) }
+            sampler = try Sampler(name: value("OTEL_TRACES_SAMPLER"), argument: argument)
         } catch {
             problems.append(error)
         }
@@ -113,18 +110,29 @@ public struct AutoTraceConfiguration: Sendable {
                 )
             )
         }
-        var endpointURL: (name: String, url: String)?
+        // The base URL is parsed first, so that `/v1/traces` goes on its path, not after its query.
+        var endpointURL: (name: String, url: String, isBase: Bool)?
         if let specific = value("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            endpointURL = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific)
+            endpointURL = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", specific, false)
         } else if let base = value("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            endpointURL = ("OTEL_EXPORTER_OTLP_ENDPOINT", base.hasSuffix("/") ? base + "v1/traces" : base + "/v1/traces")
+            endpointURL = ("OTEL_EXPORTER_OTLP_ENDPOINT", base, true)
         } else if exporters.contains("otlp") {
-            endpointURL = ("default endpoint", "http://localhost:4318/v1/traces")
+            endpointURL = ("default endpoint", "http://localhost:4318/v1/traces", false)
         }
         if exporters == ["none"] { endpointURL = nil }
         if let endpointURL {
             do {
-                otlpEndpoint = try HTTPEndpoint(url: endpointURL.url)
+                let (endpoint, droppedUserInfo) = try HTTPEndpoint.parse(endpointURL.url)
+                otlpEndpoint = endpointURL.isBase ? endpoint.appendingPath("v1/traces") : endpoint
+                if droppedUserInfo {
+                    problems.append(
+                        AutoTraceError(
+                            .invalidConfiguration,
+                            "\(endpointURL.name): user-info in the URL is not supported and was removed; send credentials "
+                                + "with OTEL_EXPORTER_OTLP_HEADERS, e.g. Authorization=Basic%20<base64>"
+                        )
+                    )
+                }
             } catch {
                 problems.append(AutoTraceError(.invalidConfiguration, "\(endpointURL.name): \(error.message)"))
             }
@@ -144,7 +152,7 @@ public struct AutoTraceConfiguration: Sendable {
             }
         }
         if let (name, text) = signalValue("HEADERS") {
-            otlpHeaders = Self.keyValueList(text, variable: name, problems: &problems)
+            otlpHeaders = Self.headerList(text, variable: name, problems: &problems)
         }
         if let (name, text) = signalValue("COMPRESSION") {
             switch text.lowercased() {
@@ -154,17 +162,13 @@ public struct AutoTraceConfiguration: Sendable {
                 problems.append(AutoTraceError(.invalidConfiguration, "\(name)=\(text) must be gzip or none"))
             }
         }
-        if signalValue("TIMEOUT") != nil {
-            integer(
-                value("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT") != nil ? "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT" : "OTEL_EXPORTER_OTLP_TIMEOUT",
-                &otlpTimeoutMillis,
-                minimum: 1
-            )
+        if let (name, _) = signalValue("TIMEOUT") {
+            integer(name, &otlpTimeoutMillis)
         }
-        integer("OTEL_BSP_SCHEDULE_DELAY", &batch.scheduleDelayMillis, minimum: 1)
-        integer("OTEL_BSP_EXPORT_TIMEOUT", &batch.exportTimeoutMillis, minimum: 1)
-        integer("OTEL_BSP_MAX_QUEUE_SIZE", &batch.maxQueueSize, minimum: 1)
-        integer("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &batch.maxExportBatchSize, minimum: 1)
+        integer("OTEL_BSP_SCHEDULE_DELAY", &batch.scheduleDelayMillis)
+        integer("OTEL_BSP_EXPORT_TIMEOUT", &batch.exportTimeoutMillis)
+        integer("OTEL_BSP_MAX_QUEUE_SIZE", &batch.maxQueueSize)
+        integer("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &batch.maxExportBatchSize)
         if batch.maxExportBatchSize > batch.maxQueueSize {
             problems.append(
                 AutoTraceError(
@@ -178,8 +182,17 @@ public struct AutoTraceConfiguration: Sendable {
         tracesFile = value("AUTOTRACE_TRACES_FILE")
         if let text = value("AUTOTRACE_OVERHEAD_BUDGET") {
             let number = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
-            if let number, number > 0, number <= 1 {
-                overheadBudget = number
+            if let number, number.isFinite {
+                let clamped = min(max(number, Self.overheadBudgetRange.lowerBound), Self.overheadBudgetRange.upperBound)
+                if clamped != number {
+                    problems.append(
+                        AutoTraceError(
+                            .invalidConfiguration,
+                            "AUTOTRACE_OVERHEAD_BUDGET=\(text) is outside 0.0001...1 (0.01%...100%); using \(clamped)"
+                        )
+                    )
+                }
+                overheadBudget = clamped
             } else {
                 problems.append(
                     AutoTraceError(.invalidConfiguration, "AUTOTRACE_OVERHEAD_BUDGET=\(text) must be a share of CPU such as 1% or 0.01; no governor")
@@ -188,14 +201,20 @@ public struct AutoTraceConfiguration: Sendable {
         }
         if let text = value("AUTOTRACE_FLIGHT_RECORDER"), ["1", "true", "on", "yes"].contains(text.lowercased()) {
             var settings = FlightRecorderSettings()
-            integer("AUTOTRACE_FLIGHT_MAX_BYTES", &settings.maxBytes, minimum: 4096)
-            integer("AUTOTRACE_FLIGHT_MAX_AGE", &settings.maxAgeSeconds, minimum: 1)
+            integer("AUTOTRACE_FLIGHT_MAX_BYTES", &settings.maxBytes)
+            integer("AUTOTRACE_FLIGHT_MAX_AGE", &settings.maxAgeSeconds)
             if let text = value("AUTOTRACE_SLOW_MS") {
-                if let millis = Int(text), millis >= 0 {
-                    settings.slowMillis = millis
-                } else {
+                // A negative threshold is not clamped to 0, which would capture every trace: it means off.
+                if text.hasPrefix("-") || Self.parsedInteger(text) == nil {
                     problems.append(
-                        AutoTraceError(.invalidConfiguration, "AUTOTRACE_SLOW_MS=\(text) must be a number of milliseconds; slow-request capture is off")
+                        AutoTraceError(
+                            .invalidConfiguration,
+                            "AUTOTRACE_SLOW_MS=\(text) must be a number of milliseconds, 0...3600000; slow-request capture is off"
+                        )
+                    )
+                } else if let range = Self.ranges["AUTOTRACE_SLOW_MS"] {
+                    settings.slowMillis = Self.clampedInteger(
+                        name: "AUTOTRACE_SLOW_MS", text: text, range: range, default: 0, problems: &problems
                     )
                 }
             }
@@ -214,6 +233,88 @@ public struct AutoTraceConfiguration: Sendable {
                 )
             }
         }
+    }
+
+    /// The range of every integer variable; values outside are clamped to the nearest bound (and reported).
+    /// Times are in milliseconds except `AUTOTRACE_FLIGHT_MAX_AGE` (seconds); the README lists them too.
+    static let ranges: [String: ClosedRange<Int>] = [
+        "OTEL_EXPORTER_OTLP_TIMEOUT": 1...3_600_000,
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": 1...3_600_000,
+        "OTEL_BSP_SCHEDULE_DELAY": 1...3_600_000,
+        "OTEL_BSP_EXPORT_TIMEOUT": 1...3_600_000,
+        "OTEL_BSP_MAX_QUEUE_SIZE": 1...1_048_576,
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": 1...65_536,
+        "AUTOTRACE_FLIGHT_MAX_BYTES": 4096...(1 << 30),
+        "AUTOTRACE_FLIGHT_MAX_AGE": 1...86_400,
+        "AUTOTRACE_SLOW_MS": 0...3_600_000,
+    ]
+
+    /// `AUTOTRACE_OVERHEAD_BUDGET`'s range: 0.01% to 100% of the process's CPU time.
+    static let overheadBudgetRange = 0.0001...1.0
+
+    /// An optionally signed decimal integer, saturating at the bounds of `Int` instead of failing on overflow.
+    static func parsedInteger(_ text: String) -> Int? {
+        var digits = Substring(text)
+        let negative = digits.hasPrefix("-")
+        if negative || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        var value = 0
+        for digit in digits.utf8 {
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = shifted.addingReportingOverflow(Int(digit - 48))
+            guard !overflow, !carry else { return negative ? Int.min : Int.max }
+            value = sum
+        }
+        return negative ? -value : value
+    }
+
+    /// `text` as an integer within `range`: clamped (with a problem) when outside, `default` (with a problem) when
+    /// not an integer at all.
+    static func clampedInteger(
+        name: String,
+        text: String,
+        range: ClosedRange<Int>,
+        default fallback: Int,
+        problems: inout [AutoTraceError]
+    ) -> Int {
+        guard let number = parsedInteger(text) else {
+            problems.append(
+                AutoTraceError(
+                    .invalidConfiguration,
+                    "\(name)=\(text) must be an integer in \(range.lowerBound)...\(range.upperBound); using \(fallback)"
+                )
+            )
+            return fallback
+        }
+        let clamped = min(max(number, range.lowerBound), range.upperBound)
+        if clamped != number {
+            problems.append(
+                AutoTraceError(
+                    .invalidConfiguration,
+                    "\(name)=\(text) is outside \(range.lowerBound)...\(range.upperBound); using \(clamped)"
+                )
+            )
+        }
+        return clamped
+    }
+
+    /// `OTEL_TRACES_SAMPLER_ARG` with a finite number outside 0...1 clamped into it (and reported); anything else
+    /// is passed on for the sampler to refuse.
+    static func clampedRatio(_ text: String, problems: inout [AutoTraceError]) -> String {
+        guard let number = Double(text) else { return text }
+        guard number.isFinite else {
+            problems.append(
+                AutoTraceError(.invalidConfiguration, "OTEL_TRACES_SAMPLER_ARG=\(text) is not a ratio in 0...1; using 1.0")
+            )
+            return "1.0"
+        }
+        let clamped = min(max(number, 0), 1)
+        if clamped != number {
+            problems.append(
+                AutoTraceError(.invalidConfiguration, "OTEL_TRACES_SAMPLER_ARG=\(text) is outside 0...1; using \(clamped)")
+            )
+        }
+        return String(clamped)
     }
 
     /// Where the flight recorder is tuned; each property names its variable and default.
@@ -245,6 +346,48 @@ public struct AutoTraceConfiguration: Sendable {
                 continue
             }
             result.append((key, percentDecoded(parts[1].trimmingWhitespace)))
+        }
+        return result
+    }
+
+    /// Parses `OTEL_EXPORTER_OTLP_HEADERS` like ``keyValueList(_:variable:problems:)``, but never echoes a value:
+    /// a malformed member is named by its position (it may be `Authorization: Bearer ...`), a bad value by its key.
+    /// Names must be HTTP tokens, and values must not hold control characters, which could end the header line.
+    static func headerList(_ text: String, variable: String, problems: inout [AutoTraceError]) -> [(String, String)] {
+        var result: [(String, String)] = []
+        for (index, member) in text.split(separator: ",").enumerated() {
+            let parts = member.split(separator: "=", maxSplits: 1)
+            let key = parts.first.map { percentDecoded($0.trimmingWhitespace) } ?? ""
+            guard parts.count == 2, !key.isEmpty else {
+                problems.append(
+                    AutoTraceError(
+                        .invalidConfiguration,
+                        "\(variable): member \(index + 1) is not key=value; skipped (its text is not shown: it may hold a secret)"
+                    )
+                )
+                continue
+            }
+            let isToken = key.utf8.allSatisfy { byte in
+                (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
+                    || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+            guard isToken else {
+                problems.append(
+                    AutoTraceError(.invalidConfiguration, "\(variable): member \(index + 1) has an invalid header name; skipped")
+                )
+                continue
+            }
+            let value = percentDecoded(parts[1].trimmingWhitespace)
+            guard !value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else {
+                problems.append(
+                    AutoTraceError(
+                        .invalidConfiguration,
+                        "\(variable): the value of \(key) contains a control character (a line break?); skipped"
+                    )
+                )
+                continue
+            }
+            result.append((key, value))
         }
         return result
     }

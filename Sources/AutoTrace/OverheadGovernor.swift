@@ -97,7 +97,7 @@ public final class OverheadGovernor: Sendable {
     static func processCPUNanos() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+        return nanoseconds(seconds: UInt64(max(time.tv_sec, 0))).addingSaturated(UInt64(max(time.tv_nsec, 0)))
     }
 
     static func percent(_ fraction: Double) -> String { "\(rounded(fraction * 100))%" }

@@ -72,8 +72,13 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
 
     init(writer: any SpanBatchWriter, settings: BatchSettings) {
         self.writer = writer
+        // Bounds set in code are not checked like the environment's: keep the ones the export loop relies on.
+        var settings = settings
+        settings.maxQueueSize = max(settings.maxQueueSize, 1)
+        settings.maxExportBatchSize = min(max(settings.maxExportBatchSize, 1), settings.maxQueueSize)
         self.settings = settings
-        queue.reserveCapacity(settings.maxQueueSize)
+        // Reserved up to a modest size only: a queue bound set in code can be anything, and memory is taken as used.
+        queue.reserveCapacity(min(max(settings.maxQueueSize, 0), 4096))
         let started = startThread(name: "autotrace-export") { [self] in run() }
         if !started {
             isStopped = true
@@ -94,7 +99,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
     }
 
     func forceFlush(timeoutNanos: UInt64) {
-        let deadline = monotonicNanosNow() &+ timeoutNanos
+        let deadline = monotonicDeadline(afterNanos: timeoutNanos)
         lock.withLock {
             guard !isStopped else { return }
             flushRequests += 1
@@ -107,7 +112,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
     }
 
     func shutdown(timeoutNanos: UInt64) {
-        let deadline = monotonicNanosNow() &+ timeoutNanos
+        let deadline = monotonicDeadline(afterNanos: timeoutNanos)
         lock.withLock {
             isShutDown = true
             lock.broadcast()
@@ -120,7 +125,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
     // MARK: The export thread
 
     private func run() {
-        var nextScheduledExport = monotonicNanosNow() &+ UInt64(settings.scheduleDelayMillis) * 1_000_000
+        var nextScheduledExport = monotonicDeadline(afterNanos: nanoseconds(millis: settings.scheduleDelayMillis))
         while true {
             let (batch, flushTicket, stopping) = lock.withLock { () -> ([AutoTraceSpan], Int?, Bool) in
                 while queue.count < settings.maxExportBatchSize && flushRequests == flushesDone && !isShutDown {
@@ -139,7 +144,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
                 return (batch, ticket, isShutDown && queue.isEmpty)
             }
             if !batch.isEmpty { export(batch, finalAttempt: stopping) }
-            nextScheduledExport = monotonicNanosNow() &+ UInt64(settings.scheduleDelayMillis) * 1_000_000
+            nextScheduledExport = monotonicDeadline(afterNanos: nanoseconds(millis: settings.scheduleDelayMillis))
             lock.withLock {
                 if let flushTicket {
                     flushesDone = flushTicket
@@ -155,7 +160,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
     }
 
     private func export(_ batch: [AutoTraceSpan], finalAttempt: Bool) {
-        let deadline = monotonicNanosNow() &+ UInt64(settings.exportTimeoutMillis) * 1_000_000
+        let deadline = monotonicDeadline(afterNanos: nanoseconds(millis: settings.exportTimeoutMillis))
         var backoff: UInt64 = 100_000_000
         while true {
             let remaining = deadline &- min(deadline, monotonicNanosNow())
@@ -169,9 +174,10 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
                 return
             case .retry(let reason, let afterNanos):
                 statisticsStorage.withLock { $0.failedAttempts += 1 }
-                let wait = afterNanos ?? backoff
+                // Retry-After, but never sooner than the backoff: a peer answering "0" gets no request storm.
+                let wait = max(afterNanos ?? backoff, backoff)
                 let shuttingDown = lock.withLock { isShutDown }
-                guard !finalAttempt, !shuttingDown, monotonicNanosNow() &+ wait < deadline else {
+                guard !finalAttempt, !shuttingDown, monotonicNanosNow().addingSaturated(wait) < deadline else {
                     countDropped(UInt64(batch.count), reason: reason)
                     return
                 }
@@ -182,7 +188,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
     }
 
     private func sleepUnlessShutDown(nanos: UInt64) {
-        let deadline = monotonicNanosNow() &+ nanos
+        let deadline = monotonicDeadline(afterNanos: nanos)
         lock.withLock {
             while !isShutDown && monotonicNanosNow() < deadline {
                 lock.wait(untilMonotonicNanos: deadline)

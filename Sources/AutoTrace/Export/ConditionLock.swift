@@ -75,7 +75,8 @@ enum InstrumentationThreads {
             clocks.reduce(0) { total, clock in
                 var time = timespec()
                 guard clock_gettime(clock, &time) == 0 else { return total }
-                return total + UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+                let nanos = nanoseconds(seconds: UInt64(max(time.tv_sec, 0))).addingSaturated(UInt64(max(time.tv_nsec, 0)))
+                return total.addingSaturated(nanos)
             }
         }
     }

@@ -5,64 +5,134 @@ import Musl
 #endif
 
 /// An `http://` URL split into what a request needs.
+///
+/// User-info (`user:password@`) is not supported: ``parse(_:)`` removes it and says so, and it never reaches a
+/// log. The query is kept apart from the path, is sent with every request, and shows in ``description`` only with
+/// its values masked (`key=REDACTED`), since collectors behind gateways often take an API key there.
 public struct HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
+    /// The path, without the query; `/` at least.
     public var path: String
+    /// The query, without its `?`; nil when the URL has none.
+    public var query: String?
 
     /// An endpoint from its parts.
-    public init(host: String, port: UInt16, path: String) {
+    public init(host: String, port: UInt16, path: String, query: String? = nil) {
         self.host = host
         self.port = port
         self.path = path
+        self.query = query
     }
 
-    /// Parses `http://host[:port][/path]`. `https` is refused: the runtime carries no TLS stack.
+    /// Parses `http://host[:port][/path][?query]`. `https` is refused: the runtime carries no TLS stack.
+    /// User-info is dropped (see ``parse(_:)`` to learn whether there was some). Errors never show the URL's
+    /// user-info or query values.
     public init(url: String) throws(AutoTraceError) {
+        self = try Self.parse(url).endpoint
+    }
+
+    /// Parses like ``init(url:)`` and also tells whether user-info was removed.
+    public static func parse(_ url: String) throws(AutoTraceError) -> (endpoint: HTTPEndpoint, droppedUserInfo: Bool) {
         let text = url.trimmingWhitespace
+        let shown = redacted(text)
         guard let schemeEnd = text.firstRange(of: "://") else {
-            throw AutoTraceError(.invalidConfiguration, "'\(url)' is not a URL; expected http://host:port/path")
+            throw AutoTraceError(.invalidConfiguration, "'\(shown)' is not a URL; expected http://host:port/path")
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" else {
             throw AutoTraceError(
                 .invalidConfiguration,
                 """
-                '\(url)' uses \(scheme)://, but the autotrace runtime exports over plain http only; send spans to \
+                '\(shown)' uses \(scheme)://, but the autotrace runtime exports over plain http only; send spans to \
                 a local OpenTelemetry Collector (http://localhost:4318) and let it forward them over TLS
                 """
             )
         }
-        let rest = text[schemeEnd.upperBound...]
-        let authority = rest.prefix { $0 != "/" }
+        var rest = text[schemeEnd.upperBound...]
+        // A fragment is never sent.
+        if let hash = rest.firstIndex(of: "#") { rest = rest[..<hash] }
+        var query: String?
+        if let mark = rest.firstIndex(of: "?") {
+            query = String(rest[rest.index(after: mark)...])
+            rest = rest[..<mark]
+        }
+        var authority = rest.prefix { $0 != "/" }
         let path = rest.dropFirst(authority.count)
+        var droppedUserInfo = false
+        if let at = authority.lastIndex(of: "@") {
+            authority = authority[authority.index(after: at)...]
+            droppedUserInfo = true
+        }
         var host = Substring(authority)
         var port: UInt16 = 80
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw AutoTraceError(.invalidConfiguration, "'\(shown)' has an unterminated IPv6 address")
+            }
             host = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") {
-                guard let parsed = UInt16(after.dropFirst()) else {
-                    throw AutoTraceError(.invalidConfiguration, "'\(url)' has an invalid port")
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let parsed = UInt16(after.dropFirst()) else {
+                    throw AutoTraceError(.invalidConfiguration, "'\(shown)' has an invalid port")
                 }
                 port = parsed
             }
         } else if let colon = authority.lastIndex(of: ":") {
             host = authority[..<colon]
             guard let parsed = UInt16(authority[authority.index(after: colon)...]) else {
-                throw AutoTraceError(.invalidConfiguration, "'\(url)' has an invalid port")
+                throw AutoTraceError(.invalidConfiguration, "'\(shown)' has an invalid port")
             }
             port = parsed
         }
-        guard !host.isEmpty else { throw AutoTraceError(.invalidConfiguration, "'\(url)' has no host") }
-        self.host = String(host)
-        self.port = port
-        self.path = path.isEmpty ? "/" : String(path)
+        guard !host.isEmpty else { throw AutoTraceError(.invalidConfiguration, "'\(shown)' has no host") }
+        // Whatever goes into the request line must not be able to end it.
+        guard !text.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else {
+            throw AutoTraceError(.invalidConfiguration, "'\(shown)' contains blanks or control characters")
+        }
+        let endpoint = HTTPEndpoint(host: String(host), port: port, path: path.isEmpty ? "/" : String(path), query: query)
+        return (endpoint, droppedUserInfo)
     }
 
+    /// The endpoint with `suffix` (e.g. `v1/traces`) appended to its path; the query stays a query.
+    func appendingPath(_ suffix: String) -> HTTPEndpoint {
+        var copy = self
+        copy.path = (path.hasSuffix("/") ? path : path + "/") + suffix
+        return copy
+    }
+
+    /// What the request line names: the path and the query.
+    var requestTarget: String { query.map { "\(path)?\($0)" } ?? path }
+
+    /// The URL for logs: no user-info, and query values masked.
     public var description: String {
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "http://\(hostPart):\(port)\(path)"
+        return "http://\(hostPart):\(port)\(path)" + (query.map { "?" + Self.maskedQuery($0) } ?? "")
+    }
+
+    /// `a=1&b=2` → `a=REDACTED&b=REDACTED`.
+    static func maskedQuery(_ query: String) -> String {
+        query.split(separator: "&", omittingEmptySubsequences: false).map { parameter in
+            guard let equals = parameter.firstIndex(of: "=") else { return String(parameter) }
+            return parameter[..<equals] + "=REDACTED"
+        }.joined(separator: "&")
+    }
+
+    /// A URL-like text as it may be logged: user-info replaced, query values masked. For texts that did not parse.
+    static func redacted(_ url: String) -> String {
+        var text = Substring(url)
+        if let hash = text.firstIndex(of: "#") { text = text[..<hash] }
+        var query: Substring?
+        if let mark = text.firstIndex(of: "?") {
+            query = text[text.index(after: mark)...]
+            text = text[..<mark]
+        }
+        let authorityStart = text.firstRange(of: "://")?.upperBound ?? text.startIndex
+        let authorityEnd = text[authorityStart...].firstIndex(of: "/") ?? text.endIndex
+        if let at = text[authorityStart..<authorityEnd].lastIndex(of: "@") {
+            text = Substring(String(text[..<authorityStart]) + "REDACTED@" + text[text.index(after: at)...])
+        }
+        return String(text) + (query.map { "?" + maskedQuery(String($0)) } ?? "")
     }
 }
 
@@ -100,25 +170,39 @@ final class HTTPConnection {
 
     struct Failure: Error {
         var message: String
+        /// The peer answered, but not with a response HTTP allows (or one over the caps): sending the same request
+        /// again would not help. False for connection failures and timeouts.
+        var isMalformedResponse = false
     }
+
+    /// The most bytes one response made this connection hold so far; the parser's caps bound it.
+    private(set) var largestResponseBytes = 0
 
     /// Sends a POST and reads the whole response. A request on a kept-alive connection that the server has
     /// closed meanwhile is sent again once on a new connection.
     func post(body: [UInt8], headers: [(String, String)], timeoutNanos: UInt64) throws(Failure) -> HTTPResponse {
-        let deadline = monotonicNanosNow() &+ timeoutNanos
+        let deadline = monotonicDeadline(afterNanos: timeoutNanos)
+        // A kept-alive connection with something to read before we asked is closed by the peer, or carries bytes
+        // of an earlier answer that would be taken for this one: start afresh.
+        if socket >= 0, hasPendingInput() { close() }
         let reused = socket >= 0
         do {
             return try attempt(body: body, headers: headers, deadline: deadline)
         } catch {
             close()
-            guard reused, monotonicNanosNow() < deadline else { throw error }
+            guard reused, !error.isMalformedResponse, monotonicNanosNow() < deadline else { throw error }
             return try attempt(body: body, headers: headers, deadline: deadline)
         }
     }
 
+    private func hasPendingInput() -> Bool {
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
+    }
+
     private func attempt(body: [UInt8], headers: [(String, String)], deadline: UInt64) throws(Failure) -> HTTPResponse {
         if socket < 0 { try connect(deadline: deadline) }
-        var head = "POST \(endpoint.path) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\n"
+        var head = "POST \(endpoint.requestTarget) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\n"
         head += "Content-Length: \(body.count)\r\nUser-Agent: swift-autotrace/\(ExportResource.version)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
@@ -203,97 +287,40 @@ final class HTTPConnection {
         }
     }
 
-    private var readBuffer: [UInt8] = []
-
-    /// Reads at least one more byte into `readBuffer`; false at end of stream.
-    private func fill(deadline: UInt64) throws(Failure) -> Bool {
+    /// Reads one response through the parser, until it is complete, the caps are exceeded or the deadline passes.
+    /// Every read checks the deadline, so neither a slow drip nor an endless stream keeps the thread past it.
+    private func readResponse(deadline: UInt64) throws(Failure) -> HTTPResponse {
+        var parser = HTTPResponseParser()
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        defer { largestResponseBytes = max(largestResponseBytes, parser.bufferedByteCount) }
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
-            if count > 0 {
-                readBuffer.append(contentsOf: chunk[0..<count])
-                return true
-            }
-            if count == 0 { return false }
-            guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
-                throw Failure(message: "reading from \(endpoint) failed: \(String(cString: strerror(errno)))")
-            }
-            guard try waitFor(fd: socket, events: Int16(POLLIN), deadline: deadline) else {
+            guard monotonicNanosNow() < deadline else {
                 throw Failure(message: "timed out waiting for \(endpoint) to answer")
             }
-        }
-    }
-
-    private func readResponse(deadline: UInt64) throws(Failure) -> HTTPResponse {
-        readBuffer.removeAll(keepingCapacity: true)
-        let separator: [UInt8] = [13, 10, 13, 10]
-        var headEnd: Int?
-        while headEnd == nil {
-            guard try fill(deadline: deadline) else {
-                throw Failure(message: "\(endpoint) closed the connection before answering")
-            }
-            headEnd = readBuffer.firstRange(of: separator)?.lowerBound
-            if headEnd == nil && readBuffer.count > 64 * 1024 {
-                throw Failure(message: "\(endpoint) sent an oversized response head")
-            }
-        }
-        let head = String(decoding: readBuffer[0..<headEnd!], as: UTF8.self)
-        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
-        let statusLine = lines.removeFirst().split(separator: " ")
-        guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
-            throw Failure(message: "\(endpoint) did not answer with HTTP/1.x")
-        }
-        let headers = lines.compactMap { line -> (name: String, value: String)? in
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            return (String(line[..<colon]).lowercased(), line[line.index(after: colon)...].trimmingWhitespace)
-        }
-        var response = HTTPResponse(status: status, headers: headers, body: [])
-        readBuffer.removeFirst(headEnd! + 4)
-        if let length = response.header("content-length").flatMap({ Int($0) }) {
-            while readBuffer.count < length {
-                guard try fill(deadline: deadline) else { throw Failure(message: "\(endpoint) cut the body short") }
-            }
-            response.body = Array(readBuffer[0..<length])
-        } else if response.header("transfer-encoding")?.lowercased().contains("chunked") == true {
-            response.body = try readChunked(deadline: deadline)
-        } else {
-            while try fill(deadline: deadline) {}
-            response.body = readBuffer
-            close()
-        }
-        return response
-    }
-
-    private func readChunked(deadline: UInt64) throws(Failure) -> [UInt8] {
-        var body: [UInt8] = []
-        let crlf: [UInt8] = [13, 10]
-        while true {
-            var lineEnd = readBuffer.firstRange(of: crlf)?.lowerBound
-            while lineEnd == nil {
-                guard try fill(deadline: deadline) else { throw Failure(message: "\(endpoint) cut a chunk short") }
-                lineEnd = readBuffer.firstRange(of: crlf)?.lowerBound
-            }
-            let sizeText = String(decoding: readBuffer[0..<lineEnd!], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingWhitespace, radix: 16) else {
-                throw Failure(message: "\(endpoint) sent a malformed chunk")
-            }
-            readBuffer.removeFirst(lineEnd! + 2)
-            while readBuffer.count < size + 2 {
-                guard try fill(deadline: deadline) else { throw Failure(message: "\(endpoint) cut a chunk short") }
-            }
-            if size == 0 {
-                // Skips trailers, if any, up to the blank line.
-                while readBuffer.firstRange(of: crlf)?.lowerBound != 0 {
-                    guard let end = readBuffer.firstRange(of: crlf) else {
-                        guard try fill(deadline: deadline) else { break }
-                        continue
-                    }
-                    readBuffer.removeFirst(end.upperBound)
+            let count = chunk.withUnsafeMutableBytes { Glibc.recv(socket, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                largestResponseBytes = max(largestResponseBytes, parser.bufferedByteCount + count)
+                do {
+                    if let response = try parser.consume(chunk[0..<count]) { return response }
+                } catch {
+                    throw Failure(message: "\(endpoint) \(error.message)", isMalformedResponse: error.isMalformedResponse)
                 }
-                return body
+            } else if count == 0 {
+                // A body that ends with the connection: this connection is done either way.
+                close()
+                do {
+                    return try parser.finish()
+                } catch {
+                    throw Failure(message: "\(endpoint) \(error.message)", isMalformedResponse: error.isMalformedResponse)
+                }
+            } else {
+                guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {
+                    throw Failure(message: "reading from \(endpoint) failed: \(String(cString: strerror(errno)))")
+                }
+                guard try waitFor(fd: socket, events: Int16(POLLIN), deadline: deadline) else {
+                    throw Failure(message: "timed out waiting for \(endpoint) to answer")
+                }
             }
-            body.append(contentsOf: readBuffer[0..<size])
-            readBuffer.removeFirst(size + 2)
         }
     }
 }

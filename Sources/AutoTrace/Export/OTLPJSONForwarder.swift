@@ -16,7 +16,7 @@ package enum OTLPJSONForwarder {
                 response = try connection.post(
                     body: Array(line),
                     headers: headers,
-                    timeoutNanos: UInt64(configuration.otlpTimeoutMillis) * 1_000_000
+                    timeoutNanos: nanoseconds(millis: configuration.otlpTimeoutMillis)
                 )
             } catch {
                 throw AutoTraceError(.exportFailed, "cannot send to \(endpoint): \(error.message)")

@@ -12,7 +12,7 @@ public enum OTLPProtocol: String, Sendable {
 
 /// POSTs batches to an OTLP/HTTP traces endpoint.
 final class OTLPHTTPWriter: SpanBatchWriter {
-    private let connection: HTTPConnection
+    let connection: HTTPConnection
     private let encoding: OTLPProtocol
     private let gzip: Bool
     private let headers: [(String, String)]
@@ -32,7 +32,7 @@ final class OTLPHTTPWriter: SpanBatchWriter {
         self.gzip = gzip
         self.headers = headers
         self.resource = resource
-        self.requestTimeoutNanos = UInt64(requestTimeoutMillis) * 1_000_000
+        self.requestTimeoutNanos = nanoseconds(millis: requestTimeoutMillis)
     }
 
     var destination: String { connection.endpoint.description }
@@ -64,18 +64,35 @@ final class OTLPHTTPWriter: SpanBatchWriter {
                 timeoutNanos: min(timeoutNanos, requestTimeoutNanos)
             )
         } catch {
+            // An answer HTTP does not allow would come again: the batch is dropped, not sent again and again.
+            if error.isMalformedResponse { return .failure(reason: error.message) }
             return .retry(reason: error.message, afterNanos: nil)
         }
         switch response.status {
         case 200..<300:
             return .success
         case 429, 502, 503, 504:
-            let retryAfter = response.header("retry-after").flatMap { UInt64($0) }.map { $0 * 1_000_000_000 }
+            // Never longer than the time this batch has left; the processor drops it if that is all of it.
+            let retryAfter = response.header("retry-after").flatMap(Self.retryAfterNanos).map { min($0, timeoutNanos) }
             return .retry(reason: "\(destination) answered \(response.status)", afterNanos: retryAfter)
         default:
-            let detail = String(decoding: response.body.prefix(200), as: UTF8.self)
-            return .failure(reason: "\(destination) answered \(response.status) \(detail)")
+            return .failure(reason: "\(destination) answered \(response.status) \(Self.printable(response.body.prefix(200)))")
         }
+    }
+
+    /// `Retry-After` in delay-seconds, saturating; nil for anything else (an HTTP date, a negative or garbage
+    /// value), which leaves the wait to the processor's backoff.
+    static func retryAfterNanos(_ value: String) -> UInt64? {
+        let digits = value.utf8
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        var seconds: UInt64 = 0
+        for digit in digits { seconds = seconds.multipliedSaturated(by: 10).addingSaturated(UInt64(digit - 48)) }
+        return nanoseconds(seconds: seconds)
+    }
+
+    /// A peer's bytes as they may go into a log line: control characters (line breaks included) become `?`.
+    static func printable(_ bytes: some Collection<UInt8>) -> String {
+        String(decoding: bytes.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self)
     }
 }
 
@@ -88,12 +105,14 @@ final class JSONLinesFileWriter: SpanBatchWriter {
     init(path: String, resource: ExportResource) throws(AutoTraceError) {
         self.path = path
         self.resource = resource
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        // O_NOFOLLOW: a link planted at the name (in /tmp, say) must not redirect spans into another file; a new
+        // file is the owner's only, since span names and attributes can be sensitive.
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
+            let reason = errno == ELOOP ? "it is a symbolic link, which autotrace does not follow" : String(cString: strerror(errno))
             throw AutoTraceError(
                 .fileError,
-                "cannot open AUTOTRACE_TRACES_FILE=\(path): \(String(cString: strerror(errno))); "
-                    + "point it at a writable file"
+                "cannot open AUTOTRACE_TRACES_FILE=\(path): \(reason); point it at a writable file"
             )
         }
     }

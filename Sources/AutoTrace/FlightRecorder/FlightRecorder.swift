@@ -78,6 +78,23 @@ public final class FlightRecorder: @unchecked Sendable {
         copy { autotrace_ring_collect_trace(ring, traceID.high, traceID.low, $0, $1) }
     }
 
+    /// Every span of several traces the ring still holds, by trace: one pass over the ring for all of them.
+    func spans(inTraces traces: Set<TraceID>) -> [TraceID: [AutoTraceSpan]] {
+        guard traces.count > 1 else {
+            guard let trace = traces.first else { return [:] }
+            return [trace: spans(inTrace: trace)]
+        }
+        let buffer = UnsafeMutablePointer<autotrace_ring_record_t>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        let count = Int(autotrace_ring_snapshot(ring, buffer, UInt64(capacity), 0))
+        var result: [TraceID: [AutoTraceSpan]] = [:]
+        for index in 0..<count {
+            let trace = TraceID(high: buffer[index].trace_id_high, low: buffer[index].trace_id_low)
+            if traces.contains(trace) { result[trace, default: []].append(Self.span(from: buffer[index])) }
+        }
+        return result
+    }
+
     private func copy(_ fill: (UnsafeMutablePointer<autotrace_ring_record_t>, UInt64) -> UInt64) -> [AutoTraceSpan] {
         let buffer = UnsafeMutablePointer<autotrace_ring_record_t>.allocate(capacity: capacity)
         defer { buffer.deallocate() }

@@ -31,22 +31,35 @@ extension AutoTrace {
         let base = "\(folder)/autotrace-flight-\(getpid())-\(unixNanosNow() / 1_000_000_000)-\(dumpCounter.add(1, ordering: .relaxed).newValue)"
         var otlp = OTLPJSONEncoder.encode(spans, resource: tracer.resource)
         otlp.append(UInt8(ascii: "\n"))
-        try write(otlp, to: base + ".otlp.jsonl")
-        try write(PerfettoTraceEncoder.encode(spans, processName: tracer.resource.serviceName, pid: Int(getpid())), to: base + ".perfetto.json")
+        try writeDumpFile(otlp, to: base + ".otlp.jsonl")
+        try writeDumpFile(PerfettoTraceEncoder.encode(spans, processName: tracer.resource.serviceName, pid: Int(getpid())), to: base + ".perfetto.json")
         return FlightRecorderDump(otlpPath: base + ".otlp.jsonl", perfettoPath: base + ".perfetto.json", spanCount: spans.count)
     }
 
-    private static func write(_ bytes: [UInt8], to path: String) throws(AutoTraceError) {
-        // Written to a temporary name and renamed, so that a reader never sees half a dump.
-        let temporary = path + ".partial"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    /// Writes one dump file, safely in a folder other users can write to (`/tmp`).
+    ///
+    /// The bytes go to a temporary file with an unpredictable name, created with `O_EXCL | O_NOFOLLOW` and mode 0600
+    /// (a link planted there cannot redirect the write, and only the owner can read the spans), and are then renamed
+    /// to `path`, so a reader never sees half a dump. A link planted at `path` is replaced, never followed.
+    static func writeDumpFile(_ bytes: [UInt8], to path: String) throws(AutoTraceError) {
+        var temporary = ""
+        var descriptor: Int32 = -1
+        for _ in 0..<8 {
+            temporary = "\(path).\(unpredictableName()).partial"
+            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if descriptor >= 0 || errno != EEXIST { break }
+        }
         guard descriptor >= 0 else {
             throw AutoTraceError(
                 .fileError,
                 "cannot write \(path): \(String(cString: strerror(errno))); set AUTOTRACE_FLIGHT_DUMP_DIR to a writable folder"
             )
         }
-        defer { close(descriptor) }
+        var renamed = false
+        defer {
+            close(descriptor)
+            if !renamed { unlink(temporary) }
+        }
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
@@ -57,8 +70,24 @@ extension AutoTrace {
             offset += written
         }
         guard rename(temporary, path) == 0 else {
-            throw AutoTraceError(.fileError, "cannot rename \(temporary): \(String(cString: strerror(errno)))")
+            throw AutoTraceError(.fileError, "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
         }
+        renamed = true
+    }
+
+    /// 128 random bits from the kernel in hex (a fallback generator only if `/dev/urandom` cannot be read).
+    private static func unpredictableName() -> String {
+        var words: (UInt64, UInt64) = (0, 0)
+        var count = -1
+        let source = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        if source >= 0 {
+            count = withUnsafeMutableBytes(of: &words) { read(source, $0.baseAddress, $0.count) }
+            close(source)
+        }
+        if count != MemoryLayout<(UInt64, UInt64)>.size {
+            words = (autotrace_random_u64(), autotrace_random_u64() ^ UInt64(truncatingIfNeeded: unixNanosNow()))
+        }
+        return String(words.0, radix: 16) + String(words.1, radix: 16)
     }
 
     /// Dumps on SIGUSR2 (what `autotrace dump --pid N` sends), unless the application handles SIGUSR2 itself.
