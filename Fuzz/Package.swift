@@ -38,6 +38,10 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "AutoTrace", package: "swift-autotrace")]
         ),
         .executableTarget(
+            name: "FuzzHTTPResponse",
+            dependencies: ["FuzzSupport", .product(name: "AutoTrace", package: "swift-autotrace")]
+        ),
+        .executableTarget(
             name: "FuzzConfiguration",
             dependencies: ["FuzzSupport", .product(name: "AutoTrace", package: "swift-autotrace")]
         ),
