@@ -65,7 +65,7 @@ if [[ $mode == regressions ]]; then
         [[ -d $folder ]] || continue
         for input in "$folder"/*; do
             [[ -f $input && $(basename "$input") != README.md ]] || continue
-            if "$binaries/$target" "$input" >"$scratch/regression.log" 2>&1; then
+            if "$binaries/$target" -timeout=10 "$input" >"$scratch/regression.log" 2>&1; then
                 echo "fixed    $target $(basename "$input")"
             else
                 echo "CRASHES  $target $(basename "$input")"
