@@ -57,6 +57,8 @@ if [[ $build == yes ]]; then
 fi
 binaries="$(swift build --package-path "$root/Fuzz" --scratch-path "$scratch" --show-bin-path 2>/dev/null)"
 
+# Swift's own backtracer would take the trap's signal first, and libFuzzer would then save no crashing input.
+export SWIFT_BACKTRACE=enable=no
 mkdir -p "$scratch"
 failed=0
 if [[ $mode == regressions ]]; then
