@@ -32,10 +32,12 @@ final class CandidateCollector: SyntaxVisitor {
     private static let harmlessAttributes: Set<String> = [
         "discardableResult", "available", "objc", "nonobjc", "usableFromInline", "Sendable", "preconcurrency",
         "warn_unqualified_access", "_disfavoredOverload", "MainActor", "inline", "_optimize", "_semantics",
-        "_spi", "backDeployed", "_implements", "differentiable", "_specialize", "_effects", "_silgen_name",
+        "_spi", "_implements", "differentiable", "_specialize", "_effects", "_silgen_name",
     ]
     /// Attributes whose bodies must not reference the file-private site table.
-    private static let inlinableAttributes: Set<String> = ["inlinable", "_transparent", "_alwaysEmitIntoClient"]
+    private static let inlinableAttributes: Set<String> = [
+        "inlinable", "_transparent", "_alwaysEmitIntoClient", "backDeployed",
+    ]
 
     init(path: String, tree: SourceFileSyntax, displayPath: String, module: ModuleContext, firstSiteID: UInt32) {
         self.converter = SourceLocationConverter(fileName: path, tree: tree)
@@ -101,15 +103,15 @@ final class CandidateCollector: SyntaxVisitor {
 
     override func visit(_ node: FunctionDeclSyntax) -> SyntaxVisitorContinueKind {
         let directives = Directive.all(in: node.leadingTrivia)
-        if directives.contains(where: { $0.action == .ignore }) { return .skipChildren }
-        consider(node, directives: directives)
+        let isIgnored = directives.contains { $0.action == .ignore }
+        if !isIgnored { consider(node, directives: directives) }
+        // Pushed even for an ignored function: `visitPost` runs after `.skipChildren` too, and pops.
         functionStack.append(node.name.text)
         if hasInlinableAttribute(node.attributes) { inlinableDepth += 1 }
-        return .visitChildren
+        return isIgnored ? .skipChildren : .visitChildren
     }
 
     override func visitPost(_ node: FunctionDeclSyntax) {
-        // Only reached for visited children: ignored functions return .skipChildren before pushing.
         functionStack.removeLast()
         if hasInlinableAttribute(node.attributes) { inlinableDepth -= 1 }
     }
@@ -341,6 +343,14 @@ final class CandidateCollector: SyntaxVisitor {
                 skip("the call is part of a larger try/await expression; a span cannot wrap it alone")
                 return .visitChildren
             }
+            if Self.isInAsyncLetInitializer(expression) {
+                skip("the initializer of an `async let` need not mark its calls with try/await, so a span cannot wrap them")
+                return .visitChildren
+            }
+            if Self.usesEnclosingClosureArguments(expression) {
+                skip("the call uses $0-style arguments of the enclosing closure, which the span's closure would hide")
+                return .visitChildren
+            }
             let placeholders = [
                 "module": module, "type": typeStack.last?.name ?? "", "function": functionStack.last ?? "",
                 "file": displayPath, "callee": callee,
@@ -354,13 +364,15 @@ final class CandidateCollector: SyntaxVisitor {
             )
             let attributes = advice.attributes.map { ($0.key, Template.parts($0.value)) }
             let prefix = (isTry && !isOptionalTry ? "try " : "") + (isAwait ? "await " : "")
+            // The closure goes inside the parentheses: a trailing closure does not parse in a `guard` condition
+            // and draws a warning in `if`, `while`, `for` and `switch` heads.
             edits.append(
                 Edit(
                     offset: expression.positionAfterSkippingLeadingTrivia.utf8Offset,
-                    text: "\(prefix)AutoTrace.withSpan(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders))) { "
+                    text: "\(prefix)AutoTrace.withSpan(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders)), { "
                 )
             )
-            edits.append(Edit(offset: expression.endPositionBeforeTrailingTrivia.utf8Offset, text: " }"))
+            edits.append(Edit(offset: expression.endPositionBeforeTrailingTrivia.utf8Offset, text: " })"))
         }
         imports += aspect.imports
         return .visitChildren
@@ -399,6 +411,31 @@ final class CandidateCollector: SyntaxVisitor {
     /// `router` for `let router = Router()`.
     static func bindingName(of statement: CodeBlockItemSyntax) -> String? {
         statement.item.as(VariableDeclSyntax.self)?.bindings.first?.pattern.as(IdentifierPatternSyntax.self)?.identifier.text
+    }
+
+    /// Whether the expression is part of an `async let` initializer, which runs in a child task with implicit effects.
+    static func isInAsyncLetInitializer(_ expression: ExprSyntax) -> Bool {
+        var node = Syntax(expression).parent
+        while let current = node, !current.is(CodeBlockItemSyntax.self), !current.is(ClosureExprSyntax.self) {
+            if let variable = current.as(VariableDeclSyntax.self) {
+                return variable.modifiers.contains { $0.name.tokenKind == .keyword(.async) }
+            }
+            node = current.parent
+        }
+        return false
+    }
+
+    /// Whether the expression names `$0`, `$1`, ... of a closure around it (not of a closure inside it).
+    static func usesEnclosingClosureArguments(_ expression: ExprSyntax) -> Bool {
+        expression.tokens(viewMode: .sourceAccurate).contains { token in
+            guard case .dollarIdentifier = token.tokenKind else { return false }
+            var node = token.parent
+            while let current = node, current.id != expression.id {
+                if current.is(ClosureExprSyntax.self) { return false }
+                node = current.parent
+            }
+            return true
+        }
     }
 
     /// Whether a `try` or an `await` encloses the expression within its statement.

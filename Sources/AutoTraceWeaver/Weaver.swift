@@ -144,10 +144,10 @@ public enum Weaver {
         case skipped(line: Int, reason: String)
     }
 
-    /// The entry point of `main.swift`: the statements go before its first top-level statement, so the runtime
-    /// reads its configuration before the program does anything traced.
+    /// The entry point of `main.swift`: the statements go before everything but its imports — before top-level
+    /// `let`s too, whose initializers run in order as code and may create clients that look up the tracer.
     static func topLevelCodeEdit(_ tree: SourceFileSyntax, path: String, statements: [String]) -> EntryOutcome? {
-        guard let first = tree.statements.first(where: { !$0.item.is(DeclSyntax.self) }) else { return nil }
+        guard let first = tree.statements.first(where: { !isImportOnly($0.item) }) else { return nil }
         let line = SourceLocationConverter(fileName: path, tree: tree)
             .location(for: first.positionAfterSkippingLeadingTrivia).line
         let edit = Edit(
@@ -155,6 +155,17 @@ public enum Weaver {
             text: statements.joined(separator: "\n") + "\n\(sourceLocation(path, line: line))\n"
         )
         return .edit(edit, line: line)
+    }
+
+    /// An import, or an `#if` whose clauses hold nothing but imports.
+    private static func isImportOnly(_ item: CodeBlockItemSyntax.Item) -> Bool {
+        if item.is(ImportDeclSyntax.self) { return true }
+        guard let conditional = item.as(IfConfigDeclSyntax.self) else { return false }
+        return conditional.clauses.allSatisfy { clause in
+            guard let elements = clause.elements else { return true }
+            guard case .statements(let statements) = elements else { return false }
+            return statements.allSatisfy { isImportOnly($0.item) }
+        }
     }
 
     /// The entry point of a `@main` type: the statements start its own `static func main()`.
@@ -190,13 +201,21 @@ public enum Weaver {
     private static func render(source: String, tree: SourceFileSyntax, path: String, edits: [Edit], imports: [String], sites: [WovenSite]) -> String {
         let bytes = Array(source.utf8)
         let imported = Set(tree.statements.compactMap { $0.item.as(ImportDeclSyntax.self)?.path.first?.name.text })
-        var output = ""
+        // A byte-order mark and a `#!` line must stay first: the imports go after them.
+        var cursor = 0
+        var line = 1
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { cursor = 3 }
+        if bytes[cursor...].starts(with: Array("#!".utf8)) {
+            cursor = bytes[cursor...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.count
+            line = 2
+        }
+        var output = String(decoding: bytes[0..<cursor], as: UTF8.self)
+        if cursor == bytes.count && line == 2 { output += "\n" }
         var added: Set<String> = []
         for module in ["AutoTrace"] + imports where !imported.contains(module) && added.insert(module).inserted {
             output += "import \(module)\n"
         }
-        output += "\(sourceLocation(path, line: 1))\n"
-        var cursor = 0
+        output += "\(sourceLocation(path, line: line))\n"
         // Stable: edits at one offset keep the order they were made in.
         let ordered = edits.enumerated().sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }.map(\.element)
         for edit in ordered {

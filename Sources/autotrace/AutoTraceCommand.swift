@@ -29,6 +29,9 @@ struct AutoTraceCommand: ParsableCommand {
                 workDirectory: work,
                 arguments: Array(CommandLine.arguments.dropFirst())
             )
+            if let planFile = environment[CompilerWrapper.Environment.planFile] {
+                Foundation.exit(wrapper.writePlan(to: planFile))
+            }
             Foundation.exit(wrapper.run())
         }
         do {
@@ -126,8 +129,9 @@ extension WovenSwiftPMCommand {
             let fileManager = FileManager.default
             for triple in (try? fileManager.contentsOfDirectory(atPath: scratch)) ?? [] {
                 for configuration in (try? fileManager.contentsOfDirectory(atPath: "\(scratch)/\(triple)")) ?? [] {
-                    for module in modules {
-                        let folder = "\(scratch)/\(triple)/\(configuration)/\(module).build"
+                    // A module compiled for the host too (for a macro or a plugin) has a second folder.
+                    for folder in modules.flatMap({ ["\($0).build", "\($0)-tool.build"] }) {
+                        let folder = "\(scratch)/\(triple)/\(configuration)/\(folder)"
                         // Only what the compiler wrote: SwiftPM writes the sources list and the output-file-map
                         // when it plans a build, and plans again only when the package changes.
                         for file in (try? fileManager.contentsOfDirectory(atPath: folder)) ?? []
@@ -225,8 +229,13 @@ struct Diff: ParsableCommand {
             throw ValidationError("no file \(relative) in \(root)")
         }
         let woven = "\(root)/\(WovenSwiftPMCommand.scratchPath)/autotrace/woven"
-        let modules = (try? FileManager.default.contentsOfDirectory(atPath: woven)) ?? []
-        guard let copy = modules.map({ "\(woven)/\($0)/\(relative)" }).first(where: FileManager.default.fileExists) else {
+        // Woven copies live under one folder per compile job; the newest copy of the file is the last build's.
+        let wanted = "/" + CompilerWrapper.wovenFileName(relative)
+        let copies = (FileManager.default.subpaths(atPath: woven) ?? []).map { "\(woven)/\($0)" }.filter { $0.hasSuffix(wanted) }
+        let modified = { (path: String) in
+            (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+        }
+        guard let copy = copies.max(by: { modified($0) < modified($1) }) else {
             print("\(relative) was not changed by the last woven build (nothing selected in it, or no `autotrace build` yet)")
             return
         }

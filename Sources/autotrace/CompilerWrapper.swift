@@ -11,6 +11,10 @@ struct CompilerWrapper {
         static let realCompiler = "AUTOTRACE_REAL_SWIFTC"
         static let packageRoot = "AUTOTRACE_PACKAGE_ROOT"
         static let workDirectory = "AUTOTRACE_WORK_DIR"
+        /// Set for the child process that weaves: where it writes its plan.
+        static let planFile = "AUTOTRACE_WEAVE_PLAN_FILE"
+        /// A module name: the weaving child traps on it. Lets the tests prove that a crash cannot break a build.
+        static let crashForTesting = "AUTOTRACE_TESTING_CRASH_WEAVING"
     }
 
     /// The aspects `autotrace build` resolved (built-in and autotrace.yml), as JSON in the work directory.
@@ -22,16 +26,29 @@ struct CompilerWrapper {
     let arguments: [String]
 
     func run() -> Int32 {
-        guard let plan = try? weavePlan(), plan.changed else {
+        guard let job = moduleJob() else { return Subprocess.run(realCompiler, arguments) }
+        let plan: Plan
+        switch weaveInChildProcess(job) {
+        case .success(let woven):
+            guard let woven, woven.changed else { return Subprocess.run(realCompiler, arguments) }
+            plan = woven
+        case .failure(let reason):
+            FileHandle.standardError.write(
+                Data("warning: autotrace: weaving module \(job.module) failed (\(reason)); compiled the original sources instead\n".utf8)
+            )
+            let skipped = SkippedCandidate(function: "module \(job.module)", file: "", line: 0, reason: "weaving failed: \(reason)")
+            try? writeReport(ModuleReport(module: job.module, sites: [], skipped: [skipped], insertions: []))
             return Subprocess.run(realCompiler, arguments)
         }
         let woven = Subprocess.capture(realCompiler, plan.arguments)
         // With -parseable-output the driver writes framed JSON messages to stderr.
         let parseable = arguments.contains("-parseable-output")
         if woven.status == 0 {
-            FileHandle.standardOutput.write(woven.output)
-            let errors = parseable ? Self.filterParseableOutput(woven.errors) : Data(Self.withoutFileIDConflicts(woven.errors).utf8)
-            FileHandle.standardError.write(errors)
+            let mains = plan.originals.filter { $0.key.hasSuffix("/main.swift") }
+            FileHandle.standardOutput.write(Self.namingOriginals(woven.output, mains))
+            FileHandle.standardError.write(
+                parseable ? Self.namingOriginalInputs(woven.errors, plan.originals, mains) : Self.namingOriginals(woven.errors, mains)
+            )
             return 0
         }
         let text = String(decoding: woven.output, as: UTF8.self) + "\n"
@@ -57,27 +74,93 @@ struct CompilerWrapper {
         return Subprocess.run(realCompiler, arguments)
     }
 
-    /// Drops the compiler's warnings that a `#sourceLocation` file and the woven file share a `#fileID`: that is
-    /// the point of the directive (the woven copy answers to the original's name), not a problem in the user's code.
-    static func withoutFileIDConflicts(_ output: Data) -> String {
-        var kept: [Substring] = []
-        var block: [Substring] = []
-        var blockIsConflict = false
-        func flush() {
-            if !blockIsConflict { kept += block }
-            block = []
-            blockIsConflict = false
+    /// A module compile of the package: its name and the output-file-map SwiftPM planned for it.
+    struct ModuleJob {
+        var module: String
+        var mapPath: String
+    }
+
+    /// Nil for invocations that are not module compiles (manifests, links, `-print-target-info`, ...).
+    func moduleJob() -> ModuleJob? {
+        guard let moduleIndex = arguments.firstIndex(of: "-module-name"), moduleIndex + 1 < arguments.count,
+            let mapIndex = arguments.firstIndex(of: "-output-file-map"), mapIndex + 1 < arguments.count,
+            arguments.contains("-c") || arguments.contains("-emit-module")
+        else { return nil }
+        return ModuleJob(module: arguments[moduleIndex + 1], mapPath: arguments[mapIndex + 1])
+    }
+
+    /// Weaves in a child process (this same executable), so that a crash or trap in the weaver — not only a
+    /// thrown error — costs the module its spans, never the user's build.
+    private func weaveInChildProcess(_ job: ModuleJob) -> Result<Plan?, WeavingFailure> {
+        let planPath = "\(wovenDirectory(job))/plan.json"
+        try? FileManager.default.removeItem(atPath: planPath)
+        var environment = ProcessInfo.processInfo.environment
+        environment[Environment.planFile] = planPath
+        // A crashing child should end at once, not spend seconds symbolicating a backtrace.
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let child = Subprocess.capture(executable, arguments, environment: environment)
+        let errors = String(decoding: child.errors, as: UTF8.self)
+        guard child.status == 0 else {
+            let detail = errors.split(separator: "\n").first { !$0.isEmpty }.map { ": \($0)" } ?? ""
+            let cause = child.status > 128 ? "the weaver crashed with signal \(child.status - 128)" : "the weaver exited with status \(child.status)"
+            return .failure(WeavingFailure(description: cause + detail))
         }
-        for line in String(decoding: output, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
-            // A diagnostic starts with "path:line:column: kind:"; its snippet lines follow until the next one.
-            if line.contains(": warning: ") || line.contains(": error: ") || line.contains(": note: ") {
-                if !line.hasPrefix(" ") { flush() }
+        guard FileManager.default.fileExists(atPath: planPath) else { return .success(nil) }
+        do {
+            return .success(try JSONDecoder().decode(Plan.self, from: Data(contentsOf: URL(fileURLWithPath: planPath))))
+        } catch {
+            return .failure(WeavingFailure(description: "its plan could not be read: \(error)"))
+        }
+    }
+
+    struct WeavingFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The child's half: weaves the module and writes the plan for the parent. No plan file: nothing to weave.
+    func writePlan(to path: String) -> Int32 {
+        do {
+            guard let job = moduleJob(), let plan = try weavePlan(job) else { return 0 }
+            try writeIfChanged(String(decoding: try JSONEncoder().encode(plan), as: UTF8.self), to: path)
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            return 1
+        }
+    }
+
+    /// Diagnostics with the woven `main.swift` copies' paths replaced by the originals (see `wovenFileName`).
+    static func namingOriginals(_ data: Data, _ mains: [String: String]) -> Data {
+        guard !mains.isEmpty else { return data }
+        var text = String(decoding: data, as: UTF8.self)
+        for (woven, original) in mains { text = text.replacingOccurrences(of: woven, with: original) }
+        return Data(text.utf8)
+    }
+
+    /// The driver's `-parseable-output` messages with the woven files' paths replaced by the originals in their
+    /// `inputs`, so SwiftPM's progress lines name the user's files, and in the diagnostics they carry.
+    static func namingOriginalInputs(_ data: Data, _ originals: [String: String], _ mains: [String: String]) -> Data {
+        var result = Data()
+        for message in parseableMessages(data) {
+            guard var object = message.object else {
+                result.append(contentsOf: message.raw)
+                continue
             }
-            if line.contains("directive produces '#fileID' string") && !line.hasPrefix(" ") { blockIsConflict = true }
-            block.append(line)
+            // "began" messages name the inputs; "finished" ones carry the diagnostics.
+            if let inputs = object["inputs"] as? [String] { object["inputs"] = inputs.map { originals[$0] ?? $0 } }
+            if let output = object["output"] as? String {
+                object["output"] = String(decoding: namingOriginals(Data(output.utf8), mains), as: UTF8.self)
+            }
+            guard let encoded = try? JSONSerialization.data(withJSONObject: object) else {
+                result.append(contentsOf: message.raw)
+                continue
+            }
+            result.append(Data("\(encoded.count)\n".utf8))
+            result.append(encoded)
+            result.append(Data("\n".utf8))
         }
-        flush()
-        return kept.joined(separator: "\n")
+        return result
     }
 
     /// The driver's `-parseable-output` messages: `<length>\n<json>\n`, each with the tool output in "output".
@@ -91,8 +174,8 @@ struct CompilerWrapper {
                 break
             }
             // The driver also writes plain lines (e.g. "error: emit-module command failed") between messages.
-            guard let length = Int(String(decoding: bytes[index..<newline], as: UTF8.self)),
-                newline + 1 + length <= bytes.count
+            guard let length = Int(String(decoding: bytes[index..<newline], as: UTF8.self)), length >= 0,
+                length <= bytes.count - newline - 1
             else {
                 messages.append((nil, bytes[index...newline]))
                 index = newline + 1
@@ -107,25 +190,6 @@ struct CompilerWrapper {
         return messages
     }
 
-    /// Parseable output with the `#fileID` conflict warnings removed from every message.
-    static func filterParseableOutput(_ data: Data) -> Data {
-        var result = Data()
-        for message in parseableMessages(data) {
-            guard let object = message.object, let output = object["output"] as? String,
-                let encoded = try? JSONSerialization.data(
-                    withJSONObject: object.merging(["output": withoutFileIDConflicts(Data(output.utf8))]) { $1 }
-                )
-            else {
-                result.append(contentsOf: message.raw)
-                continue
-            }
-            result.append(Data("\(encoded.count)\n".utf8))
-            result.append(encoded)
-            result.append(Data("\n".utf8))
-        }
-        return result
-    }
-
     /// The tool output carried by parseable messages, as plain text.
     static func parseableOutputText(_ data: Data) -> String {
         parseableMessages(data).map { message in
@@ -134,21 +198,42 @@ struct CompilerWrapper {
         }.joined(separator: "\n")
     }
 
-    struct Plan {
+    struct Plan: Codable {
         var module: String
         var arguments: [String]
         var changed: Bool
         var report: ModuleReport
+        /// Woven file → the original it replaces.
+        var originals: [String: String]
     }
 
+    /// Where one compile job's woven files go: keyed by the folder of the output-file-map SwiftPM planned for it
+    /// (`debug/App.build` and `debug/App-tool.build` are two compiles of one module that may run at once).
+    func wovenDirectory(_ job: ModuleJob) -> String {
+        let folder = (job.mapPath as NSString).deletingLastPathComponent
+        let components = folder.split(separator: "/").suffix(3)
+        return "\(workDirectory)/woven/\(components.joined(separator: "/"))"
+    }
+
+    /// A woven copy's name: not the original's, because the compiler refuses (as a warning, an error under
+    /// `-warnings-as-errors`) a `#sourceLocation` whose `#fileID` another path of the module also produces.
+    /// `main.swift` keeps its name, which makes it the module's top-level code; its directives name the copy itself
+    /// instead (still with the original's lines), and the wrapper writes the original's path into its diagnostics.
+    static func wovenFileName(_ relativePath: String) -> String {
+        guard relativePath.hasSuffix(".swift"), !isMainFile(relativePath) else { return relativePath }
+        return String(relativePath.dropLast(".swift".count)) + ".autotrace.swift"
+    }
+
+    static func isMainFile(_ path: String) -> Bool { path == "main.swift" || path.hasSuffix("/main.swift") }
+
     /// Weaves the module's sources under the package root and rewrites the arguments, the sources response file
-    /// and the output-file-map to name the woven files. Nil for invocations that are not module compiles.
-    func weavePlan() throws -> Plan? {
-        guard let moduleIndex = arguments.firstIndex(of: "-module-name"), moduleIndex + 1 < arguments.count,
-            let mapIndex = arguments.firstIndex(of: "-output-file-map"), mapIndex + 1 < arguments.count,
-            arguments.contains("-c") || arguments.contains("-emit-module")
-        else { return nil }
-        let module = arguments[moduleIndex + 1]
+    /// and the output-file-map to name the woven files. Nil when the module has no sources of the package.
+    func weavePlan(_ job: ModuleJob) throws -> Plan? {
+        let module = job.module
+        if ProcessInfo.processInfo.environment[Environment.crashForTesting] == module {
+            fatalError("autotrace: injected weaver crash for module \(module)")
+        }
+        let directory = wovenDirectory(job)
         var newArguments = arguments
         var replacements: [String: String] = [:]
         var report = ModuleReport(module: module, sites: [], skipped: [], insertions: [])
@@ -181,13 +266,14 @@ struct CompilerWrapper {
         func weaveFile(_ path: String) throws -> String {
             guard let source = sources[path] else { return path }
             let display = String(path.dropFirst(packageRoot.count + 1))
-            let result = Weaver.weave(source: source, path: path, displayPath: display, module: context, firstSiteID: nextID)
+            let target = "\(directory)/\(Self.wovenFileName(display))"
+            let directivePath = Self.isMainFile(path) ? target : path
+            let result = Weaver.weave(source: source, path: directivePath, displayPath: display, module: context, firstSiteID: nextID)
             nextID += UInt32(result.sites.count)
             report.sites += result.sites
             report.skipped += result.skipped
             report.insertions += result.insertions
             guard result.isChanged else { return path }
-            let target = "\(workDirectory)/woven/\(module)/\(display)"
             try writeIfChanged(result.source, to: target)
             replacements[path] = target
             return target
@@ -198,7 +284,7 @@ struct CompilerWrapper {
                 let wovenBefore = replacements.count
                 let woven = try list.map(weaveFile)
                 guard replacements.count > wovenBefore else { continue }
-                let listPath = "\(workDirectory)/woven/\(module).sources"
+                let listPath = "\(directory)/sources"
                 try writeIfChanged(woven.joined(separator: "\n") + "\n", to: listPath)
                 newArguments[index] = "@" + listPath
             } else if argument.hasSuffix(".swift"), !argument.hasPrefix("-") {
@@ -206,19 +292,21 @@ struct CompilerWrapper {
             }
         }
         try writeReport(report)
-        guard !replacements.isEmpty else { return Plan(module: module, arguments: arguments, changed: false, report: report) }
+        let originals = Dictionary(uniqueKeysWithValues: replacements.map { ($1, $0) })
+        guard !replacements.isEmpty else {
+            return Plan(module: module, arguments: arguments, changed: false, report: report, originals: [:])
+        }
 
-        let mapPath = arguments[mapIndex + 1]
-        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: mapPath))) as? [String: Any] ?? [:]
+        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job.mapPath))) as? [String: Any] ?? [:]
         var newMap: [String: Any] = [:]
         for (key, value) in map { newMap[replacements[key] ?? key] = value }
-        let newMapPath = "\(workDirectory)/woven/\(module).output-file-map.json"
+        let newMapPath = "\(directory)/output-file-map.json"
         try writeIfChanged(
             String(decoding: try JSONSerialization.data(withJSONObject: newMap, options: [.sortedKeys]), as: UTF8.self),
             to: newMapPath
         )
-        newArguments[mapIndex + 1] = newMapPath
-        return Plan(module: module, arguments: newArguments, changed: true, report: report)
+        if let mapIndex = arguments.firstIndex(of: "-output-file-map") { newArguments[mapIndex + 1] = newMapPath }
+        return Plan(module: module, arguments: newArguments, changed: true, report: report, originals: originals)
     }
 
     /// A Swift file of the package itself (not a dependency's checkout, not a woven copy).
@@ -235,7 +323,7 @@ struct CompilerWrapper {
 }
 
 /// Sites and skipped candidates of one module, as the wrapper records them for `autotrace report`.
-struct ModuleReport: Codable {
+struct ModuleReport: Codable, Equatable {
     var module: String
     var sites: [WovenSite]
     var skipped: [SkippedCandidate]

@@ -128,13 +128,81 @@ import Testing
                 return a + (b ?? 0) + c
             }
             """, yaml: yaml)
-        #expect(result.source.contains("let a = try await AutoTrace.withSpan(__AutoTraceSites.s1) { try await client.fetch(1) }\n"))
-        #expect(result.source.contains("let b = await AutoTrace.withSpan(__AutoTraceSites.s2) { try? await client.fetch(2) }\n"))
+        #expect(result.source.contains("let a = try await AutoTrace.withSpan(__AutoTraceSites.s1, { try await client.fetch(1) })\n"))
+        #expect(result.source.contains("let b = await AutoTrace.withSpan(__AutoTraceSites.s2, { try? await client.fetch(2) })\n"))
         #expect(result.sites.map(\.name) == ["fetch in load", "fetch in load"])
         #expect(result.sites.allSatisfy { $0.kind == "client" && $0.function == "load" })
         // Inside a larger try/await expression a wrapped call would lose the effect marker it needs.
         #expect(result.skipped.map(\.function) == ["client.fetch(…) in load", "other.fetch(…) in load"])
         #expect(result.skipped.allSatisfy { $0.reason.contains("larger try/await expression") })
+    }
+
+    @Test func callsInConditionsKeepTheirClosureInsideTheParentheses() {
+        let yaml = "aspects:\n  - name: fetches\n    calls: { callee: \"*.fetch\" }\n    span: { kind: client }\n"
+        let result = weave("""
+            func load(_ c: Client) async throws -> Int {
+                guard let u = try await c.fetch(1) else { return 0 }
+                if let v = try await c.fetch(2) { print(v) }
+                while try await c.fetch(3) != nil {}
+                switch try await c.fetch(4) { default: break }
+                return u
+            }
+            """, yaml: yaml)
+        // A trailing closure does not parse in a guard condition and draws a warning in the others.
+        #expect(result.source.contains(
+            "guard let u = try await AutoTrace.withSpan(__AutoTraceSites.s1, { try await c.fetch(1) }) else { return 0 }"
+        ))
+        #expect(result.source.contains("if let v = try await AutoTrace.withSpan(__AutoTraceSites.s2, { try await c.fetch(2) }) {"))
+        #expect(result.source.contains("while try await AutoTrace.withSpan(__AutoTraceSites.s3, { try await c.fetch(3) }) != nil {}"))
+        #expect(result.source.contains("switch try await AutoTrace.withSpan(__AutoTraceSites.s4, { try await c.fetch(4) }) {"))
+        #expect(result.sites.count == 4)
+        #expect(result.skipped.isEmpty)
+    }
+
+    @Test func callsWhoseEffectsOrArgumentsAClosureWouldChangeAreSkipped() {
+        let yaml = "aspects:\n  - name: fetches\n    calls: { callee: \"*.fetch\" }\n    span: { kind: client }\n"
+        let result = weave("""
+            func load(_ c: Client, _ ids: [Int]) async throws -> [Int] {
+                async let first = c.fetch(0)
+                let all = try await ids.asyncMap { try await c.fetch($0) }
+                let named = try await ids.asyncMap { id in try await c.fetch(id) }
+                let nested = try await c.fetch(ids.map { $0 * 2 }.count)
+                return try await [first] + all + named + [nested]
+            }
+            """, yaml: yaml)
+        #expect(result.skipped.map(\.line) == [2, 3])
+        #expect(result.skipped[0].reason.contains("async let"))
+        #expect(result.skipped[1].reason.contains("$0"))
+        // `$0` of a closure inside the call belongs to that closure, so the call can be wrapped.
+        #expect(result.source.contains("try await AutoTrace.withSpan(__AutoTraceSites.s2, { try await c.fetch(ids.map { $0 * 2 }.count) })"))
+        #expect(result.sites.count == 2)
+    }
+
+    @Test func anIgnoredFunctionIsLeftAloneWithEverythingInIt() {
+        let yaml = "aspects:\n  - name: all\n    functions: {}\n    span: {}\n  - name: runs\n    calls: { callee: run }\n    span: {}\n"
+        let result = weave("""
+            struct S {
+                // autotrace:ignore
+                func quiet() { run() }
+                func loud() { run() }
+            }
+            // autotrace:ignore
+            func alsoQuiet() -> Int { 1 }
+            """, yaml: yaml)
+        #expect(result.sites.map(\.name) == ["S.loud", "run"])
+        #expect(result.sites.map(\.function) == ["loud()", "loud"])
+    }
+
+    @Test func aByteOrderMarkAndAShebangLineStayFirst() {
+        let bom = weave("\u{FEFF}// autotrace:span\nfunc f() {}\n")
+        #expect(bom.source.hasPrefix("\u{FEFF}import AutoTrace\n#sourceLocation(file: \"/pkg/Sources/App/File.swift\", line: 1)\n// autotrace:span\n"))
+        let script = weave("#!/usr/bin/env swift\nprint(1)\n", path: "/pkg/Sources/App/main.swift")
+        #expect(script.source.hasPrefix("""
+            #!/usr/bin/env swift
+            import AutoTrace
+            #sourceLocation(file: "/pkg/Sources/App/main.swift", line: 2)
+            AutoTrace.bootstrap()
+            """))
     }
 
     @Test func hummingbirdRoutersGetTheTracingMiddleware() {
@@ -224,6 +292,7 @@ import Testing
         ("func f(_ x: borrowing String) {}", "borrowing"),
         ("@ViewBuilder func f() -> Text { Text(\"\") }", "result builder"),
         ("func f() -> Never { fatalError() }", "Never"),
+        ("@backDeployed(before: macOS 99) public func f() -> Int { 1 }", "@backDeployed"),
     ])
     func unsafeConstructsAreSkippedWithAReason(_ declaration: String, _ reason: String) {
         let source = "// autotrace:span\n\(declaration)\n"
@@ -255,6 +324,16 @@ import Testing
     @Test func mainSwiftBootstrapsBeforeItsFirstStatement() {
         let result = weave("import Foundation\n\nprint(1)\n", path: "/pkg/Sources/App/main.swift")
         #expect(result.source.contains("import Foundation\n\nAutoTrace.bootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 3)\nprint(1)\n"))
+        // Top-level `let`s are code that runs in order: a client made there must find the tracer bootstrapped.
+        let client = weave("""
+            import Foundation
+            #if canImport(Glibc)
+            import Glibc
+            #endif
+            let client = HTTPClient()
+            func use() {}
+            """, path: "/pkg/Sources/App/main.swift")
+        #expect(client.source.contains("#endif\nAutoTrace.bootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 5)\nlet client = HTTPClient()\n"))
     }
 
     @Test func mainTypeBootstrapsBeforeEverythingElse() {

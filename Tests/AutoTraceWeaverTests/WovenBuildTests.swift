@@ -39,12 +39,7 @@ import Testing
         // #fileID, #line and #function name the original source.
         #expect(woven.output.contains("Greeter/Greetings.swift:29 whereAmI()"))
 
-        let spans = try String(contentsOfFile: traces, encoding: .utf8).split(separator: "\n").flatMap { line -> [[String: Any]] in
-            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            let resource = (object?["resourceSpans"] as? [[String: Any]])?.first
-            let scope = (resource?["scopeSpans"] as? [[String: Any]])?.first
-            return scope?["spans"] as? [[String: Any]] ?? []
-        }
+        let spans = try Self.spans(in: traces)
         let names = spans.compactMap { $0["name"] as? String }
         #expect(names.sorted() == [
             "Counter.add", "GET /greet", "GET /greet", "Store.add", "Store.add", "checked", "checked", "double", "generic",
@@ -116,19 +111,109 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(package)/.build-autotrace/debug"), "no compile started")
     }
 
-    @Test func changedAspectsRecompileThePackageAndTheBuildStillSucceeds() throws {
-        let package = try Self.appPackage(main: "func answer() -> Int { 42 }\nprint(answer())\n")
-        defer { try? FileManager.default.removeItem(atPath: package) }
-        let first = try Self.run(Self.autotrace, ["build"], in: package)
-        try #require(first.status == 0, "\(first.output)")
+    /// The spans of a file-sink file (OTLP/JSON lines), as JSON objects.
+    static func spans(in path: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").flatMap { line -> [[String: Any]] in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            let resource = (object?["resourceSpans"] as? [[String: Any]])?.first
+            let scope = (resource?["scopeSpans"] as? [[String: Any]])?.first
+            return scope?["spans"] as? [[String: Any]] ?? []
+        }
+    }
 
-        // SwiftPM does not plan the build again (nothing in the package changed), yet the module must be compiled
-        // again with the new aspects: the sources list and output-file-map it planned have to survive.
-        try "aspects:\n  - name: answers\n    functions: { name: answer }\n    span: { name: answer }\n".write(toFile: "\(package)/autotrace.yml", atomically: true, encoding: .utf8)
-        let second = try Self.run(Self.autotrace, ["build"], in: package)
-        #expect(second.status == 0, "\(second.output)")
-        #expect(second.output.contains("autotrace: the aspects changed since the last woven build; recompiling App"))
-        #expect(second.output.contains("Compiling App main.swift"), "\(second.output)")
-        #expect(try Self.run("\(package)/.build-autotrace/debug/App", [], in: package).output == "42\n")
+    /// Greeter's `Constructs`: calls in conditions, closures and `async let`, a `#fileID`, an ignored function and a
+    /// top-level `let`, compiled with `-warnings-as-errors` — woven without a fallback, then with changed aspects,
+    /// then with a weaver that crashes.
+    @Test func constructsWeaveUnderWarningsAsErrorsAndACrashingWeaverCannotBreakTheBuild() throws {
+        let fixture = Self.fixture
+        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain"], in: fixture)
+        try #require(plainBuild.status == 0, "plain build failed:\n\(plainBuild.output)")
+        let build = try Self.run(Self.autotrace, ["build"], in: fixture)
+        try #require(build.status == 0, "woven build failed:\n\(build.output)")
+        #expect(!build.output.contains("module Constructs did not compile once woven"), "\(build.output)")
+
+        func report() throws -> [String: Any] {
+            let report = try Self.run(Self.autotrace, ["report", "--json"], in: fixture)
+            let modules = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]])
+            return try #require(modules.first { $0["module"] as? String == "Constructs" })
+        }
+        let constructs = try report()
+        let sites = (constructs["sites"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
+        #expect(sites.sorted() == ["closures", "conditions", "conditions", "conditions", "conditions", "top-level code"])
+        let reasons = (constructs["skipped"] as? [[String: Any]] ?? []).compactMap { $0["reason"] as? String }
+        #expect(reasons.filter { $0.contains("async let") }.count == 2)
+        #expect(reasons.filter { $0.contains("$0") }.count == 1)
+
+        let plain = try Self.run("\(fixture)/.build-plain/debug/Constructs", [], in: fixture)
+        let traces = FileManager.default.temporaryDirectory.appendingPathComponent("constructs-\(UUID()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: traces) }
+        let woven = try Self.run("\(fixture)/.build-autotrace/debug/Constructs", [], in: fixture, environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"])
+        #expect(plain.status == 0)
+        #expect(woven.output == plain.output, "woven:\n\(woven.output)\nplain:\n\(plain.output)")
+        #expect(woven.output.contains("Constructs/Calls.swift:40"), "#fileID and #line name the original file")
+        // 1 top-level + guard, if, 4 × while, switch + 2 named-closure calls; the ignored function's call is not one.
+        let names = try Self.spans(in: traces).compactMap { $0["name"] as? String }
+        #expect(names == Array(repeating: "fetcher.fetch", count: 10))
+
+        // Changed aspects recompile the package's modules, from the sources lists and maps SwiftPM planned before.
+        let aspectFile = "\(fixture)/autotrace.yml"
+        let original = try String(contentsOfFile: aspectFile, encoding: .utf8)
+        defer {
+            try? original.write(toFile: aspectFile, atomically: true, encoding: .utf8)
+            _ = try? Self.run(Self.autotrace, ["build"], in: fixture)
+        }
+        try (original + "\n  - name: conditions\n    functions: { module: Constructs, name: conditions }\n    span: {}\n")
+            .write(toFile: aspectFile, atomically: true, encoding: .utf8)
+        let rebuilt = try Self.run(Self.autotrace, ["build"], in: fixture)
+        #expect(rebuilt.status == 0, "\(rebuilt.output)")
+        #expect(rebuilt.output.contains("autotrace: the aspects changed since the last woven build; recompiling"))
+        #expect(rebuilt.output.contains("Compiling Constructs Calls.swift"), "progress names the original file: \(rebuilt.output)")
+        let functions = (try report()["sites"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(functions.contains("conditions"))
+
+        // A weaver that traps costs the module its spans, never the build.
+        let calls = "\(fixture)/Sources/Constructs/Calls.swift"
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: calls)
+        let crashed = try Self.run(Self.autotrace, ["build"], in: fixture, environment: ["AUTOTRACE_TESTING_CRASH_WEAVING": "Constructs"])
+        #expect(crashed.status == 0, "\(crashed.output)")
+        #expect(crashed.output.contains("warning: autotrace: weaving module Constructs failed (the weaver crashed with signal"), "\(crashed.output)")
+        let unwoven = try Self.run("\(fixture)/.build-autotrace/debug/Constructs", [], in: fixture)
+        #expect(unwoven.output == plain.output)
+        #expect(try ELFFile(path: "\(fixture)/.build-autotrace/debug/Constructs").siteTable().isEmpty)
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: calls)
+    }
+
+    @Test func autotraceRunPassesStopSignalsToTheProgram() throws {
+        let package = try Self.appPackage(main: """
+            // autotrace:ignore
+
+            import Foundation
+            try "\\(getpid())".write(toFile: CommandLine.arguments[1], atomically: true, encoding: .utf8)
+            while true { sleep(1) }
+
+            """)
+        defer { try? FileManager.default.removeItem(atPath: package) }
+        let build = try Self.run(Self.autotrace, ["build"], in: package)
+        try #require(build.status == 0, "\(build.output)")
+        let pidFile = "\(package)/pid"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.autotrace)
+        process.arguments = ["run", "App", pidFile]
+        process.currentDirectoryURL = URL(fileURLWithPath: package)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var program: pid_t = 0
+        for _ in 0..<600 where program == 0 {
+            program = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { pid_t($0) } ?? 0
+            if program == 0 { usleep(100_000) }
+        }
+        try #require(program > 0, "the program did not start")
+        // As a supervisor stops a service: SIGTERM to autotrace alone, not to its process group.
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        #expect(kill(program, 0) == -1 && errno == ESRCH, "the program is still running as an orphan")
+        if kill(program, 0) == 0 { kill(program, SIGKILL) }
     }
 }

@@ -11,5 +11,10 @@ let package = Package(
             dependencies: ["Fragile", .product(name: "AutoTrace", package: "swift-autotrace")]
         ),
         .target(name: "Fragile", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]),
+        .executableTarget(
+            name: "Constructs",
+            dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")],
+            swiftSettings: [.unsafeFlags(["-warnings-as-errors"])]
+        ),
     ]
 )
