@@ -13,6 +13,9 @@ struct CompilerWrapper {
         static let workDirectory = "AUTOTRACE_WORK_DIR"
         /// Set for the child process that weaves: where it writes its plan.
         static let planFile = "AUTOTRACE_WEAVE_PLAN_FILE"
+        /// How long weaving one module may take, in seconds (default 300): a weaver that hangs (swift-syntax's
+        /// parser is exponential on some pathological nesting) is killed and the module compiled as written.
+        static let weaveTimeout = "AUTOTRACE_WEAVE_TIMEOUT"
         /// A module name: the weaving child traps on it. Lets the tests prove that a crash cannot break a build.
         static let crashForTesting = "AUTOTRACE_TESTING_CRASH_WEAVING"
     }
@@ -99,8 +102,13 @@ struct CompilerWrapper {
         // A crashing child should end at once, not spend seconds symbolicating a backtrace.
         environment["SWIFT_BACKTRACE"] = "enable=no"
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let child = Subprocess.capture(executable, arguments, environment: environment)
+        let timeout = environment[Environment.weaveTimeout].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 300
+        let started = Date()
+        let child = Subprocess.capture(executable, arguments, environment: environment, timeoutSeconds: timeout)
         let errors = String(decoding: child.errors, as: UTF8.self)
+        if child.status == 128 + SIGKILL && Date().timeIntervalSince(started) >= timeout {
+            return .failure(WeavingFailure(description: "weaving took longer than \(timeout) s (\(Environment.weaveTimeout))"))
+        }
         guard child.status == 0 else {
             let detail = errors.split(separator: "\n").first { !$0.isEmpty }.map { ": \($0)" } ?? ""
             let cause = child.status > 128 ? "the weaver crashed with signal \(child.status - 128)" : "the weaver exited with status \(child.status)"

@@ -75,10 +75,12 @@ enum Subprocess {
 
     /// Runs to completion and returns stdout and stderr separately, for output that must be looked at first.
     /// (stderr goes through a temporary file, so neither pipe can fill up while the other is read.)
+    /// With `timeoutSeconds`, a child still running then is killed (and reported as killed by SIGKILL).
     static func capture(
         _ executable: String,
         _ arguments: [String],
-        environment: [String: String]? = nil
+        environment: [String: String]? = nil,
+        timeoutSeconds: Double? = nil
     ) -> (status: Int32, output: Data, errors: Data) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -94,6 +96,12 @@ enum Subprocess {
             try process.run()
         } catch {
             return (127, Data(), Data("autotrace: cannot run \(executable): \(error)\n".utf8))
+        }
+        if let timeoutSeconds {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds) { [process] in
+                if process.isRunning { kill(pid, SIGKILL) }
+            }
         }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

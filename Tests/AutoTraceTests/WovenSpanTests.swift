@@ -1,5 +1,6 @@
 import AutoTraceTesting
 import CAutoTraceProbes
+import Dispatch
 import Testing
 import Tracing
 
@@ -15,14 +16,37 @@ enum Sites {
     }
 }
 
+/// A serial executor on a dispatch queue that marks itself, so code can ask (without trapping) whether it runs there.
+final class MarkedQueueExecutor: SerialExecutor {
+    static let key = DispatchSpecificKey<Bool>()
+    private let queue = DispatchQueue(label: "marked-executor")
+
+    init() { queue.setSpecific(key: Self.key, value: true) }
+
+    static var isCurrent: Bool { DispatchQueue.getSpecific(key: key) == true }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+}
+
+/// An actor on an executor of its own, so a body can tell whether it runs on the actor.
 actor Counter {
+    private let executor = MarkedQueueExecutor()
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
     var value = 0
+    /// For each stretch of a body, whether it ran on the actor's queue.
+    private(set) var bodyRanOnTheActor: [Bool] = []
 
     /// The body of a woven async site runs on the actor: it touches isolated state synchronously.
     func incrementTwice() async -> Int {
         await AutoTrace.withSpan(Sites.site(40, "Counter.incrementTwice")) {
+            bodyRanOnTheActor.append(MarkedQueueExecutor.isCurrent)
             value += 1
             await Task.yield()
+            bodyRanOnTheActor.append(MarkedQueueExecutor.isCurrent)
             value += 1
             return value
         }
@@ -100,6 +124,7 @@ actor Counter {
         let counter = Counter()
         #expect(await counter.incrementTwice() == 2)
         #expect(await counter.incrementTwice() == 4)
+        #expect(await counter.bodyRanOnTheActor == [true, true, true, true], "before and after its await")
         #expect(spans(named: "Counter.incrementTwice").count >= 2)
     }
 

@@ -81,6 +81,39 @@ extension WovenBuildTests {
         #expect(report.output.contains("inserted  router.add(middleware: TracingMiddleware())"))
     }
 
+    /// A collector that answers every export with a different kind of garbage cannot stop a traced service.
+    @Test func aHostileCollectorCannotStopTheWovenHelloServer() throws {
+        let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: Self.helloServer)
+        try #require(build.status == 0, "woven build of HelloServer failed:\n\(build.output)")
+        let answers: [HostileOTLPReceiver.Answer] = [
+            .malformedStatusLine, .contentLength("-1"), .contentLength("99999999999999999999999"), .conflictingContentLengths,
+            .chunkSize("-5"), .chunkSize(String(repeating: "f", count: 20)), .endlessBody, .endlessChunkedBody,
+            .slowDrip(intervalMillis: 50), .reset, .retryAfter("99999999999"), .retryAfter("-5"),
+            .hugeDeclaredBody(bytes: "9223372036854775807"),
+        ]
+        let receiver = try HostileOTLPReceiver { answers[$0 % answers.count] }
+        defer { receiver.stop() }
+        let (server, port) = try Self.startHelloServer(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
+            "OTEL_BSP_SCHEDULE_DELAY": "20",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "500",
+            "OTEL_BSP_EXPORT_TIMEOUT": "1000",
+        ])
+        defer { if server.isRunning { server.terminate() } }
+        let deadline = Date().addingTimeInterval(60)
+        var served = 0
+        // Until every misbehaviour has been answered at least once, the server keeps serving.
+        while receiver.requestCount < answers.count * 2 && Date() < deadline {
+            let reply = try LoopbackHTTP.get(port: port, path: "/work?cpu=10")
+            #expect(reply.status == 200)
+            served += 1
+        }
+        #expect(receiver.requestCount >= answers.count * 2, "the exporter stopped exporting after \(receiver.requestCount) requests")
+        #expect(server.isRunning, "the server died after \(served) requests")
+        #expect(try LoopbackHTTP.get(port: port, path: "/health").status == 200)
+    }
+
     /// Starts the woven HelloServer (built by `autotrace build`) on a free loopback port and waits until it listens.
     static func startHelloServer(environment: [String: String] = [:]) throws -> (Process, port: Int) {
         let port = try LoopbackHTTP.freePort()

@@ -183,6 +183,20 @@ import Testing
         try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: calls)
     }
 
+    /// swift-syntax's parser is exponential on deeply nested brackets that swiftc compiles at once (found by fuzzing):
+    /// the weaver is given a time limit, then the module is compiled as written.
+    @Test func aHangingWeaverIsStoppedAndTheModuleCompiledAsWritten() throws {
+        let depth = 22
+        let package = try Self.appPackage(
+            main: "let x = \(String(repeating: "[", count: depth))1\(String(repeating: "]", count: depth))\nprint(x.count)\n"
+        )
+        defer { try? FileManager.default.removeItem(atPath: package) }
+        let build = try Self.run(Self.autotrace, ["build"], in: package, environment: ["AUTOTRACE_WEAVE_TIMEOUT": "3"])
+        #expect(build.status == 0, "\(build.output)")
+        #expect(build.output.contains("warning: autotrace: weaving module App failed (weaving took longer than 3.0 s"), "\(build.output)")
+        #expect(try Self.run("\(package)/.build-autotrace/debug/App", [], in: package).output == "1\n")
+    }
+
     @Test func autotraceRunPassesStopSignalsToTheProgram() throws {
         let package = try Self.appPackage(main: """
             // autotrace:ignore
