@@ -4,6 +4,7 @@ import Foundation
 import Testing
 
 @testable import AutoTraceWeaver
+@testable import autotrace
 
 /// `autotrace build` on a real package (Tests/Fixtures/Greeter) that contains no tracing code but directives:
 /// the woven program prints exactly what the plain one prints, and its spans name the right functions.
@@ -181,6 +182,19 @@ import Testing
         #expect(unwoven.output == plain.output)
         #expect(try ELFFile(path: "\(fixture)/.build-autotrace/debug/Constructs").siteTable().isEmpty)
         try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: calls)
+    }
+
+    /// SwiftPM compiles a module twice at once when a macro or plugin needs it for the host: each compile job has
+    /// its own woven folder (sources list, output-file-map, copies), named after the folder SwiftPM planned for it.
+    @Test func twoCompilesOfOneModuleNeverShareWovenFiles() {
+        let wrapper = CompilerWrapper(realCompiler: "swiftc", packageRoot: "/pkg", workDirectory: "/pkg/.build-autotrace/autotrace", arguments: [])
+        let target = wrapper.wovenDirectory(.init(module: "App", mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/debug/App.build/output-file-map.json"))
+        let host = wrapper.wovenDirectory(.init(module: "App", mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/debug/App-tool.build/output-file-map.json"))
+        let release = wrapper.wovenDirectory(.init(module: "App", mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/release/App.build/output-file-map.json"))
+        #expect(target == "/pkg/.build-autotrace/autotrace/woven/x86_64-unknown-linux-gnu/debug/App.build")
+        #expect(Set([target, host, release]).count == 3)
+        #expect(CompilerWrapper.wovenFileName("Sources/App/Handlers.swift") == "Sources/App/Handlers.autotrace.swift")
+        #expect(CompilerWrapper.wovenFileName("Sources/App/main.swift") == "Sources/App/main.swift")
     }
 
     /// swift-syntax's parser is exponential on deeply nested brackets that swiftc compiles at once (found by fuzzing):
