@@ -9,8 +9,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 autotrace=${1:-}
 if [ -z "$autotrace" ]; then
-    swift build --package-path "$repo" --product autotrace >/dev/null
-    autotrace="$repo/.build/debug/autotrace"
+    swift build --package-path "$repo/Tool" --product autotrace >/dev/null
+    autotrace="$repo/Tool/.build/debug/autotrace"
 fi
 package="$repo/Examples/HelloServer"
 cd "$package"
@@ -43,7 +43,7 @@ plain_files=$(compiled)
 woven_incremental=$(seconds "$autotrace" build --product HelloServer)
 woven_files=$(compiled)
 
-speed=$("$autotrace" weave-speed "$package/.build-autotrace/checkouts/hummingbird/Sources" "$repo/Sources")
+speed=$("$autotrace" weave-speed "$package/.build-autotrace/checkouts/hummingbird/Sources" "$repo/Sources" "$repo/Tool/Sources")
 
 printf '\n%-44s %10s %10s %8s\n' "HelloServer" "plain s" "woven s" "ratio"
 printf '%-44s %10.1f %10.1f %7.2fx   (target <= 1.15x)\n' "clean build" "$plain_clean" "$woven_clean" "$(echo "$woven_clean / $plain_clean" | bc -l)"

@@ -9,8 +9,8 @@ trap cleanup_servers EXIT
 autotrace=${AUTOTRACE:-}
 if [ -z "$autotrace" ]; then
     echo "building autotrace ($config)…"
-    swift build --package-path "$repo" -c "$config" --product autotrace >/dev/null
-    autotrace="$repo/.build/$config/autotrace"
+    swift build --package-path "$repo/Tool" -c "$config" --product autotrace >/dev/null
+    autotrace="$repo/Tool/.build/$config/autotrace"
 fi
 echo "building HelloServer woven ($config)…"
 (cd "$repo/Examples/HelloServer" && "$autotrace" build -c "$config" --product HelloServer >/dev/null)

@@ -84,7 +84,7 @@ extension AutoTrace {
 
     /// The sinks the configuration asks for (OTLP/HTTP export, the JSON-lines file), each behind a batch processor.
     /// `autotrace attach` uses the same sinks for the spans it collects from another process.
-    package static func makeProcessors(_ configuration: AutoTraceConfiguration) -> [any SpanProcessor] {
+    @_spi(AutoTraceTool) public static func makeProcessors(_ configuration: AutoTraceConfiguration) -> [any SpanProcessor] {
         var processors: [any SpanProcessor] = []
         if configuration.sdkDisabled {
             AutoTraceLog.info("OTEL_SDK_DISABLED=true: no export; probes remain available to `autotrace attach`")

@@ -133,7 +133,7 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
     }
 
     /// A finished span that another process ran and `autotrace attach` observed through the probes.
-    package static func observed(
+    @_spi(AutoTraceTool) public static func observed(
         name: String,
         traceID: TraceID,
         spanID: SpanID,

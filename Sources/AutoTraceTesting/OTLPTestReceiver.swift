@@ -1,5 +1,6 @@
-import AutoTrace
-import AutoTraceOTLPProto
+@_spi(AutoTraceTool) import AutoTrace
+// Requests decode to the OTLP messages; tests outside this package reach their types through this module.
+@_exported import AutoTraceOTLPProto
 import Foundation
 import Synchronization
 

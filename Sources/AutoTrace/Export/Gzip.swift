@@ -1,9 +1,9 @@
 import CAutoTraceZlib
 
 /// gzip compression for OTLP bodies (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`), with the system zlib.
-package enum Gzip {
+@_spi(AutoTraceTool) public enum Gzip {
     /// The gzip stream of `input`, or nil if zlib fails (the caller then sends the body uncompressed).
-    package static func compress(_ input: [UInt8]) -> [UInt8]? {
+    public static func compress(_ input: [UInt8]) -> [UInt8]? {
         var stream = z_stream()
         // windowBits 15 + 16 selects the gzip wrapper instead of zlib's.
         guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
@@ -26,7 +26,7 @@ package enum Gzip {
     }
 
     /// Inflates a gzip (or zlib) stream; nil if it is not one.
-    package static func decompress(_ input: [UInt8]) -> [UInt8]? {
+    public static func decompress(_ input: [UInt8]) -> [UInt8]? {
         var stream = z_stream()
         // windowBits 15 + 32 detects the gzip or zlib header.
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {

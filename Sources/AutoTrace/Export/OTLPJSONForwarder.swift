@@ -1,8 +1,8 @@
 /// Sends OTLP/JSON export requests that were written to a file (flight-recorder dumps, the file sink) to the
 /// OTLP/HTTP endpoint a configuration names, one POST per request.
-package enum OTLPJSONForwarder {
+@_spi(AutoTraceTool) public enum OTLPJSONForwarder {
     /// Sends every non-empty line of `text` as one request; returns how many were accepted.
-    package static func send(lines text: [UInt8], configuration: AutoTraceConfiguration) throws(AutoTraceError) -> Int {
+    public static func send(lines text: [UInt8], configuration: AutoTraceConfiguration) throws(AutoTraceError) -> Int {
         guard let endpoint = configuration.otlpEndpoint else {
             throw AutoTraceError(.invalidConfiguration, "no OTLP endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT")
         }

@@ -125,7 +125,7 @@ public final class FlightRecorder: @unchecked Sendable {
 
 extension SpanKind {
     /// From OTLP numbering; unknown values read as internal.
-    package init(otlpValue: UInt64) {
+    @_spi(AutoTraceTool) public init(otlpValue: UInt64) {
         switch otlpValue {
         case 2: self = .server
         case 3: self = .client

@@ -1,4 +1,3 @@
-import AutoTraceOTLPProto
 import AutoTraceTesting
 import Foundation
 import Testing

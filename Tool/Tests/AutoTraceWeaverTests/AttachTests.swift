@@ -1,6 +1,5 @@
 import AutoTraceCollector
 import AutoTraceELF
-import AutoTraceOTLPProto
 import AutoTraceTesting
 import Foundation
 import Synchronization

@@ -4,7 +4,7 @@ import PackageDescription
 
 let package = Package(
     name: "Greeter",
-    dependencies: [.package(name: "swift-autotrace", path: "../../..")],
+    dependencies: [.package(name: "swift-autotrace", path: "../../../..")],
     targets: [
         .executableTarget(
             name: "Greeter",

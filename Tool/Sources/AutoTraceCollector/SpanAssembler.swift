@@ -1,4 +1,4 @@
-import AutoTrace
+@_spi(AutoTraceTool) import AutoTrace
 import AutoTraceELF
 import Tracing
 

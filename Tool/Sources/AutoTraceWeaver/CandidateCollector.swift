@@ -12,6 +12,8 @@ final class CandidateCollector: SyntaxVisitor {
     private let callAspects: [(Aspect, CallSelector)]
     /// Aspects that stand down in this module, with the reason.
     private let standingDown: [String: String]
+    /// Sites whose woven code did not compile in an earlier attempt: left as written, with the compiler's message.
+    private let unwoven: [SiteLocation: String]
     private let isMainFile: Bool
     private var nextID: UInt32
 
@@ -65,6 +67,7 @@ final class CandidateCollector: SyntaxVisitor {
             return nil
         }
         self.standingDown = module.standingDown
+        self.unwoven = module.unwoven
         self.isMainFile = path.hasSuffix("/main.swift") || path == "main.swift"
         self.nextID = firstSiteID
         super.init(viewMode: .sourceAccurate)
@@ -151,6 +154,7 @@ final class CandidateCollector: SyntaxVisitor {
             return skip(reason)
         }
         if let reason = skipReason(node) { return skip(reason) }
+        if let message = unwoven[SiteLocation(file: displayPath, line: line)] { return skip(Self.didNotCompile(message)) }
 
         let advice = aspect?.span ?? SpanAdvice()
         let placeholders = [
@@ -175,6 +179,7 @@ final class CandidateCollector: SyntaxVisitor {
             kind: kind,
             function: function,
             line: line,
+            endLine: self.line(body.rightBrace),
             aspect: spanDirective != nil ? "directive" : aspect!.name
         )
 
@@ -218,7 +223,7 @@ final class CandidateCollector: SyntaxVisitor {
     }
 
     @discardableResult
-    private func addSite(name: String, kind: String, function: String, line: Int, aspect: String) -> UInt32 {
+    private func addSite(name: String, kind: String, function: String, line: Int, endLine: Int, aspect: String) -> UInt32 {
         let id = nextID
         nextID += 1
         sites.append(
@@ -230,6 +235,7 @@ final class CandidateCollector: SyntaxVisitor {
                 function: function,
                 file: displayPath,
                 line: line,
+                endLine: endLine,
                 aspect: aspect
             )
         )
@@ -351,6 +357,10 @@ final class CandidateCollector: SyntaxVisitor {
                 skip("the call uses $0-style arguments of the enclosing closure, which the span's closure would hide")
                 return .visitChildren
             }
+            if let message = unwoven[SiteLocation(file: displayPath, line: line)] {
+                skip(Self.didNotCompile(message))
+                return .visitChildren
+            }
             let placeholders = [
                 "module": module, "type": typeStack.last?.name ?? "", "function": functionStack.last ?? "",
                 "file": displayPath, "callee": callee,
@@ -360,6 +370,7 @@ final class CandidateCollector: SyntaxVisitor {
                 kind: advice.kind,
                 function: function,
                 line: line,
+                endLine: converter.location(for: expression.endPositionBeforeTrailingTrivia).line,
                 aspect: aspect.name
             )
             let attributes = advice.attributes.map { ($0.key, Template.parts($0.value)) }
@@ -376,6 +387,10 @@ final class CandidateCollector: SyntaxVisitor {
         }
         imports += aspect.imports
         return .visitChildren
+    }
+
+    static func didNotCompile(_ message: String) -> String {
+        "woven, this site did not compile, so it is left as written: \(message)"
     }
 
     /// The called expression's text without generic arguments or whitespace: `Router<Context>` → `Router`.
@@ -466,11 +481,14 @@ public struct ModuleContext: Sendable {
     public var aspects: [Aspect]
     /// Aspect name → why it stands down in this module (its `unless-module-contains` text was found).
     public var standingDown: [String: String]
+    /// Sites to leave as written because their woven code did not compile, with the compiler's message.
+    public var unwoven: [SiteLocation: String]
 
     /// `sources` are the texts of all the module's files, for `unless-module-contains`.
-    public init(name: String, aspects: [Aspect], sources: [String]) {
+    public init(name: String, aspects: [Aspect], sources: [String], unwoven: [SiteLocation: String] = [:]) {
         self.name = name
         self.aspects = aspects
+        self.unwoven = unwoven
         var standingDown: [String: String] = [:]
         for aspect in aspects {
             if let text = aspect.unlessModuleContains.first(where: { text in sources.contains { $0.contains(text) } }) {
@@ -478,5 +496,16 @@ public struct ModuleContext: Sendable {
             }
         }
         self.standingDown = standingDown
+    }
+}
+
+/// Where a site starts in the package's sources: its file (relative to the package root) and line.
+public struct SiteLocation: Hashable, Codable, Sendable {
+    public var file: String
+    public var line: Int
+
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
     }
 }

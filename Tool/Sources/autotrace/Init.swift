@@ -77,8 +77,7 @@ struct Init: ParsableCommand {
 
     private func dependency(root: String) throws -> String {
         if let url { return #".package(url: "\#(url)", from: "\#(from)")"# }
-        let checkout = path ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
+        let checkout = path ?? Checkout.root
         let absolute = URL(fileURLWithPath: checkout, relativeTo: URL(fileURLWithPath: root + "/")).standardizedFileURL.path
         guard FileManager.default.fileExists(atPath: "\(absolute)/Sources/AutoTrace") else {
             throw ValidationError("\(absolute) is not a swift-autotrace checkout; pass --path to one, or --url and --from")

@@ -72,7 +72,7 @@ struct WovenSwiftPMCommand {
         let aspects = try Self.loadAspects(root: root)
         try Self.recordWeaver(this, aspects: aspects, scratch: scratch)
         var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_EXEC"] = this
+        environment["SWIFT_EXEC"] = try Self.wrapperToolchain(wrapper: this, realCompiler: swiftc, scratch: scratch)
         // Not resolved: swiftc is a symlink to swift-driver, which picks its mode from the name it is run by.
         environment[CompilerWrapper.Environment.realCompiler] = swiftc
         environment[CompilerWrapper.Environment.packageRoot] = root
@@ -101,6 +101,28 @@ extension WovenSwiftPMCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+    }
+
+    /// A toolchain folder whose `usr/bin/swiftc` is the wrapper and whose every other entry is the real toolchain's.
+    /// SwiftPM derives more than the compiler from `SWIFT_EXEC` — libIndexStore for test discovery, the testing
+    /// libraries, the other tools in its folder — so the wrapper must sit where a real swiftc would.
+    static func wrapperToolchain(wrapper: String, realCompiler: String, scratch: String) throws -> String {
+        let fileManager = FileManager.default
+        let realBin = (realCompiler as NSString).deletingLastPathComponent
+        let realUsr = (realBin as NSString).deletingLastPathComponent
+        let usr = "\(scratch)/autotrace/toolchain/usr"
+        let bin = "\(usr)/bin"
+        // Made anew each time: the toolchain on PATH or the autotrace binary may have moved since the last build.
+        try? fileManager.removeItem(atPath: usr)
+        try fileManager.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        for entry in try fileManager.contentsOfDirectory(atPath: realUsr) where entry != "bin" {
+            try fileManager.createSymbolicLink(atPath: "\(usr)/\(entry)", withDestinationPath: "\(realUsr)/\(entry)")
+        }
+        for entry in try fileManager.contentsOfDirectory(atPath: realBin) where entry != "swiftc" {
+            try fileManager.createSymbolicLink(atPath: "\(bin)/\(entry)", withDestinationPath: "\(realBin)/\(entry)")
+        }
+        try fileManager.createSymbolicLink(atPath: "\(bin)/swiftc", withDestinationPath: wrapper)
+        return "\(bin)/swiftc"
     }
 
     /// Objects, dependency records and diagnostics: without them SwiftPM and the driver compile the module again.
@@ -244,6 +266,13 @@ struct Diff: ParsableCommand {
         let status = Subprocess.run(diff, ["-u", "--label", "\(relative) (original)", "--label", "\(relative) (woven)", "\(root)/\(relative)", copy])
         if status > 1 { throw ExitCode(status) }
     }
+}
+
+/// The swift-autotrace checkout this binary was built from: the runtime package at its root, the examples.
+enum Checkout {
+    /// Tool/Sources/autotrace/<this file> → the repository's root.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
 }
 
 extension String {

@@ -1,4 +1,4 @@
-import AutoTrace
+@_spi(AutoTraceTool) import AutoTrace
 import Tracing
 
 /// Turns the entry and return events of ``ProbePrograms/functions(binary:symbols:)`` into spans: per thread, a call

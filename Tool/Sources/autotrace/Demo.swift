@@ -127,9 +127,7 @@ struct Demo: ParsableCommand {
             return path
         }
         // This checkout's example, found from the current folder or from where this binary was built.
-        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        for root in [FileManager.default.currentDirectoryPath, checkout] {
+        for root in [FileManager.default.currentDirectoryPath, Checkout.root] {
             let path = "\(root)/Examples/HelloServer"
             if FileManager.default.fileExists(atPath: "\(path)/Package.swift") { return path }
         }

@@ -1,4 +1,3 @@
-import AutoTraceOTLPProto
 import AutoTraceTesting
 import Foundation
 import Testing
@@ -8,8 +7,9 @@ import Testing
 /// Examples/HelloServer, a Hummingbird 2 server with no tracing code, woven by `autotrace build` and run for real:
 /// every request makes one complete trace across its HTTP hop, at an OTLP receiver and in the file sink.
 extension WovenBuildTests {
-    static let helloServer = URL(fileURLWithPath: fixture).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Examples/HelloServer").path
+    /// Tool/Tests/Fixtures/Greeter → the repository's Examples/HelloServer.
+    static let helloServer = URL(fileURLWithPath: fixture).appendingPathComponent("../../../../Examples/HelloServer")
+        .standardizedFileURL.path
 
     @Test func helloServerTracesEveryRequestAcrossItsHTTPHop() throws {
         let package = Self.helloServer

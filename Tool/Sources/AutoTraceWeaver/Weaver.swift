@@ -12,10 +12,15 @@ public struct WovenSite: Codable, Sendable, Equatable {
     public var function: String
     public var file: String
     public var line: Int
+    /// The last line of the code the site wraps: compiler errors between `line` and here belong to it.
+    public var endLine: Int
     /// What selected it: `directive` or the name of a rule (not stored in the binary's site table).
     public var aspect: String
 
-    public init(id: UInt32, name: String, kind: String, module: String, function: String, file: String, line: Int, aspect: String) {
+    public init(
+        id: UInt32, name: String, kind: String, module: String, function: String, file: String, line: Int, endLine: Int? = nil,
+        aspect: String
+    ) {
         self.id = id
         self.name = name
         self.kind = kind
@@ -23,6 +28,7 @@ public struct WovenSite: Codable, Sendable, Equatable {
         self.function = function
         self.file = file
         self.line = line
+        self.endLine = endLine ?? line
         self.aspect = aspect
     }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import AutoTrace
+@_spi(AutoTraceTool) import AutoTrace
 import AutoTraceCollector
 import Foundation
 
