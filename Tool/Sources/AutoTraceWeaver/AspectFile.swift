@@ -149,11 +149,13 @@ public enum AspectFile {
                 }
                 joinPoint = .entryPoint
             }
-            let span = try fields["span"].map { node throws(AspectFileError) in try spanAdvice(node) }
+            var span = try fields["span"].map { node throws(AspectFileError) in try spanAdvice(node) }
+            // A span is all a function can get, so `span:` may be left out: the default name and kind.
+            if case .functions = joinPoint, span == nil { span = SpanAdvice() }
             let insert = try fields["insert"].map { node throws(AspectFileError) in try strings(node, what: "insert") } ?? []
             switch joinPoint {
             case .functions:
-                guard span != nil, insert.isEmpty else {
+                guard insert.isEmpty else {
                     throw error(node, "aspect '\(name)': functions take a span (insert is for calls and the entry point)")
                 }
             case .calls:

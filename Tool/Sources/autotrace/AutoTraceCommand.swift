@@ -121,8 +121,11 @@ extension WovenSwiftPMCommand {
         for entry in try fileManager.contentsOfDirectory(atPath: realBin) where entry != "swiftc" {
             try fileManager.createSymbolicLink(atPath: "\(bin)/\(entry)", withDestinationPath: "\(realBin)/\(entry)")
         }
-        try fileManager.createSymbolicLink(atPath: "\(bin)/swiftc", withDestinationPath: wrapper)
-        return "\(bin)/swiftc"
+        // A script, not a symlink: SwiftPM resolves symlinks before it looks for the toolchain's libraries.
+        let script = "\(bin)/swiftc"
+        try "#!/bin/sh\nexec '\(wrapper.replacingOccurrences(of: "'", with: "'\\''"))' \"$@\"\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try fileManager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        return script
     }
 
     /// Objects, dependency records and diagnostics: without them SwiftPM and the driver compile the module again.

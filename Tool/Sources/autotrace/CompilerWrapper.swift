@@ -18,6 +18,9 @@ struct CompilerWrapper {
         static let weaveTimeout = "AUTOTRACE_WEAVE_TIMEOUT"
         /// A module name: the weaving child traps on it. Lets the tests prove that a crash cannot break a build.
         static let crashForTesting = "AUTOTRACE_TESTING_CRASH_WEAVING"
+        /// A function name: its woven site gets a line that does not compile. Lets the tests prove that one bad
+        /// site costs that site, not its module.
+        static let breakSiteForTesting = "AUTOTRACE_TESTING_BREAK_SITE"
     }
 
     /// The aspects `autotrace build` resolved (built-in and autotrace.yml), as JSON in the work directory.
@@ -28,53 +31,77 @@ struct CompilerWrapper {
     let workDirectory: String
     let arguments: [String]
 
+    /// How many times a module is compiled woven before it falls back whole: each failed attempt leaves the sites
+    /// its errors point at as written. Type errors come first; region-isolation errors only once those are gone.
+    static let compileAttempts = 4
+
     func run() -> Int32 {
         guard let job = moduleJob() else { return Subprocess.run(realCompiler, arguments) }
-        let plan: Plan
-        switch weaveInChildProcess(job) {
-        case .success(let woven):
-            guard let woven, woven.changed else { return Subprocess.run(realCompiler, arguments) }
-            plan = woven
-        case .failure(let reason):
-            FileHandle.standardError.write(
-                Data("warning: autotrace: weaving module \(job.module) failed (\(reason)); compiled the original sources instead\n".utf8)
-            )
-            let skipped = SkippedCandidate(function: "module \(job.module)", file: "", line: 0, reason: "weaving failed: \(reason)")
-            try? writeReport(ModuleReport(module: job.module, sites: [], skipped: [skipped], insertions: []))
-            return Subprocess.run(realCompiler, arguments)
-        }
-        let woven = Subprocess.capture(realCompiler, plan.arguments)
-        // With -parseable-output the driver writes framed JSON messages to stderr.
-        let parseable = arguments.contains("-parseable-output")
-        if woven.status == 0 {
+        let remembered = RememberedUnwoven(path: "\(wovenDirectory(job))/unwoven.json")
+        var unwoven = remembered.load(packageRoot: packageRoot)
+        var lastError = ""
+        for _ in 0..<Self.compileAttempts {
+            let plan: Plan
+            switch weaveInChildProcess(job, unwoven: unwoven) {
+            case .success(let woven):
+                guard let woven, woven.changed else { return Subprocess.run(realCompiler, arguments) }
+                plan = woven
+            case .failure(let reason):
+                FileHandle.standardError.write(
+                    Data("warning: autotrace: weaving module \(job.module) failed (\(reason)); compiled the original sources instead\n".utf8)
+                )
+                let skipped = SkippedCandidate(function: "module \(job.module)", file: "", line: 0, reason: "weaving failed: \(reason)")
+                try? writeReport(ModuleReport(module: job.module, sites: [], skipped: [skipped], insertions: []))
+                return Subprocess.run(realCompiler, arguments)
+            }
+            let woven = Subprocess.capture(realCompiler, plan.arguments)
+            // With -parseable-output the driver writes framed JSON messages to stderr.
+            let parseable = arguments.contains("-parseable-output")
             let mains = plan.originals.filter { $0.key.hasSuffix("/main.swift") }
-            FileHandle.standardOutput.write(Self.namingOriginals(woven.output, mains))
+            if woven.status == 0 {
+                remembered.save(unwoven, packageRoot: packageRoot)
+                FileHandle.standardOutput.write(Self.namingOriginals(woven.output, mains))
+                FileHandle.standardError.write(
+                    parseable ? Self.namingOriginalInputs(woven.errors, plan.originals, mains) : Self.namingOriginals(woven.errors, mains)
+                )
+                return 0
+            }
+            let text = String(decoding: Self.namingOriginals(woven.output, mains), as: UTF8.self) + "\n"
+                + (parseable ? Self.parseableOutputText(woven.errors) : String(decoding: Self.namingOriginals(woven.errors, mains), as: UTF8.self))
+            let errors = CompilerError.all(in: text, packageRoot: packageRoot)
+            lastError = errors.first.map { "\($0.file):\($0.line): \($0.message)" }
+                ?? text.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? "exit status \(woven.status)"
+            // Every error must belong to a site, else unweaving sites cannot fix the module.
+            let culprits = errors.map { error in (error, Self.innermostSite(of: error, in: plan.report.sites)) }
+            guard !errors.isEmpty, culprits.allSatisfy({ $0.1 != nil }) else { break }
+            var added = false
+            for case let (error, site?) in culprits where unwoven[SiteLocation(file: site.file, line: site.line)] == nil {
+                unwoven[SiteLocation(file: site.file, line: site.line)] = error.message
+                added = true
+            }
+            guard added else { break }
+            let count = Set(culprits.compactMap { $0.1?.id }).count
             FileHandle.standardError.write(
-                parseable ? Self.namingOriginalInputs(woven.errors, plan.originals, mains) : Self.namingOriginals(woven.errors, mains)
+                Data("warning: autotrace: \(count) woven site(s) of module \(job.module) did not compile (\(lastError)); they are left as written\n".utf8)
             )
-            return 0
         }
-        let text = String(decoding: woven.output, as: UTF8.self) + "\n"
-            + (parseable ? Self.parseableOutputText(woven.errors) : String(decoding: woven.errors, as: UTF8.self))
-        let lines = text.split(separator: "\n")
-        let firstError = (lines.first { $0.contains(": error: ") } ?? lines.first { $0.contains("error:") })
-            .map(String.init) ?? "exit status \(woven.status)"
         FileHandle.standardError.write(
-            Data("warning: autotrace: module \(plan.module) did not compile once woven (\(firstError)); compiled the original sources instead\n".utf8)
+            Data("warning: autotrace: module \(job.module) did not compile once woven (\(lastError)); compiled the original sources instead\n".utf8)
         )
-        var report = plan.report
-        report.skipped += report.sites.map { site in
-            SkippedCandidate(
-                function: site.function,
-                file: site.file,
-                line: site.line,
-                reason: "the woven module did not compile, so it was built from its original sources: \(firstError)"
-            )
-        }
-        report.sites = []
-        report.insertions = []
-        try? writeReport(report)
+        let skipped = SkippedCandidate(
+            function: "module \(job.module)",
+            file: "",
+            line: 0,
+            reason: "the woven module did not compile, so it was built from its original sources: \(lastError)"
+        )
+        try? writeReport(ModuleReport(module: job.module, sites: [], skipped: [skipped], insertions: []))
         return Subprocess.run(realCompiler, arguments)
+    }
+
+    /// The site whose wrapped code holds the error's line; the innermost one when sites nest (a call in a function).
+    static func innermostSite(of error: CompilerError, in sites: [WovenSite]) -> WovenSite? {
+        sites.filter { $0.file == error.file && $0.line <= error.line && error.line <= $0.endLine }
+            .min { ($0.endLine - $0.line) < ($1.endLine - $1.line) }
     }
 
     /// A module compile of the package: its name and the output-file-map SwiftPM planned for it.
@@ -94,9 +121,14 @@ struct CompilerWrapper {
 
     /// Weaves in a child process (this same executable), so that a crash or trap in the weaver — not only a
     /// thrown error — costs the module its spans, never the user's build.
-    private func weaveInChildProcess(_ job: ModuleJob) -> Result<Plan?, WeavingFailure> {
+    private func weaveInChildProcess(_ job: ModuleJob, unwoven: [SiteLocation: String]) -> Result<Plan?, WeavingFailure> {
         let planPath = "\(wovenDirectory(job))/plan.json"
         try? FileManager.default.removeItem(atPath: planPath)
+        do {
+            try writeIfChanged(String(decoding: try JSONEncoder().encode(unwoven.map(UnwovenSite.init)), as: UTF8.self), to: Self.unwovenRequestPath(planPath))
+        } catch {
+            return .failure(WeavingFailure(description: "cannot write its request: \(error)"))
+        }
         var environment = ProcessInfo.processInfo.environment
         environment[Environment.planFile] = planPath
         // A crashing child should end at once, not spend seconds symbolicating a backtrace.
@@ -129,13 +161,20 @@ struct CompilerWrapper {
     /// The child's half: weaves the module and writes the plan for the parent. No plan file: nothing to weave.
     func writePlan(to path: String) -> Int32 {
         do {
-            guard let job = moduleJob(), let plan = try weavePlan(job) else { return 0 }
+            let request = try Data(contentsOf: URL(fileURLWithPath: Self.unwovenRequestPath(path)))
+            let unwoven = UnwovenSite.dictionary(try JSONDecoder().decode([UnwovenSite].self, from: request))
+            guard let job = moduleJob(), let plan = try weavePlan(job, unwoven: unwoven) else { return 0 }
             try writeIfChanged(String(decoding: try JSONEncoder().encode(plan), as: UTF8.self), to: path)
             return 0
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             return 1
         }
+    }
+
+    /// Next to the plan: the sites the parent asks the child to leave as written.
+    static func unwovenRequestPath(_ planPath: String) -> String {
+        (planPath as NSString).deletingLastPathComponent + "/unwoven-request.json"
     }
 
     /// Diagnostics with the woven `main.swift` copies' paths replaced by the originals (see `wovenFileName`).
@@ -236,7 +275,7 @@ struct CompilerWrapper {
 
     /// Weaves the module's sources under the package root and rewrites the arguments, the sources response file
     /// and the output-file-map to name the woven files. Nil when the module has no sources of the package.
-    func weavePlan(_ job: ModuleJob) throws -> Plan? {
+    func weavePlan(_ job: ModuleJob, unwoven: [SiteLocation: String] = [:]) throws -> Plan? {
         let module = job.module
         if ProcessInfo.processInfo.environment[Environment.crashForTesting] == module {
             fatalError("autotrace: injected weaver crash for module \(module)")
@@ -261,7 +300,7 @@ struct CompilerWrapper {
             } else {
                 continue
             }
-            for path in paths where isPackageSource(path) {
+            for path in paths where isPackageSource(path) || isTestRunner(path, module: module) {
                 sources[path] = try String(contentsOfFile: path, encoding: .utf8)
             }
         }
@@ -269,10 +308,17 @@ struct CompilerWrapper {
         let aspects =
             (try? JSONDecoder().decode([Aspect].self, from: Data(contentsOf: URL(fileURLWithPath: Self.aspectsPath(workDirectory: workDirectory)))))
             ?? BuiltinAspects.aspects()
-        let context = ModuleContext(name: module, aspects: aspects, sources: Array(sources.values))
+        let context = ModuleContext(name: module, aspects: aspects, sources: Array(sources.values), unwoven: unwoven)
 
         func weaveFile(_ path: String) throws -> String {
             guard let source = sources[path] else { return path }
+            if isTestRunner(path, module: module) {
+                guard let woven = Weaver.bootstrappingTestRunner(source: source, path: path) else { return path }
+                let target = "\(directory)/runner.swift"
+                try writeIfChanged(woven, to: target)
+                replacements[path] = target
+                return target
+            }
             let display = String(path.dropFirst(packageRoot.count + 1))
             let target = "\(directory)/\(Self.wovenFileName(display))"
             let directivePath = Self.isMainFile(path) ? target : path
@@ -282,7 +328,11 @@ struct CompilerWrapper {
             report.skipped += result.skipped
             report.insertions += result.insertions
             guard result.isChanged else { return path }
-            try writeIfChanged(result.source, to: target)
+            var woven = result.source
+            if let broken = ProcessInfo.processInfo.environment[Environment.breakSiteForTesting] {
+                woven = Self.breakingSites(named: broken, in: woven, sites: result.sites)
+            }
+            try writeIfChanged(woven, to: target)
             replacements[path] = target
             return target
         }
@@ -315,6 +365,30 @@ struct CompilerWrapper {
         )
         if let mapIndex = arguments.firstIndex(of: "-output-file-map") { newArguments[mapIndex + 1] = newMapPath }
         return Plan(module: module, arguments: newArguments, changed: true, report: report, originals: originals)
+    }
+
+    /// A line that does not compile, right after the wrapper of each site of the function (see `breakSiteForTesting`).
+    static func breakingSites(named function: String, in source: String, sites: [WovenSite]) -> String {
+        var text = source
+        for site in sites where site.function == function || site.function.hasPrefix(function + "(") {
+            // The wrapper names its site as `<sites enum>.s<id>`, followed by `)` or `,`.
+            guard let wrapper = text.range(of: ".s\(site.id))") ?? text.range(of: ".s\(site.id),"),
+                let end = text[wrapper.upperBound...].firstIndex(of: "\n")
+            else { continue }
+            text.insert(contentsOf: "\nlet _: Int = \"autotrace: injected compile error\"", at: end)
+        }
+        return text
+    }
+
+    /// SwiftPM's generated test entry point (`<Package>PackageTests.derived/runner.swift`), when the runtime can be
+    /// imported: woven to bootstrap the runtime, so that `autotrace test` gives spans of the code under test.
+    private func isTestRunner(_ path: String, module: String) -> Bool {
+        guard path.hasSuffix("/\(module).derived/runner.swift") else { return false }
+        let searchPaths = arguments.indices.compactMap { index -> String? in
+            if arguments[index] == "-I", index + 1 < arguments.count { return arguments[index + 1] }
+            return arguments[index].hasPrefix("-I") && arguments[index].count > 2 ? String(arguments[index].dropFirst(2)) : nil
+        }
+        return searchPaths.contains { FileManager.default.fileExists(atPath: "\($0)/AutoTrace.swiftmodule") }
     }
 
     /// A Swift file of the package itself (not a dependency's checkout, not a woven copy).

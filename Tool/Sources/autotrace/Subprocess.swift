@@ -34,6 +34,8 @@ enum Subprocess {
         defer { (argv + envp).forEach { free($0) } }
 
         _ = signalForwardingInstalled
+        // What this process printed so far comes before what the child prints.
+        fflush(nil)
         var child: pid_t = 0
         let status = posix_spawn(&child, executable, nil, &attributes, argv, envp)
         guard status == 0 else {

@@ -4,7 +4,11 @@ import PackageDescription
 
 let package = Package(
     name: "Greeter",
-    dependencies: [.package(name: "swift-autotrace", path: "../../../..")],
+    dependencies: [
+        .package(name: "swift-autotrace", path: "../../../.."),
+        // Another major version than the autotrace tool's own swift-syntax: the runtime must not care.
+        .package(url: "https://github.com/swiftlang/swift-syntax.git", exact: "600.0.1"),
+    ],
     targets: [
         .executableTarget(
             name: "Greeter",
@@ -15,6 +19,15 @@ let package = Package(
             name: "Constructs",
             dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")],
             swiftSettings: [.unsafeFlags(["-warnings-as-errors"])]
+        ),
+        .target(name: "Pricing", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]),
+        .testTarget(name: "PricingTests", dependencies: ["Pricing"]),
+        .executableTarget(
+            name: "SyntaxCheck",
+            dependencies: [
+                .product(name: "SwiftParser", package: "swift-syntax"),
+                .product(name: "AutoTrace", package: "swift-autotrace"),
+            ]
         ),
     ]
 )
