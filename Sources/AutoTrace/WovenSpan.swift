@@ -141,6 +141,25 @@ public enum AutoTrace {
         return try _end(span, with: outcome)
     }
 
+    /// The listening half of the woven asynchronous site (`__autotraceWithSpan`), out of line like the others.
+    @inlinable @inline(never)
+    public static func _withSpanListening<T, E: Error>(
+        _ site: CallSite,
+        _ attributes: SpanAttributes?,
+        isolation: isolated (any Actor)?,
+        _ body: () async throws(E) -> T
+    ) async throws(E) -> T {
+        guard let span = _startSpan(site, attributes) else { return try await body() }
+        let outcome = await ServiceContext.$current.withValue(span.context) { () async -> Result<T, E> in
+            do throws(E) {
+                return .success(try await body())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try _end(span, with: outcome)
+    }
+
     /// Starts the span of a woven site, as a child of the task's current context; nil when no tracer wants it.
     @usableFromInline
     static func _startSpan(_ site: CallSite, _ attributes: SpanAttributes?) -> (any Span)? {

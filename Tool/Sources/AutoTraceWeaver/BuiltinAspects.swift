@@ -6,6 +6,7 @@ public enum BuiltinAspects {
     public static let yaml = """
         version: 1
         aspects:
+          # __autotraceBootstrap() is AutoTrace.bootstrap() under a name no declaration of the module can shadow.
           # The runtime reads OTEL_* and AUTOTRACE_* first thing, before the program creates anything that
           # captures the tracer (AsyncHTTPClient's configuration does). An application that bootstraps its own
           # tracer is left to do so; the next aspect routes woven spans to that tracer.
@@ -13,17 +14,17 @@ public enum BuiltinAspects {
             description: Bootstrap the autotrace runtime at the start of the program.
             entry-point: true
             unless-module-contains: ["InstrumentationSystem.bootstrap(", "OTel.bootstrap("]
-            insert: AutoTrace.bootstrap()
+            insert: __autotraceBootstrap()
 
           - name: application-tracer
             description: After the application bootstraps its own tracer, woven spans go to it.
             calls: { callee: "InstrumentationSystem.bootstrap" }
-            insert: AutoTrace.bootstrap()
+            insert: __autotraceBootstrap()
 
           - name: application-otel
             description: After swift-otel bootstraps its tracer, woven spans go to it.
             calls: { callee: "OTel.bootstrap" }
-            insert: AutoTrace.bootstrap()
+            insert: __autotraceBootstrap()
 
           # Hummingbird 2: a server span per request, named by its route, with the incoming traceparent as the
           # parent. Hummingbird's own TracingMiddleware does the work; an application that adds it already

@@ -138,29 +138,163 @@ final class CandidateCollector: SyntaxVisitor {
     }
 
     private func consider(_ node: FunctionDeclSyntax, directives: [Directive]) {
-        let baseName = node.name.text
-        let typeName = typeStack.last?.name
         let spanDirective = directives.last { $0.action == .span }
         let aspect = functionAspects.first { selects($0.1, node) }?.0
         guard spanDirective != nil || aspect != nil, let body = node.body else { return }
+        let signature = node.signature
+        let effects = signature.effectSpecifiers
+        weave(
+            Body(
+                name: node.name.text,
+                function: "\(node.name.text)(\(Self.labels(signature.parameterClause)))",
+                line: line(node),
+                attributes: node.attributes,
+                parameters: Array(signature.parameterClause.parameters),
+                isAsync: effects?.asyncSpecifier != nil,
+                throwsClause: effects?.throwsClause,
+                resultType: signature.returnClause?.type,
+                leftBrace: body.leftBrace,
+                rightBrace: body.rightBrace
+            ),
+            spanDirective: spanDirective,
+            aspect: aspect
+        )
+    }
 
-        let labels = node.signature.parameterClause.parameters.map { "\($0.firstName.text):" }.joined()
-        let function = "\(baseName)(\(labels))"
-        let line = line(node)
+    private static func labels(_ clause: FunctionParameterClauseSyntax) -> String {
+        clause.parameters.map { "\($0.firstName.text):" }.joined()
+    }
+
+    // MARK: Getters, subscripts, deinitializers and initializers (selected by directive)
+
+    override func visit(_ node: VariableDeclSyntax) -> SyntaxVisitorContinueKind {
+        let directives = Directive.all(in: node.leadingTrivia)
+        guard let spanDirective = directives.last(where: { $0.action == .span }) else {
+            return directives.contains { $0.action == .ignore } ? .skipChildren : .visitChildren
+        }
+        guard node.bindings.count == 1, let binding = node.bindings.first,
+            let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text
+        else {
+            skipped.append(SkippedCandidate(function: node.bindings.trimmedDescription, file: displayPath, line: line(node), reason: "only a declaration of one property can be woven"))
+            return .visitChildren
+        }
+        weaveGetter(
+            name: name, function: name, line: line(node), attributes: node.attributes, parameters: [],
+            resultType: binding.typeAnnotation?.type, accessors: binding.accessorBlock, spanDirective: spanDirective
+        )
+        return .visitChildren
+    }
+
+    override func visit(_ node: SubscriptDeclSyntax) -> SyntaxVisitorContinueKind {
+        let directives = Directive.all(in: node.leadingTrivia)
+        guard let spanDirective = directives.last(where: { $0.action == .span }) else {
+            return directives.contains { $0.action == .ignore } ? .skipChildren : .visitChildren
+        }
+        weaveGetter(
+            name: "subscript", function: "subscript(\(Self.labels(node.parameterClause)))", line: line(node),
+            attributes: node.attributes, parameters: Array(node.parameterClause.parameters), resultType: node.returnClause.type,
+            accessors: node.accessorBlock, spanDirective: spanDirective
+        )
+        return .visitChildren
+    }
+
+    override func visit(_ node: DeinitializerDeclSyntax) -> SyntaxVisitorContinueKind {
+        guard let spanDirective = Directive.all(in: node.leadingTrivia).last(where: { $0.action == .span }), let body = node.body else {
+            return .visitChildren
+        }
+        weave(
+            Body(
+                name: "deinit", function: "deinit", line: line(node), attributes: node.attributes, parameters: [],
+                isAsync: node.effectSpecifiers?.asyncSpecifier != nil, throwsClause: nil, resultType: nil,
+                leftBrace: body.leftBrace, rightBrace: body.rightBrace
+            ),
+            spanDirective: spanDirective,
+            aspect: nil
+        )
+        return .visitChildren
+    }
+
+    override func visit(_ node: InitializerDeclSyntax) -> SyntaxVisitorContinueKind {
+        if Directive.all(in: node.leadingTrivia).contains(where: { $0.action == .span }) {
+            let function = "init(\(Self.labels(node.signature.parameterClause)))"
+            skipped.append(
+                SkippedCandidate(
+                    function: function, file: displayPath, line: line(node),
+                    reason: "an initializer's body initializes self (stored properties, self.init, return nil), "
+                        + "which a closure cannot do, and a span needs a closure to become the body's context"
+                )
+            )
+        }
+        return .visitChildren
+    }
+
+    /// The getter of a computed property or subscript: `{ ... }` alone or its `get { ... }`.
+    private func weaveGetter(
+        name: String, function: String, line: Int, attributes: AttributeListSyntax, parameters: [FunctionParameterSyntax],
+        resultType: TypeSyntax?, accessors: AccessorBlockSyntax?, spanDirective: Directive
+    ) {
+        let getter: Body?
+        switch accessors?.accessors {
+        case .getter?:
+            getter = accessors.map {
+                Body(
+                    name: name, function: function, line: line, attributes: attributes, parameters: parameters, isAsync: false,
+                    throwsClause: nil, resultType: resultType, leftBrace: $0.leftBrace, rightBrace: $0.rightBrace
+                )
+            }
+        case .accessors(let list)?:
+            getter = list.first { $0.accessorSpecifier.tokenKind == .keyword(.get) }.flatMap { accessor in
+                accessor.body.map {
+                    Body(
+                        name: name, function: function, line: line, attributes: attributes, parameters: parameters,
+                        isAsync: accessor.effectSpecifiers?.asyncSpecifier != nil, throwsClause: accessor.effectSpecifiers?.throwsClause,
+                        resultType: resultType, leftBrace: $0.leftBrace, rightBrace: $0.rightBrace
+                    )
+                }
+            }
+        case nil:
+            getter = nil
+        }
+        guard let getter else {
+            skipped.append(SkippedCandidate(function: function, file: displayPath, line: line, reason: "only a getter with a body can be woven; this declaration has none"))
+            return
+        }
+        weave(getter, spanDirective: spanDirective, aspect: nil)
+    }
+
+    /// A body the span wraps, and what the wrapper must repeat of the declaration around it.
+    private struct Body {
+        /// The span's default name and the `{function}` placeholder.
+        var name: String
+        /// As the report lists it: `load(id:)`.
+        var function: String
+        var line: Int
+        var attributes: AttributeListSyntax
+        var parameters: [FunctionParameterSyntax]
+        var isAsync: Bool
+        var throwsClause: ThrowsClauseSyntax?
+        var resultType: TypeSyntax?
+        var leftBrace: TokenSyntax
+        var rightBrace: TokenSyntax
+    }
+
+    private func weave(_ body: Body, spanDirective: Directive?, aspect: Aspect?) {
+        let typeName = typeStack.last?.name
+        let line = body.line
         func skip(_ reason: String) {
-            skipped.append(SkippedCandidate(function: function, file: displayPath, line: line, reason: reason))
+            skipped.append(SkippedCandidate(function: body.function, file: displayPath, line: line, reason: reason))
         }
         if spanDirective == nil, let aspect, let reason = standingDown[aspect.name] {
             return skip(reason)
         }
-        if let reason = skipReason(node) { return skip(reason) }
+        if let reason = skipReason(body) { return skip(reason) }
         if let message = unwoven[SiteLocation(file: displayPath, line: line)] { return skip(Self.didNotCompile(message)) }
 
         let advice = aspect?.span ?? SpanAdvice()
         let placeholders = [
-            "module": module, "type": typeName ?? "", "function": baseName, "file": displayPath,
+            "module": module, "type": typeName ?? "", "function": body.name, "file": displayPath,
         ]
-        let parameters = Set(node.signature.parameterClause.parameters.map { ($0.secondName ?? $0.firstName).text })
+        let parameters = Set(body.parameters.map { ($0.secondName ?? $0.firstName).text })
         var attributes: [(String, [Template.Part])] = []
         if spanDirective == nil {
             for attribute in advice.attributes {
@@ -171,26 +305,27 @@ final class CandidateCollector: SyntaxVisitor {
                 attributes.append((attribute.key, parts))
             }
         }
-        let defaultName = typeName.map { "\($0).\(baseName)" } ?? baseName
+        let defaultName = typeName.map { "\($0).\(body.name)" } ?? body.name
         let name = spanDirective?.options["name"] ?? advice.name.map { Template.fill($0, placeholders) } ?? defaultName
         let kind = spanDirective?.options["kind"] ?? advice.kind
         let id = addSite(
             name: name,
             kind: kind,
-            function: function,
+            function: body.function,
             line: line,
             endLine: self.line(body.rightBrace),
             aspect: spanDirective != nil ? "directive" : aspect!.name
         )
 
-        let effects = node.signature.effectSpecifiers
-        let isAsync = effects?.asyncSpecifier != nil
-        let throwsClause = effects?.throwsClause.map { $0.trimmedDescription + " " } ?? ""
-        let returnType = node.signature.returnClause?.type.trimmedDescription ?? "Void"
+        // The closure cannot say `rethrows`; a `throws` closure whose only throwing calls are to the function's
+        // closure parameters keeps the function rethrowing.
+        let throwsClause = body.throwsClause.map { clause in
+            clause.throwsSpecifier.tokenKind == .keyword(.rethrows) ? "throws " : clause.trimmedDescription + " "
+        } ?? ""
         let call =
-            "return \(throwsClause.isEmpty ? "" : "try ")\(isAsync ? "await " : "")AutoTrace.withSpan("
+            "return \(throwsClause.isEmpty ? "" : "try ")\(body.isAsync ? "await " : "")\(Weaver.withSpan)("
             + "\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders))) "
-            + "{ () \(isAsync ? "async " : "")\(throwsClause)-> \(returnType) in"
+            + "{ () \(body.isAsync ? "async " : "")\(throwsClause)\(Self.closureResult(body.resultType))in"
         edits.append(
             Edit(
                 offset: body.leftBrace.endPositionBeforeTrailingTrivia.utf8Offset,
@@ -204,6 +339,16 @@ final class CandidateCollector: SyntaxVisitor {
             )
         )
         imports += aspect?.imports ?? []
+    }
+
+    /// `-> T ` for the span's closure, or nothing when T has an opaque type (`some P`, which only a declaration may
+    /// spell) or names `Self`: the closure then takes its result type from its body and the declaration's result.
+    private static func closureResult(_ type: TypeSyntax?) -> String {
+        guard let type else { return "-> Void " }
+        let unspellable = type.tokens(viewMode: .sourceAccurate).contains { token in
+            token.tokenKind == .keyword(.some) || token.tokenKind == .keyword(.Self) || token.text == "Self"
+        }
+        return unspellable ? "" : "-> \(type.trimmedDescription) "
     }
 
     /// `, attributes: [...]` for the span's attributes; evaluated only when something listens.
@@ -242,9 +387,9 @@ final class CandidateCollector: SyntaxVisitor {
         return id
     }
 
-    /// Why wrapping this function's body could change what it means, or nil when it is safe.
-    private func skipReason(_ node: FunctionDeclSyntax) -> String? {
-        for element in node.attributes {
+    /// Why wrapping this body could change what it means, or nil when it is safe.
+    private func skipReason(_ body: Body) -> String? {
+        for element in body.attributes {
             guard case .attribute(let attribute) = element else {
                 return "attributes under #if are not analysed"
             }
@@ -257,27 +402,26 @@ final class CandidateCollector: SyntaxVisitor {
             }
         }
         if inlinableDepth > 0 { return "nested in an @inlinable body, which cannot use the file's site table" }
-        let signature = node.signature
-        if signature.effectSpecifiers?.throwsClause?.throwsSpecifier.tokenKind == .keyword(.rethrows) {
-            return "rethrows: a body wrapped in a closure can no longer rethrow only its arguments' errors"
-        }
-        for parameter in signature.parameterClause.parameters {
-            let type = parameter.type.trimmedDescription
-            if type.hasPrefix("borrowing ") || type.hasPrefix("consuming ") || type.contains("~Copyable") {
-                return "a borrowing, consuming or noncopyable parameter cannot be captured by the span's closure"
+        for parameter in body.parameters {
+            if Self.hasSpecifier(.consuming, parameter.type) {
+                return "a consuming parameter would be captured by the span's closure, which can only borrow it: "
+                    + "the body could no longer consume it"
+            }
+            if Self.hasSpecifier(.sending, parameter.type) {
+                return "a sending parameter would be captured by the span's closure, and a captured value can no longer be sent"
             }
         }
-        if let returnType = signature.returnClause?.type {
-            if returnType.is(SomeOrAnyTypeSyntax.self) && returnType.trimmedDescription.hasPrefix("some ") {
-                return "an opaque result type cannot be spelled as the span closure's result"
-            }
-            let text = returnType.trimmedDescription
-            if text == "Never" { return "a function returning Never has no value to pass through" }
-            if text.split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "_" }).contains("Self") {
-                return "a result type naming Self cannot be spelled inside a closure"
-            }
+        if body.resultType?.trimmedDescription == "Never" { return "a function returning Never has no value to pass through" }
+        if let result = body.resultType, Self.hasSpecifier(.sending, result) {
+            return "a sending result must be a value the caller alone holds, and the span's closure result is not sending"
         }
         return nil
+    }
+
+    private static func hasSpecifier(_ keyword: Keyword, _ type: TypeSyntax) -> Bool {
+        type.as(AttributedTypeSyntax.self)?.specifiers.contains {
+            $0.as(SimpleTypeSpecifierSyntax.self)?.specifier.tokenKind == .keyword(keyword)
+        } ?? false
     }
 
     // MARK: Calls
@@ -380,7 +524,7 @@ final class CandidateCollector: SyntaxVisitor {
             edits.append(
                 Edit(
                     offset: expression.positionAfterSkippingLeadingTrivia.utf8Offset,
-                    text: "\(prefix)AutoTrace.withSpan(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders)), { "
+                    text: "\(prefix)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders)), { "
                 )
             )
             edits.append(Edit(offset: expression.endPositionBeforeTrailingTrivia.utf8Offset, text: " })"))

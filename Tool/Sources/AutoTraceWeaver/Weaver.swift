@@ -81,7 +81,7 @@ public struct WeaveResult: Sendable {
 
 /// Weaves one Swift source file: applies the module's aspects and the file's directives.
 ///
-/// The body of each selected function is wrapped in `AutoTrace.withSpan(site) { ... }`, a selected call in the
+/// The body of each selected function is wrapped in `__autotraceWithSpan(site) { ... }`, a selected call in the
 /// same, and inserted statements follow their call; the original text stays verbatim between `#sourceLocation`
 /// directives so diagnostics, `#file`, `#line` and crash lines still name the original file and line. A place
 /// whose semantics the weaving could change is skipped and reported.
@@ -233,7 +233,7 @@ public enum Weaver {
         output += "\n#sourceLocation()\n"
         output += "private enum \(sitesEnum) {\n"
         for site in sites {
-            output += "    static let s\(site.id) = AutoTrace.Site(id: \(site.id), name: \(literal(site.name)), "
+            output += "    static let s\(site.id) = __AutoTraceSite(id: \(site.id), name: \(literal(site.name)), "
             output += "kind: .\(site.kind == "internal" ? "`internal`" : site.kind), module: \(literal(site.module)), "
             output += "function: \(literal(site.function)), file: \(literal(site.file)), line: \(site.line))\n"
         }
@@ -248,6 +248,9 @@ public enum Weaver {
     }
 
     static let sitesEnum = "__AutoTraceSites"
+    /// The runtime's entry point for woven sites: a reserved top-level name, which no user type named `AutoTrace`
+    /// can shadow.
+    static let withSpan = "__autotraceWithSpan"
 
     static func sourceLocation(_ path: String, line: Int) -> String {
         "#sourceLocation(file: \(literal(path)), line: \(line))"

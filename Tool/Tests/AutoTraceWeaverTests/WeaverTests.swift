@@ -28,7 +28,7 @@ import Testing
             #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 1)
             // autotrace:span
             func double(_ x: Int) -> Int {
-            return AutoTrace.withSpan(__AutoTraceSites.s1) { () -> Int in
+            return __autotraceWithSpan(__AutoTraceSites.s1) { () -> Int in
             #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 2)
              x * 2 
             }
@@ -36,7 +36,7 @@ import Testing
             }
             #sourceLocation()
             private enum __AutoTraceSites {
-                static let s1 = AutoTrace.Site(id: 1, name: "double", kind: .`internal`, module: "App", function: "double(_:)", file: "Sources/App/File.swift", line: 2)
+                static let s1 = __AutoTraceSite(id: 1, name: "double", kind: .`internal`, module: "App", function: "double(_:)", file: "Sources/App/File.swift", line: 2)
             }
             @used @section("autotrace_sites") private let __autotraceSiteRecord1: (UInt8, UInt8,
             """))
@@ -55,11 +55,83 @@ import Testing
             }
             """)
         #expect(result.source.contains(
-            "return try await AutoTrace.withSpan(__AutoTraceSites.s1) { () async throws(LookupError) -> User in"
+            "return try await __autotraceWithSpan(__AutoTraceSites.s1) { () async throws(LookupError) -> User in"
         ))
         #expect(result.sites.first?.name == "GET /users/:id")
         #expect(result.sites.first?.kind == "server")
         #expect(result.sites.first?.function == "get(id:)")
+    }
+
+    /// Result types a closure cannot spell (opaque, `Self`) are left to inference; `rethrows` becomes a `throws`
+    /// closure that only calls the function's closure parameters, which keeps the function rethrowing.
+    @Test func opaqueSelfRethrowsAndBorrowingSignatures() {
+        let result = weave("""
+            // autotrace:span
+            func window(_ n: Int) -> (some Collection<Int>)? { n > 0 ? [n] : nil }
+            struct Node {
+                // autotrace:span
+                func copy() -> Self { self }
+                // autotrace:span
+                func all<T>(_ f: (Int) throws -> T) rethrows -> [T] { try [1].map(f) }
+                // autotrace:span
+                func count(_ s: borrowing String) -> Int { s.count }
+            }
+            """)
+        #expect(result.source.contains("return __autotraceWithSpan(__AutoTraceSites.s1) { () in\n"))
+        #expect(result.source.contains("return __autotraceWithSpan(__AutoTraceSites.s2) { () in\n"))
+        #expect(result.source.contains("return try __autotraceWithSpan(__AutoTraceSites.s3) { () throws -> [T] in\n"))
+        #expect(result.source.contains("return __autotraceWithSpan(__AutoTraceSites.s4) { () -> Int in\n"))
+        #expect(result.skipped.isEmpty, "\(result.skipped)")
+    }
+
+    /// Getters, subscripts and deinitializers are woven by directive; an initializer is skipped, and says why.
+    @Test func gettersSubscriptsAndDeinitializers() {
+        let result = weave("""
+            final class Cache {
+                var items: [Int] = []
+                // autotrace:span
+                var count: Int { items.count }
+                // autotrace:span name=load
+                var loaded: [Int] {
+                    get async throws { try await fetch() }
+                    set {}
+                }
+                // autotrace:span
+                subscript(i: Int) -> Int {
+                    get { items[i] }
+                    set { items[i] = newValue }
+                }
+                // autotrace:span
+                deinit { items.removeAll() }
+                // autotrace:span
+                init(items: [Int]) { self.items = items }
+            }
+            """)
+        #expect(result.source.contains("""
+                var count: Int {
+            return __autotraceWithSpan(__AutoTraceSites.s1) { () -> Int in
+            #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 4)
+             items.count 
+            }
+            """))
+        #expect(result.source.contains("get async throws {\nreturn try await __autotraceWithSpan(__AutoTraceSites.s2) { () async throws -> [Int] in\n"))
+        #expect(result.source.contains("get {\nreturn __autotraceWithSpan(__AutoTraceSites.s3) { () -> Int in\n"))
+        #expect(result.source.contains("set { items[i] = newValue }"), "setters are left alone")
+        #expect(result.source.contains("deinit {\nreturn __autotraceWithSpan(__AutoTraceSites.s4) { () -> Void in\n"))
+        #expect(result.sites.map(\.name) == ["Cache.count", "load", "Cache.subscript", "Cache.deinit"])
+        #expect(result.sites.map(\.function) == ["count", "loaded", "subscript(i:)", "deinit"])
+        #expect(result.sites.map(\.endLine) == [4, 7, 12, 16])
+        #expect(result.skipped.map(\.function) == ["init(items:)"])
+        // A site whose woven code did not compile before is left as written, whatever its kind.
+        let context = ModuleContext(
+            name: "App", aspects: [], sources: [],
+            unwoven: [SiteLocation(file: "Sources/App/File.swift", line: 3): "error: boom"]
+        )
+        let unwoven = Weaver.weave(
+            source: "struct S {\n    // autotrace:span\n    var x: Int { 1 }\n}\n", path: "/pkg/Sources/App/File.swift",
+            displayPath: "Sources/App/File.swift", module: context, firstSiteID: 1
+        )
+        #expect(!unwoven.isChanged)
     }
 
     @Test func functionAspectsSelectByTypeNameAccessEffectsAndConformance() {
@@ -101,7 +173,7 @@ import Testing
                 """
         )
         #expect(result.source.contains(
-            #"return await AutoTrace.withSpan(__AutoTraceSites.s1, attributes: ["shop.order_id": .string("\(orderID)"), "shop.where": .string("App/checkout \"\(note)\"")]) { () async -> Void in"#
+            #"return await __autotraceWithSpan(__AutoTraceSites.s1, attributes: ["shop.order_id": .string("\(orderID)"), "shop.where": .string("App/checkout \"\(note)\"")]) { () async -> Void in"#
         ), "\(result.source)")
         let unknown = weave("func checkout(order: Int) {}\n", yaml: """
             aspects:
@@ -128,8 +200,8 @@ import Testing
                 return a + (b ?? 0) + c
             }
             """, yaml: yaml)
-        #expect(result.source.contains("let a = try await AutoTrace.withSpan(__AutoTraceSites.s1, { try await client.fetch(1) })\n"))
-        #expect(result.source.contains("let b = await AutoTrace.withSpan(__AutoTraceSites.s2, { try? await client.fetch(2) })\n"))
+        #expect(result.source.contains("let a = try await __autotraceWithSpan(__AutoTraceSites.s1, { try await client.fetch(1) })\n"))
+        #expect(result.source.contains("let b = await __autotraceWithSpan(__AutoTraceSites.s2, { try? await client.fetch(2) })\n"))
         #expect(result.sites.map(\.name) == ["fetch in load", "fetch in load"])
         #expect(result.sites.allSatisfy { $0.kind == "client" && $0.function == "load" })
         // Inside a larger try/await expression a wrapped call would lose the effect marker it needs.
@@ -150,11 +222,11 @@ import Testing
             """, yaml: yaml)
         // A trailing closure does not parse in a guard condition and draws a warning in the others.
         #expect(result.source.contains(
-            "guard let u = try await AutoTrace.withSpan(__AutoTraceSites.s1, { try await c.fetch(1) }) else { return 0 }"
+            "guard let u = try await __autotraceWithSpan(__AutoTraceSites.s1, { try await c.fetch(1) }) else { return 0 }"
         ))
-        #expect(result.source.contains("if let v = try await AutoTrace.withSpan(__AutoTraceSites.s2, { try await c.fetch(2) }) {"))
-        #expect(result.source.contains("while try await AutoTrace.withSpan(__AutoTraceSites.s3, { try await c.fetch(3) }) != nil {}"))
-        #expect(result.source.contains("switch try await AutoTrace.withSpan(__AutoTraceSites.s4, { try await c.fetch(4) }) {"))
+        #expect(result.source.contains("if let v = try await __autotraceWithSpan(__AutoTraceSites.s2, { try await c.fetch(2) }) {"))
+        #expect(result.source.contains("while try await __autotraceWithSpan(__AutoTraceSites.s3, { try await c.fetch(3) }) != nil {}"))
+        #expect(result.source.contains("switch try await __autotraceWithSpan(__AutoTraceSites.s4, { try await c.fetch(4) }) {"))
         #expect(result.sites.count == 4)
         #expect(result.skipped.isEmpty)
     }
@@ -174,7 +246,7 @@ import Testing
         #expect(result.skipped[0].reason.contains("async let"))
         #expect(result.skipped[1].reason.contains("$0"))
         // `$0` of a closure inside the call belongs to that closure, so the call can be wrapped.
-        #expect(result.source.contains("try await AutoTrace.withSpan(__AutoTraceSites.s2, { try await c.fetch(ids.map { $0 * 2 }.count) })"))
+        #expect(result.source.contains("try await __autotraceWithSpan(__AutoTraceSites.s2, { try await c.fetch(ids.map { $0 * 2 }.count) })"))
         #expect(result.sites.count == 2)
     }
 
@@ -201,7 +273,7 @@ import Testing
             #!/usr/bin/env swift
             import AutoTrace
             #sourceLocation(file: "/pkg/Sources/App/main.swift", line: 2)
-            AutoTrace.bootstrap()
+            __autotraceBootstrap()
             """))
     }
 
@@ -240,12 +312,12 @@ import Testing
         let result = weave(source, path: "/pkg/Sources/App/main.swift")
         #expect(result.source.contains("""
             InstrumentationSystem.bootstrap(MyTracer())
-            AutoTrace.bootstrap()
+            __autotraceBootstrap()
             #sourceLocation(file: "/pkg/Sources/App/main.swift", line: 3)
 
             print(1)
             """))
-        #expect(result.source.components(separatedBy: "AutoTrace.bootstrap()").count == 2)
+        #expect(result.source.components(separatedBy: "__autotraceBootstrap()").count == 2)
         #expect(result.skipped.first?.function == "entry point")
     }
 
@@ -287,9 +359,12 @@ import Testing
 
     @Test(arguments: [
         ("@inlinable func f() -> Int { 1 }", "@inlinable"),
-        ("func f(_ g: () throws -> Void) rethrows { try g() }", "rethrows"),
-        ("func f() -> some Equatable { 1 }", "opaque result"),
-        ("func f(_ x: borrowing String) {}", "borrowing"),
+        ("@_transparent func f() -> Int { 1 }", "@_transparent"),
+        ("func f(_ x: consuming String) -> String { x }", "consuming parameter"),
+        ("func f(_ b: sending Box) async { await take(b) }", "sending parameter"),
+        ("func f() -> sending Box { Box() }", "sending result"),
+        ("init(x: Int) { self.x = x }", "initializes self"),
+        ("var stored = 1", "only a getter with a body"),
         ("@ViewBuilder func f() -> Text { Text(\"\") }", "result builder"),
         ("func f() -> Never { fatalError() }", "Never"),
         ("@backDeployed(before: macOS 99) public func f() -> Int { 1 }", "@backDeployed"),
@@ -323,7 +398,7 @@ import Testing
 
     @Test func mainSwiftBootstrapsBeforeItsFirstStatement() {
         let result = weave("import Foundation\n\nprint(1)\n", path: "/pkg/Sources/App/main.swift")
-        #expect(result.source.contains("import Foundation\n\nAutoTrace.bootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 3)\nprint(1)\n"))
+        #expect(result.source.contains("import Foundation\n\n__autotraceBootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 3)\nprint(1)\n"))
         // Top-level `let`s are code that runs in order: a client made there must find the tracer bootstrapped.
         let client = weave("""
             import Foundation
@@ -333,7 +408,7 @@ import Testing
             let client = HTTPClient()
             func use() {}
             """, path: "/pkg/Sources/App/main.swift")
-        #expect(client.source.contains("#endif\nAutoTrace.bootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 5)\nlet client = HTTPClient()\n"))
+        #expect(client.source.contains("#endif\n__autotraceBootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 5)\nlet client = HTTPClient()\n"))
     }
 
     @Test func mainTypeBootstrapsBeforeEverythingElse() {
@@ -346,8 +421,8 @@ import Testing
                 }
             }
             """)
-        let bootstrap = result.source.range(of: "AutoTrace.bootstrap()")
-        let span = result.source.range(of: "AutoTrace.withSpan(")
+        let bootstrap = result.source.range(of: "__autotraceBootstrap()")
+        let span = result.source.range(of: "__autotraceWithSpan(")
         #expect(bootstrap != nil && span != nil)
         if let bootstrap, let span { #expect(bootstrap.lowerBound < span.lowerBound) }
         let inherited = weave("@main\nstruct Tool: AsyncParsableCommand {\n    func run() async throws {}\n}\n")

@@ -1,0 +1,61 @@
+import CAutoTraceProbes
+import Tracing
+
+// The names woven code calls. They are top-level and reserved (`__autotrace…`) so that nothing in the woven module
+// can shadow them: a user's own type or module named `AutoTrace` hides the `AutoTrace` enum, not these. Module
+// selectors (`AutoTrace::withSpan`) would say the same, but Swift 6.2 does not parse them.
+
+/// ``CallSite`` for the site tables the weaver generates.
+public typealias __AutoTraceSite = CallSite
+
+/// ``AutoTrace/bootstrap(environment:)`` for the entry point the weaver inserts.
+public func __autotraceBootstrap() {
+    AutoTrace.bootstrap()
+}
+
+/// A woven synchronous site: ``AutoTrace/withSpan(_:_:)``.
+@inlinable @discardableResult
+public func __autotraceWithSpan<T, E: Error>(
+    _ site: @autoclosure () -> CallSite,
+    _ body: () throws(E) -> T
+) throws(E) -> T {
+    if _fastPath(autotrace_listening() == 0) { return try body() }
+    return try AutoTrace._withSpanListening(site(), nil, body)
+}
+
+/// A woven synchronous site with attributes: ``AutoTrace/withSpan(_:attributes:_:)``.
+@inlinable @discardableResult
+public func __autotraceWithSpan<T, E: Error>(
+    _ site: @autoclosure () -> CallSite,
+    attributes: @autoclosure () -> SpanAttributes,
+    _ body: () throws(E) -> T
+) throws(E) -> T {
+    if _fastPath(autotrace_listening() == 0) { return try body() }
+    return try AutoTrace._withSpanListening(site(), attributes(), body)
+}
+
+/// A woven asynchronous site. Unlike ``AutoTrace/withSpan(_:_:)`` (whose body is `nonisolated(nonsending)`), the
+/// body is an ordinary closure: it takes the isolation of the function it was written in, so a body that calls a
+/// nonisolated async function with a non-`Sendable` value (an iterator's `next()`) compiles as it did unwoven.
+/// Running on the caller's actor (`isolation`) keeps an actor-isolated body from hopping.
+@inlinable @discardableResult
+public func __autotraceWithSpan<T, E: Error>(
+    _ site: @autoclosure () -> CallSite,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws(E) -> T
+) async throws(E) -> T {
+    if _fastPath(autotrace_listening() == 0) { return try await body() }
+    return try await AutoTrace._withSpanListening(site(), nil, isolation: isolation, body)
+}
+
+/// A woven asynchronous site with attributes, which are evaluated only when something listens.
+@inlinable @discardableResult
+public func __autotraceWithSpan<T, E: Error>(
+    _ site: @autoclosure () -> CallSite,
+    attributes: @autoclosure () -> SpanAttributes,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws(E) -> T
+) async throws(E) -> T {
+    if _fastPath(autotrace_listening() == 0) { return try await body() }
+    return try await AutoTrace._withSpanListening(site(), attributes(), isolation: isolation, body)
+}
