@@ -27,11 +27,11 @@ public func __autotraceWithSpan<T, E: Error>(
 @inlinable @discardableResult
 public func __autotraceWithSpan<T, E: Error>(
     _ site: @autoclosure () -> CallSite,
-    attributes: @autoclosure () -> SpanAttributes,
+    attributes: @autoclosure () -> KeyValuePairs<String, String>,
     _ body: () throws(E) -> T
 ) throws(E) -> T {
     if _fastPath(autotrace_listening() == 0) { return try body() }
-    return try AutoTrace._withSpanListening(site(), attributes(), body)
+    return try AutoTrace._withSpanListening(site(), __autotraceSpanAttributes(attributes()), body)
 }
 
 /// A woven asynchronous site. Unlike ``AutoTrace/withSpan(_:_:)`` (whose body is `nonisolated(nonsending)`), the
@@ -52,10 +52,29 @@ public func __autotraceWithSpan<T, E: Error>(
 @inlinable @discardableResult
 public func __autotraceWithSpan<T, E: Error>(
     _ site: @autoclosure () -> CallSite,
-    attributes: @autoclosure () -> SpanAttributes,
+    attributes: @autoclosure () -> KeyValuePairs<String, String>,
     isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws(E) -> T
 ) async throws(E) -> T {
     if _fastPath(autotrace_listening() == 0) { return try await body() }
-    return try await AutoTrace._withSpanListening(site(), attributes(), isolation: isolation, body)
+    return try await AutoTrace._withSpanListening(site(), __autotraceSpanAttributes(attributes()), isolation: isolation, body)
+}
+
+// Woven code names no member of Tracing (`.internal`, `.string(...)`, SpanAttributes' literals): a module built with
+// the MemberImportVisibility feature cannot see those without importing Tracing itself. Kinds go by their OTLP
+// number, attributes as string pairs.
+
+extension CallSite {
+    /// A site of a generated site table; `otlpKind` is 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
+    public init(id: UInt32, name: String, otlpKind: UInt8, module: String, function: String, file: String, line: UInt32) {
+        self.init(id: id, name: name, kind: SpanKind(otlpValue: UInt64(otlpKind)), module: module, function: function, file: file, line: line)
+    }
+}
+
+/// A woven site's string attributes as span attributes; called only when something listens.
+@usableFromInline
+func __autotraceSpanAttributes(_ pairs: KeyValuePairs<String, String>) -> SpanAttributes {
+    var attributes = SpanAttributes()
+    for (key, value) in pairs { attributes[key] = value }
+    return attributes
 }

@@ -129,6 +129,8 @@ public struct SpanAdvice: Codable, Sendable, Equatable {
     }
 
     static let kinds = ["internal", "server", "client", "producer", "consumer"]
+    /// OTLP's numbers for the kinds, which woven site tables use (1 internal ... 5 consumer).
+    static let otlpKinds = Dictionary(uniqueKeysWithValues: kinds.enumerated().map { ($0.element, UInt8($0.offset + 1)) })
 }
 
 /// A template's text split into literal runs and `{placeholder}` names.

@@ -362,7 +362,7 @@ final class CandidateCollector: SyntaxVisitor {
                     placeholders[name].map { String(Weaver.literal($0).dropFirst().dropLast()) } ?? "\\(\(name))"
                 }
             }.joined()
-            return "\(Weaver.literal(key)): .string(\"\(value)\")"
+            return "\(Weaver.literal(key)): \"\(value)\""
         }
         return ", attributes: [\(entries.joined(separator: ", "))]"
     }

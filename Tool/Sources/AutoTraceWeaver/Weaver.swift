@@ -234,7 +234,7 @@ public enum Weaver {
         output += "private enum \(sitesEnum) {\n"
         for site in sites {
             output += "    static let s\(site.id) = __AutoTraceSite(id: \(site.id), name: \(literal(site.name)), "
-            output += "kind: .\(site.kind == "internal" ? "`internal`" : site.kind), module: \(literal(site.module)), "
+            output += "otlpKind: \(SpanAdvice.otlpKinds[site.kind] ?? 1), module: \(literal(site.module)), "
             output += "function: \(literal(site.function)), file: \(literal(site.file)), line: \(site.line))\n"
         }
         output += "}\n"

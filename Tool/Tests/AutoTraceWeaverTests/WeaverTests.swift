@@ -36,7 +36,7 @@ import Testing
             }
             #sourceLocation()
             private enum __AutoTraceSites {
-                static let s1 = __AutoTraceSite(id: 1, name: "double", kind: .`internal`, module: "App", function: "double(_:)", file: "Sources/App/File.swift", line: 2)
+                static let s1 = __AutoTraceSite(id: 1, name: "double", otlpKind: 1, module: "App", function: "double(_:)", file: "Sources/App/File.swift", line: 2)
             }
             @used @section("autotrace_sites") private let __autotraceSiteRecord1: (UInt8, UInt8,
             """))
@@ -173,7 +173,7 @@ import Testing
                 """
         )
         #expect(result.source.contains(
-            #"return await __autotraceWithSpan(__AutoTraceSites.s1, attributes: ["shop.order_id": .string("\(orderID)"), "shop.where": .string("App/checkout \"\(note)\"")]) { () async -> Void in"#
+            #"return await __autotraceWithSpan(__AutoTraceSites.s1, attributes: ["shop.order_id": "\(orderID)", "shop.where": "App/checkout \"\(note)\""]) { () async -> Void in"#
         ), "\(result.source)")
         let unknown = weave("func checkout(order: Int) {}\n", yaml: """
             aspects:
@@ -336,7 +336,7 @@ import Testing
         ("aspects:\n  - name: a\n    functons: {}\n", "autotrace.yml:3:5: error: unknown key 'functons' in an aspect; expected one of:"),
         ("aspects:\n  - name: a\n    span: {}\n", "autotrace.yml:2:5: error: aspect 'a' needs exactly one join point"),
         ("aspects:\n  - name: a\n    functions: {}\n    span: { kind: serverr }\n", "autotrace.yml:4:19: error: unknown span kind 'serverr'"),
-        ("aspects:\n  - name: a\n    functions: {}\n", "autotrace.yml:2:5: error: aspect 'a': functions take a span"),
+        ("aspects:\n  - name: a\n    functions: {}\n    insert: [f()]\n", "autotrace.yml:2:5: error: aspect 'a': functions take a span"),
         ("aspects:\n  - name: a\n    functions: { access: [secret] }\n    span: {}\n", "autotrace.yml:3:26: error: unknown access level 'secret'"),
         ("aspects: [\n", "autotrace.yml:2:1: error: invalid YAML"),
         ("disable-built-in: [routers]\n", "autotrace.yml:1:19: error: no built-in aspect is named 'routers'"),

@@ -22,7 +22,7 @@ import Testing
 
     @Test func wovenProgramBehavesExactlyLikeThePlainOneAndEmitsSpans() throws {
         let fixture = Self.fixture
-        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain"], in: fixture)
+        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain", "--product", "Greeter"], in: fixture)
         try #require(plainBuild.status == 0, "plain build failed:\n\(plainBuild.output)")
         // A clean woven build, so that every module is compiled in this run.
         try? FileManager.default.removeItem(atPath: "\(fixture)/.build-autotrace")
@@ -126,7 +126,7 @@ import Testing
     /// `-warnings-as-errors` — woven without a fallback, then with changed aspects, then with a weaver that crashes.
     @Test func constructsWeaveUnderWarningsAsErrorsAndACrashingWeaverCannotBreakTheBuild() throws {
         let fixture = Self.fixture
-        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain"], in: fixture)
+        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain", "--product", "Constructs"], in: fixture)
         try #require(plainBuild.status == 0, "plain build failed:\n\(plainBuild.output)")
         let build = try Self.run(Self.autotrace, ["build"], in: fixture)
         try #require(build.status == 0, "woven build failed:\n\(build.output)")

@@ -12,7 +12,9 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "Greeter",
-            dependencies: ["Fragile", .product(name: "AutoTrace", package: "swift-autotrace")]
+            dependencies: ["Fragile", .product(name: "AutoTrace", package: "swift-autotrace")],
+            // Woven code must name no member of a module the file does not import (the runtime's Tracing).
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")]
         ),
         .target(name: "Fragile", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]),
         .executableTarget(
