@@ -21,6 +21,9 @@ struct CompilerWrapper {
         /// A function name: its woven site gets a line that does not compile. Lets the tests prove that one bad
         /// site costs that site, not its module.
         static let breakSiteForTesting = "AUTOTRACE_TESTING_BREAK_SITE"
+        /// A module name: its woven files end with a line that does not compile and belongs to no site. Lets the
+        /// tests prove that an error no site explains compiles the module as written.
+        static let breakModuleForTesting = "AUTOTRACE_TESTING_BREAK_MODULE"
     }
 
     /// The aspects `autotrace build` resolved (built-in and autotrace.yml), as JSON in the work directory.
@@ -40,6 +43,7 @@ struct CompilerWrapper {
         let remembered = RememberedUnwoven(path: "\(wovenDirectory(job))/unwoven.json")
         var unwoven = remembered.load(packageRoot: packageRoot)
         var lastError = ""
+        var lastReport: ModuleReport?
         for _ in 0..<Self.compileAttempts {
             let plan: Plan
             switch weaveInChildProcess(job, unwoven: unwoven) {
@@ -54,6 +58,7 @@ struct CompilerWrapper {
                 try? writeReport(ModuleReport(module: job.module, sites: [], skipped: [skipped], insertions: []))
                 return Subprocess.run(realCompiler, arguments)
             }
+            lastReport = plan.report
             let woven = Subprocess.capture(realCompiler, plan.arguments)
             // With -parseable-output the driver writes framed JSON messages to stderr.
             let parseable = arguments.contains("-parseable-output")
@@ -73,7 +78,11 @@ struct CompilerWrapper {
                 ?? text.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? "exit status \(woven.status)"
             // Every error must belong to a site, else unweaving sites cannot fix the module.
             let culprits = errors.map { error in (error, Self.innermostSite(of: error, in: plan.report.sites)) }
-            guard !errors.isEmpty, culprits.allSatisfy({ $0.1 != nil }) else { break }
+            if let unexplained = culprits.first(where: { $0.1 == nil })?.0 {
+                lastError = "\(unexplained.file):\(unexplained.line): \(unexplained.message)"
+                break
+            }
+            guard !errors.isEmpty else { break }
             var added = false
             for case let (error, site?) in culprits where unwoven[SiteLocation(file: site.file, line: site.line)] == nil {
                 unwoven[SiteLocation(file: site.file, line: site.line)] = error.message
@@ -88,13 +97,19 @@ struct CompilerWrapper {
         FileHandle.standardError.write(
             Data("warning: autotrace: module \(job.module) did not compile once woven (\(lastError)); compiled the original sources instead\n".utf8)
         )
-        let skipped = SkippedCandidate(
-            function: "module \(job.module)",
-            file: "",
-            line: 0,
-            reason: "the woven module did not compile, so it was built from its original sources: \(lastError)"
-        )
-        try? writeReport(ModuleReport(module: job.module, sites: [], skipped: [skipped], insertions: []))
+        // Every candidate stays listed, so the report still says what was selected and why none of it is woven.
+        var report = lastReport ?? ModuleReport(module: job.module, sites: [], skipped: [], insertions: [])
+        report.skipped += report.sites.map { site in
+            SkippedCandidate(
+                function: site.function,
+                file: site.file,
+                line: site.line,
+                reason: "the woven module did not compile, so it was built from its original sources: \(lastError)"
+            )
+        }
+        report.sites = []
+        report.insertions = []
+        try? writeReport(report)
         return Subprocess.run(realCompiler, arguments)
     }
 
@@ -331,6 +346,9 @@ struct CompilerWrapper {
             var woven = result.source
             if let broken = ProcessInfo.processInfo.environment[Environment.breakSiteForTesting] {
                 woven = Self.breakingSites(named: broken, in: woven, sites: result.sites)
+            }
+            if ProcessInfo.processInfo.environment[Environment.breakModuleForTesting] == module {
+                woven += "\nlet _: Int = \"autotrace: injected compile error\"\n"
             }
             try writeIfChanged(woven, to: target)
             replacements[path] = target

@@ -57,6 +57,22 @@ extension WovenBuildTests {
         let second = summary(try pricingReport())
         #expect(second.woven == first.woven)
         #expect(second.skipped["roundedPrice(_:)"] == reason)
+
+        // An error that belongs to no site: the module compiles as written, and the report still lists its candidates.
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: source)
+        let fallback = try Self.run(Self.autotrace, ["build", "--build-tests"], in: fixture, environment: ["AUTOTRACE_TESTING_BREAK_MODULE": "Pricing"])
+        try #require(fallback.status == 0, "woven build failed:\n\(fallback.output)")
+        #expect(fallback.output.contains("module Pricing did not compile once woven"), "\(fallback.output)")
+        let third = summary(try pricingReport())
+        #expect(third.woven.isEmpty)
+        for function in ["priceTag(_:)", "total(_:)"] {
+            #expect(third.skipped[function]?.contains("built from its original sources") == true, "\(third.skipped)")
+        }
+        // Built as written once the fault is gone, with the remembered site still left alone.
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: source)
+        let restored = try Self.run(Self.autotrace, ["build", "--build-tests"], in: fixture)
+        try #require(restored.status == 0, "woven build failed:\n\(restored.output)")
+        #expect(summary(try pricingReport()).woven == first.woven)
     }
 
     /// SyntaxCheck pins swift-syntax 600.0.1 while the autotrace tool builds with 603: the runtime package pulls in no
