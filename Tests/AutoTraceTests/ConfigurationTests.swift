@@ -1,7 +1,7 @@
 import AutoTraceTesting
 import Testing
 
-@testable import AutoTrace
+@_spi(AutoTraceTool) @testable import AutoTrace
 
 @Suite struct ConfigurationTests {
     @Test func defaultsExportNothing() {
