@@ -187,8 +187,9 @@ if [ -z "$autotrace" ]; then
     # never leak into the figures. The scratch path is kept between runs, so only autotrace's own modules rebuild.
     snapshot="$work/autotrace-checkout"
     echo "peer-corpus: building autotrace (release) from a snapshot of commit $commit in $snapshot…"
-    full_commit=$(git -C "$repo" rev-parse HEAD)
-    # Unpacked again only for a new commit: fresh files would make SwiftPM rebuild autotrace for nothing.
+    # Unpacked again only when what autotrace is built from changed (not for a commit touching only Benchmarks/):
+    # fresh files would make SwiftPM rebuild autotrace for nothing.
+    full_commit=$(git -C "$repo" rev-parse HEAD:Tool HEAD:Sources HEAD:Package.swift | paste -sd' ')
     if [ "$(cat "$snapshot/.peer-corpus-commit" 2>/dev/null)" != "$full_commit" ]; then
         rm -rf "$snapshot"
         mkdir -p "$snapshot"
