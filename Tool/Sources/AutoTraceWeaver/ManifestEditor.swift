@@ -1,9 +1,15 @@
+import Foundation
 import SwiftParser
 import SwiftSyntax
 
 /// Adds the swift-autotrace dependency and the `AutoTrace` product to a `Package.swift`, editing only the
-/// places it must so that formatting and comments stay as they are. A manifest whose shape it cannot follow
-/// (arrays built in variables, `#if` around them) is refused with what to add by hand.
+/// places it must so that formatting and comments stay as they are.
+///
+/// Only target *declarations* are edited: the `.target(...)`-style calls that end up in the package's targets,
+/// found by following the `targets:` argument of `Package(...)` through array literals, `+`, variables and
+/// `package.targets` appends. A `.target(name:)` inside a `dependencies:` list is a reference to another target
+/// (`Target.Dependency`) and is never reached that way. A wanted target whose declaration cannot be followed
+/// (built by a helper function, a name that is not a literal) is refused with the lines to add by hand.
 public struct ManifestEditor {
     /// The `.package(...)` line to add, e.g. `.package(url: "...", from: "0.1.0")`.
     public var dependency: String
@@ -14,68 +20,105 @@ public struct ManifestEditor {
     }
 
     public struct Refusal: Error, CustomStringConvertible {
-        public var description: String
+        /// Why the manifest was left alone.
+        public var reason: String
+        /// The exact lines to add, and where.
+        public var byHand: String
+
+        public init(reason: String, byHand: String) {
+            self.reason = reason
+            self.byHand = byHand
+        }
+
+        public var description: String { "\(reason)\n\(byHand)" }
     }
 
-    /// A target the manifest declares.
+    /// A target as `swift package dump-package` reports it.
     public struct Target: Equatable, Sendable {
         public var name: String
-        /// `target`, `executableTarget`, `testTarget`, ...
-        public var kind: String
+        /// `regular`, `executable`, `test`, ...
+        public var type: String
         /// The `path:` argument, if written.
         public var path: String?
+        /// Whether its dependencies already list the AutoTrace product.
+        public var linksAutoTrace: Bool
     }
 
-    /// The regular and executable targets of a manifest: the ones woven code can live in.
-    public static func wovenTargets(in manifest: String) -> [Target] {
-        let tree = Parser.parse(source: manifest)
-        return targetCalls(in: tree).compactMap { call, kind in
-            guard kind == "target" || kind == "executableTarget", let name = stringArgument(call, "name") else { return nil }
-            return Target(name: name, kind: kind, path: stringArgument(call, "path"))
+    /// The targets of a manifest, from the JSON `swift package dump-package` prints.
+    public static func targets(inDump json: Data) throws -> [Target] {
+        guard let root = try JSONSerialization.jsonObject(with: json) as? [String: Any],
+            let targets = root["targets"] as? [[String: Any]]
+        else { throw CocoaError(.propertyListReadCorrupt) }
+        return targets.compactMap { target in
+            guard let name = target["name"] as? String, let type = target["type"] as? String else { return nil }
+            let dependencies = target["dependencies"] as? [[String: Any]] ?? []
+            // A product dependency is dumped as ["product": [name, package, moduleAliases, condition]].
+            let links = dependencies.contains { dependency in
+                guard let product = dependency["product"] as? [Any], product.count >= 2 else { return false }
+                return product[0] as? String == "AutoTrace" && product[1] as? String == "swift-autotrace"
+            }
+            return Target(name: name, type: type, path: target["path"] as? String, linksAutoTrace: links)
         }
+    }
+
+    /// What to add by hand when the manifest is left alone.
+    public func byHand(targets: Set<String>, withDependency needed: Bool = true) -> String {
+        var lines = ["Add these lines by hand:"]
+        if needed { lines += ["  in the package's dependencies:", "    \(dependency),"] }
+        if !targets.isEmpty {
+            lines += ["  in the dependencies of \(targets.sorted().joined(separator: ", ")):", "    \(Self.product),"]
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// The edited manifest, or nil when it already has everything.
     public func edit(_ manifest: String, targets wanted: Set<String>) throws(Refusal) -> String? {
         let tree = Parser.parse(source: manifest)
-        let byHand = """
-            add by hand: \(dependency) to the package's dependencies, and \(Self.product) to the dependencies of \
-            \(wanted.sorted().joined(separator: ", "))
-            """
-        guard !tree.hasError else { throw Refusal(description: "Package.swift does not parse; fix it first, or \(byHand)") }
+        let needsDependency = !manifest.contains("swift-autotrace")
+        let byHand = byHand(targets: wanted, withDependency: needsDependency)
+        guard !tree.hasError else { throw Refusal(reason: "Package.swift does not parse; fix it first", byHand: byHand) }
         guard let package = Self.packageCall(in: tree) else {
-            throw Refusal(description: "no `Package(...)` call found in Package.swift; \(byHand)")
+            throw Refusal(reason: "no `Package(...)` call found in Package.swift", byHand: byHand)
         }
         var edits: [(offset: Int, text: String)] = []
 
-        if !manifest.contains("swift-autotrace") {
+        if needsDependency {
             if let argument = package.arguments.first(where: { $0.label?.text == "dependencies" }) {
-                guard let array = argument.expression.as(ArrayExprSyntax.self) else {
-                    throw Refusal(description: "the package's dependencies are not written as an array literal; \(byHand)")
-                }
-                edits.append(Self.append(dependency, to: array))
+                edits += Self.append(dependency, to: argument.expression)
             } else if let targets = package.arguments.first(where: { $0.label?.text == "targets" }) {
                 let indentation = Self.indentation(of: Syntax(targets))
                 edits.append((targets.positionAfterSkippingLeadingTrivia.utf8Offset, "dependencies: [\n\(indentation)    \(dependency),\n\(indentation)],\n\(indentation)"))
             } else {
-                throw Refusal(description: "the Package(...) call has no targets argument; \(byHand)")
+                throw Refusal(reason: "the Package(...) call has no targets argument to put the dependencies before", byHand: byHand)
             }
         }
 
-        for (call, kind) in Self.targetCalls(in: tree) {
-            guard kind == "target" || kind == "executableTarget", let name = Self.stringArgument(call, "name"),
+        var declared: Set<String> = []
+        for call in Self.declarations(in: tree, package: package) {
+            guard let kind = call.calledExpression.as(MemberAccessExprSyntax.self)?.declName.baseName.text,
+                kind == "target" || kind == "executableTarget", let name = Self.stringArgument(call, "name"),
                 wanted.contains(name)
             else { continue }
+            declared.insert(name)
             if let argument = call.arguments.first(where: { $0.label?.text == "dependencies" }) {
-                guard let array = argument.expression.as(ArrayExprSyntax.self) else {
-                    throw Refusal(description: "the dependencies of target \(name) are not an array literal; \(byHand)")
-                }
-                if array.elements.contains(where: { $0.expression.trimmedDescription.contains(#""AutoTrace""#) }) { continue }
-                edits.append(Self.append(Self.product, to: array))
+                if argument.expression.trimmedDescription.contains(#""AutoTrace""#) { continue }
+                edits += Self.append(Self.product, to: argument.expression)
             } else if let nameArgument = call.arguments.first(where: { $0.label?.text == "name" }) {
+                // `dependencies:` directly follows `name:` in every target factory.
                 let separator = Self.separator(after: nameArgument)
                 edits.append((nameArgument.expression.endPositionBeforeTrailingTrivia.utf8Offset, "\(separator)dependencies: [\(Self.product)]"))
             }
+        }
+        let undeclared = wanted.subtracting(declared)
+        guard undeclared.isEmpty else {
+            throw Refusal(
+                reason: """
+                    cannot find where \(undeclared.sorted().joined(separator: ", ")) \(undeclared.count == 1 ? "is" : "are") \
+                    declared: no `.target(name: "...")` or `.executableTarget(name: "...")` with that literal name reaches \
+                    the package's targets (through array literals, `+`, variables or `package.targets.append`)
+                    """,
+                byHand: byHand
+            )
         }
         guard !edits.isEmpty else { return nil }
         var bytes = Array(manifest.utf8)
@@ -84,40 +127,100 @@ public struct ManifestEditor {
         }
         let edited = String(decoding: bytes, as: UTF8.self)
         guard !Parser.parse(source: edited).hasError else {
-            throw Refusal(description: "editing Package.swift would break it; \(byHand)")
+            throw Refusal(reason: "editing Package.swift would break it", byHand: byHand)
         }
         return edited
     }
 
     private static func packageCall(in tree: SourceFileSyntax) -> FunctionCallExprSyntax? {
-        final class Finder: SyntaxVisitor {
-            var found: FunctionCallExprSyntax?
-            override func visit(_ node: FunctionCallExprSyntax) -> SyntaxVisitorContinueKind {
-                if found == nil, node.calledExpression.trimmedDescription == "Package" { found = node }
-                return .visitChildren
+        var found: FunctionCallExprSyntax?
+        forEachNode(in: Syntax(tree)) { node in
+            if found == nil, let call = node.as(FunctionCallExprSyntax.self), call.calledExpression.trimmedDescription == "Package" {
+                found = call
             }
         }
-        let finder = Finder(viewMode: .sourceAccurate)
-        finder.walk(tree)
-        return finder.found
+        return found
     }
 
-    /// `.target(...)`, `.executableTarget(...)` and the like, anywhere in the manifest.
-    private static func targetCalls(in tree: SourceFileSyntax) -> [(FunctionCallExprSyntax, String)] {
-        final class Finder: SyntaxVisitor {
-            var calls: [(FunctionCallExprSyntax, String)] = []
-            override func visit(_ node: FunctionCallExprSyntax) -> SyntaxVisitorContinueKind {
-                if let member = node.calledExpression.as(MemberAccessExprSyntax.self), member.base == nil,
-                    member.declName.baseName.text.hasSuffix("arget") || member.declName.baseName.text.hasSuffix("Target")
-                {
-                    calls.append((node, member.declName.baseName.text))
-                }
-                return .visitChildren
+    /// `body` on `root` and every node below it, parents first.
+    private static func forEachNode(in root: Syntax, _ body: (Syntax) -> Void) {
+        body(root)
+        for child in root.children(viewMode: .sourceAccurate) { forEachNode(in: child, body) }
+    }
+
+    static let targetKinds: Set<String> = [
+        "target", "executableTarget", "testTarget", "systemLibrary", "binaryTarget", "plugin", "macro",
+    ]
+
+    /// The target declarations: calls reached from `Package(targets:)` and from what is appended to or assigned to
+    /// `<package>.targets` later, following array literals, operators and variables.
+    static func declarations(in tree: SourceFileSyntax, package: FunctionCallExprSyntax) -> [FunctionCallExprSyntax] {
+        let sources = valueSources(in: tree)
+        // (Not `arguments.filter`: a syntax collection's filter builds a new, detached tree with other positions.)
+        var roots: [ExprSyntax] = package.arguments.compactMap { $0.label?.text == "targets" ? $0.expression : nil }
+        if let binding = package.parent?.as(InitializerClauseSyntax.self)?.parent?.as(PatternBindingSyntax.self),
+            let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text
+        {
+            roots += sources["\(name).targets", default: []]
+        }
+        var found: [FunctionCallExprSyntax] = []
+        var seen: Set<SyntaxIdentifier> = []
+        var followed: Set<String> = []
+        func resolve(_ expression: ExprSyntax) {
+            guard seen.insert(expression.id).inserted else { return }
+            if let array = expression.as(ArrayExprSyntax.self) {
+                array.elements.forEach { resolve($0.expression) }
+            } else if let sequence = expression.as(SequenceExprSyntax.self) {
+                // Unfolded `a + b`, `c ? a : b`: the operands that are not operators.
+                sequence.elements.forEach(resolve)
+            } else if let ternary = expression.as(UnresolvedTernaryExprSyntax.self) {
+                resolve(ternary.thenExpression)
+            } else if let tuple = expression.as(TupleExprSyntax.self), tuple.elements.count == 1, let only = tuple.elements.first {
+                resolve(only.expression)
+            } else if let call = expression.as(FunctionCallExprSyntax.self), let member = call.calledExpression.as(MemberAccessExprSyntax.self),
+                targetKinds.contains(member.declName.baseName.text),
+                member.base == nil || ["Target", "PackageDescription.Target"].contains(member.base?.trimmedDescription ?? "")
+            {
+                found.append(call)
+            } else if expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self) {
+                let key = expression.trimmedDescription
+                guard followed.insert(key).inserted else { return }
+                sources[key, default: []].forEach(resolve)
             }
         }
-        let finder = Finder(viewMode: .sourceAccurate)
-        finder.walk(tree)
-        return finder.calls
+        roots.forEach(resolve)
+        return found
+    }
+
+    /// What each variable (or `x.targets`) is given anywhere in the manifest: its initializer, `=` and `+=`
+    /// assignments, and `append`/`insert` arguments. Keyed by the variable's text, e.g. `targets`, `package.targets`.
+    private static func valueSources(in tree: SourceFileSyntax) -> [String: [ExprSyntax]] {
+        func assignable(_ expression: ExprSyntax) -> String? {
+            expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self) ? expression.trimmedDescription : nil
+        }
+        var values: [String: [ExprSyntax]] = [:]
+        forEachNode(in: Syntax(tree)) { node in
+            if let binding = node.as(PatternBindingSyntax.self), let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text,
+                let value = binding.initializer?.value
+            {
+                values[name, default: []].append(value)
+            } else if let sequence = node.as(SequenceExprSyntax.self) {
+                let elements = Array(sequence.elements)
+                if elements.count == 3, let target = assignable(elements[0]),
+                    elements[1].is(AssignmentExprSyntax.self) || elements[1].as(BinaryOperatorExprSyntax.self)?.operator.text == "+="
+                {
+                    values[target, default: []].append(elements[2])
+                }
+            } else if let call = node.as(FunctionCallExprSyntax.self), let member = call.calledExpression.as(MemberAccessExprSyntax.self),
+                let base = member.base.flatMap(assignable), ["append", "insert"].contains(member.declName.baseName.text)
+            {
+                // append(x), append(contentsOf: xs), insert(x, at:), insert(contentsOf: xs, at:)
+                for argument in call.arguments where argument.label == nil || argument.label?.text == "contentsOf" {
+                    values[base, default: []].append(argument.expression)
+                }
+            }
+        }
+        return values
     }
 
     private static func stringArgument(_ call: FunctionCallExprSyntax, _ label: String) -> String? {
@@ -127,24 +230,38 @@ public struct ManifestEditor {
         return segment.content.text
     }
 
-    /// Appends an element after the array's last one, in the array's own layout (one per line or inline).
-    private static func append(_ element: String, to array: ArrayExprSyntax) -> (offset: Int, text: String) {
-        guard let last = array.elements.last else {
-            return (array.leftSquare.endPositionBeforeTrailingTrivia.utf8Offset, element)
+    /// Adds an element to an array-valued argument: inside an array literal in its own layout, otherwise as
+    /// `value + [element]` (parenthesized when the value is itself an expression with operators).
+    private static func append(_ element: String, to expression: ExprSyntax) -> [(offset: Int, text: String)] {
+        guard let array = expression.as(ArrayExprSyntax.self) else {
+            let end = expression.endPositionBeforeTrailingTrivia.utf8Offset
+            if expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self) || expression.is(FunctionCallExprSyntax.self) {
+                return [(end, " + [\(element)]")]
+            }
+            return [(expression.positionAfterSkippingLeadingTrivia.utf8Offset, "("), (end, ") + [\(element)]")]
         }
-        let isMultiline = array.rightSquare.leadingTrivia.contains { if case .newlines = $0 { return true } else { return false } }
-            || last.trailingTrivia.contains { if case .newlines = $0 { return true } else { return false } }
+        let hasNewline = { (trivia: Trivia) in trivia.contains { if case .newlines = $0 { return true } else { return false } } }
+        guard let last = array.elements.last else {
+            // `[` … `]` on separate lines (perhaps with a comment between): the element goes on its own line before `]`.
+            guard hasNewline(array.rightSquare.leadingTrivia) else {
+                return [(array.leftSquare.endPositionBeforeTrailingTrivia.utf8Offset, element)]
+            }
+            let indentation = Self.indentation(of: Syntax(array.rightSquare))
+            return [(array.rightSquare.positionAfterSkippingLeadingTrivia.utf8Offset, "    \(element),\n\(indentation)")]
+        }
+        let isMultiline = hasNewline(array.rightSquare.leadingTrivia) || hasNewline(last.trailingTrivia)
         let comma = last.trailingComma == nil ? "," : ""
         let end = (last.trailingComma.map { $0.endPositionBeforeTrailingTrivia } ?? last.expression.endPositionBeforeTrailingTrivia).utf8Offset
         if isMultiline {
-            return (end, "\(comma)\n\(indentation(of: Syntax(last)))\(element)\(last.trailingComma == nil ? "" : ",")")
+            return [(end, "\(comma)\n\(indentation(of: Syntax(last)))\(element)\(last.trailingComma == nil ? "" : ",")")]
         }
-        return (end, "\(comma) \(element)")
+        return [(end, "\(comma) \(element)")]
     }
 
-    /// `,\n<indentation>` after an argument written one per line, `, ` otherwise.
+    /// `,\n<indentation>` after an argument written one per line (the next argument, or the `)` of a call with only
+    /// this one, starts a line), `, ` otherwise.
     private static func separator(after argument: LabeledExprSyntax) -> String {
-        guard let next = argument.trailingComma?.nextToken(viewMode: .sourceAccurate),
+        guard let next = (argument.trailingComma ?? argument.lastToken(viewMode: .sourceAccurate))?.nextToken(viewMode: .sourceAccurate),
             next.leadingTrivia.contains(where: { if case .newlines = $0 { return true } else { return false } })
         else { return ", " }
         return ",\n\(indentation(of: Syntax(argument)))"
