@@ -17,8 +17,12 @@ final class CandidateCollector: SyntaxVisitor {
     private let isMainFile: Bool
     private var nextID: UInt32
 
-    /// Enclosing types: name and the names in their inheritance clause.
-    private var typeStack: [(name: String, inherited: [String])] = []
+    /// Enclosing types: name, the names in their inheritance clause, and whether it is a struct or enum (nil when an
+    /// extension names a type this module does not declare).
+    private var typeStack: [(name: String, inherited: [String], isValueType: Bool?)] = []
+    /// Names the module declares as structs or enums, and as classes or actors.
+    private let valueTypes: Set<String>
+    private let referenceTypes: Set<String>
     /// Enclosing functions' names, for call sites' `function`.
     private var functionStack: [String] = []
     /// Depth of `@inlinable`-like bodies, whose code is emitted into clients and cannot see the site table.
@@ -68,6 +72,8 @@ final class CandidateCollector: SyntaxVisitor {
         }
         self.standingDown = module.standingDown
         self.unwoven = module.unwoven
+        self.valueTypes = module.valueTypes
+        self.referenceTypes = module.referenceTypes
         self.isMainFile = path.hasSuffix("/main.swift") || path == "main.swift"
         self.nextID = firstSiteID
         super.init(viewMode: .sourceAccurate)
@@ -80,23 +86,38 @@ final class CandidateCollector: SyntaxVisitor {
     // MARK: Type context
 
     /// Pushes the type (`visitPost` pops it, even for skipped children).
-    private func enter(_ name: String, _ inheritance: InheritanceClauseSyntax?, _ node: some SyntaxProtocol) -> SyntaxVisitorContinueKind {
+    private func enter(
+        _ name: String, _ inheritance: InheritanceClauseSyntax?, _ node: some SyntaxProtocol, isValueType: Bool?
+    ) -> SyntaxVisitorContinueKind {
         let inherited = inheritance?.inheritedTypes.map { $0.type.trimmedDescription } ?? []
-        typeStack.append((name, inherited))
+        typeStack.append((name, inherited, isValueType))
         let ignored = Directive.all(in: node.leadingTrivia).contains { $0.action == .ignore }
         return ignored ? .skipChildren : .visitChildren
     }
 
-    override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
+    override func visit(_ node: StructDeclSyntax) -> SyntaxVisitorContinueKind {
+        enter(node.name.text, node.inheritanceClause, node, isValueType: true)
+    }
     override func visitPost(_ node: StructDeclSyntax) { typeStack.removeLast() }
-    override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
+    override func visit(_ node: ClassDeclSyntax) -> SyntaxVisitorContinueKind {
+        enter(node.name.text, node.inheritanceClause, node, isValueType: false)
+    }
     override func visitPost(_ node: ClassDeclSyntax) { typeStack.removeLast() }
-    override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
+    override func visit(_ node: EnumDeclSyntax) -> SyntaxVisitorContinueKind {
+        enter(node.name.text, node.inheritanceClause, node, isValueType: true)
+    }
     override func visitPost(_ node: EnumDeclSyntax) { typeStack.removeLast() }
-    override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind { enter(node.name.text, node.inheritanceClause, node) }
+    override func visit(_ node: ActorDeclSyntax) -> SyntaxVisitorContinueKind {
+        enter(node.name.text, node.inheritanceClause, node, isValueType: false)
+    }
     override func visitPost(_ node: ActorDeclSyntax) { typeStack.removeLast() }
     override func visit(_ node: ExtensionDeclSyntax) -> SyntaxVisitorContinueKind {
-        enter(node.extendedType.trimmedDescription, node.inheritanceClause, node)
+        let name = node.extendedType.trimmedDescription
+        // `Outer.Inner` is declared as `Inner`; a name declared both ways (in different scopes) stays unknown.
+        let declared = String(name.split(separator: ".").last ?? Substring(name))
+        let isValueType: Bool? =
+            valueTypes.contains(declared) != referenceTypes.contains(declared) ? valueTypes.contains(declared) : nil
+        return enter(name, node.inheritanceClause, node, isValueType: isValueType)
     }
     override func visitPost(_ node: ExtensionDeclSyntax) { typeStack.removeLast() }
     // Protocol requirements have no bodies; a protocol's own declarations are never woven.
@@ -215,17 +236,117 @@ final class CandidateCollector: SyntaxVisitor {
     }
 
     override func visit(_ node: InitializerDeclSyntax) -> SyntaxVisitorContinueKind {
-        if Directive.all(in: node.leadingTrivia).contains(where: { $0.action == .span }) {
-            let function = "init(\(Self.labels(node.signature.parameterClause)))"
-            skipped.append(
-                SkippedCandidate(
-                    function: function, file: displayPath, line: line(node),
-                    reason: "an initializer's body initializes self (stored properties, self.init, return nil), "
-                        + "which a closure cannot do, and a span needs a closure to become the body's context"
-                )
-            )
+        if let spanDirective = Directive.all(in: node.leadingTrivia).last(where: { $0.action == .span }) {
+            weaveInitializer(node, spanDirective: spanDirective)
         }
         return .visitChildren
+    }
+
+    /// A struct or enum initializer: its body moves to a private `init(__autotraceBody: Void, ...)`, and the declared
+    /// initializer becomes `self = __autotraceWithSpan(site) { Self(__autotraceBody: (), ...) }`. A class or actor
+    /// initializer must initialize or delegate in its own body, which no closure can do, so it is skipped.
+    private func weaveInitializer(_ node: InitializerDeclSyntax, spanDirective: Directive) {
+        let parameters = Array(node.signature.parameterClause.parameters)
+        let function = "init(\(Self.labels(node.signature.parameterClause)))"
+        let line = line(node)
+        func skip(_ reason: String) {
+            skipped.append(SkippedCandidate(function: function, file: displayPath, line: line, reason: reason))
+        }
+        guard let body = node.body else { return }
+        let effects = node.signature.effectSpecifiers
+        let bodyShape = Body(
+            name: "init", function: function, line: line, attributes: node.attributes, parameters: parameters,
+            isAsync: effects?.asyncSpecifier != nil, throwsClause: effects?.throwsClause, resultType: nil,
+            leftBrace: body.leftBrace, rightBrace: body.rightBrace
+        )
+        switch typeStack.last?.isValueType {
+        case true?: break
+        case false?:
+            return skip(
+                "a class or actor initializer must initialize self or delegate (self.init, super.init) in its own body, "
+                    + "which no wrapper closure can do; struct and enum initializers are woven"
+            )
+        case nil:
+            return skip("the extended type is not declared in this module, so it may be a class, whose initializers cannot be wrapped")
+        }
+        if let reason = skipReason(bodyShape) { return skip(reason) }
+        if let message = unwoven[SiteLocation(file: displayPath, line: line)] { return skip(Self.didNotCompile(message)) }
+        var arguments: [String] = []
+        for parameter in parameters {
+            let name = (parameter.secondName ?? parameter.firstName).text
+            if parameter.ellipsis != nil { return skip("a variadic parameter cannot be passed on to the moved body") }
+            if name == "_" { return skip("a parameter without a name cannot be passed on to the moved body") }
+            if parameter.type.as(AttributedTypeSyntax.self)?.attributes.isEmpty == false {
+                return skip("a parameter with a type attribute (@autoclosure, @escaping …) is not passed on")
+            }
+            let value = Self.hasSpecifier(.inout, parameter.type) ? "&\(name)" : name
+            arguments.append(parameter.firstName.tokenKind == .wildcard ? value : "\(parameter.firstName.text): \(value)")
+        }
+        if body.statements.description.contains("#function") {
+            return skip("the body uses #function, which would name the moved body")
+        }
+
+        let typeName = typeStack.last?.name
+        let id = addSite(
+            name: spanDirective.options["name"] ?? typeName.map { "\($0).init" } ?? "init",
+            kind: spanDirective.options["kind"] ?? "internal",
+            function: function, line: line, endLine: self.line(body.rightBrace), aspect: "directive"
+        )
+        let effectsText = (bodyShape.isAsync ? "async " : "") + (bodyShape.throwsClause.map { $0.trimmedDescription + " " } ?? "")
+        let marks = (bodyShape.throwsClause == nil ? "" : "try ") + (bodyShape.isAsync ? "await " : "")
+        let made = "Self(\(Self.bodyLabel): ()\(arguments.map { ", \($0)" }.joined()))"
+        let isFailable = node.optionalMark != nil
+        let span = "\(marks)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)) { () \(effectsText)-> Self\(isFailable ? "?" : "") in \(marks)\(made) }"
+        let wrapperBody =
+            isFailable
+            ? "let __autotraceMade: Self? = \(span)\nguard let __autotraceMade else { return nil }\nself = __autotraceMade"
+            : "self = \(span)"
+        let header = Self.text(from: node.positionAfterSkippingLeadingTrivia, to: body.leftBrace.positionAfterSkippingLeadingTrivia, in: node)
+        let location = Weaver.sourceLocation(path, line: line)
+        edits.append(
+            Edit(
+                offset: node.positionAfterSkippingLeadingTrivia.utf8Offset,
+                text: "\n\(location)\n\(header){\n\(wrapperBody)\n}\n\(location)\n"
+            )
+        )
+        // The moved body: private, without what makes a declaration visible elsewhere (the wrapper keeps that).
+        for attribute in node.attributes {
+            if let name = attribute.as(AttributeSyntax.self)?.attributeName.trimmedDescription,
+                Self.attributesOfTheDeclaredInitializer.contains(name)
+            {
+                edits.append(Self.removal(of: attribute))
+            }
+        }
+        for modifier in node.modifiers where Self.accessLevels.contains(modifier.name.text) {
+            edits.append(Self.removal(of: modifier))
+        }
+        edits.append(Edit(offset: node.initKeyword.positionAfterSkippingLeadingTrivia.utf8Offset, text: "private "))
+        edits.append(
+            Edit(
+                offset: node.signature.parameterClause.leftParen.endPositionBeforeTrailingTrivia.utf8Offset,
+                text: "\(Self.bodyLabel): Void\(parameters.isEmpty ? "" : ", ")"
+            )
+        )
+    }
+
+    /// The label of the private initializer that holds a woven initializer's body.
+    static let bodyLabel = "__autotraceBody"
+    private static let accessLevels: Set<String> = ["open", "public", "package", "internal", "fileprivate", "private"]
+    /// Attributes that belong to the declared initializer only: its symbol, its visibility, its overload ranking.
+    private static let attributesOfTheDeclaredInitializer: Set<String> = [
+        "usableFromInline", "_spi", "objc", "nonobjc", "_silgen_name", "_cdecl", "_disfavoredOverload", "_implements",
+        "_dynamicReplacement", "export",
+    ]
+
+    private static func text(from start: AbsolutePosition, to end: AbsolutePosition, in node: some SyntaxProtocol) -> String {
+        let bytes = node.syntaxTextBytes
+        let base = node.position.utf8Offset
+        return String(decoding: bytes[(start.utf8Offset - base)..<(end.utf8Offset - base)], as: UTF8.self)
+    }
+
+    private static func removal(of node: some SyntaxProtocol) -> Edit {
+        let start = node.positionAfterSkippingLeadingTrivia.utf8Offset
+        return Edit(offset: start, text: "", length: node.endPosition.utf8Offset - start)
     }
 
     /// The getter of a computed property or subscript: `{ ... }` alone or its `get { ... }`.
@@ -628,11 +749,20 @@ public struct ModuleContext: Sendable {
     /// Sites to leave as written because their woven code did not compile, with the compiler's message.
     public var unwoven: [SiteLocation: String]
 
-    /// `sources` are the texts of all the module's files, for `unless-module-contains`.
+    /// Names the module declares as structs or enums, and as classes or actors: what an extension extends.
+    public var valueTypes: Set<String> = []
+    public var referenceTypes: Set<String> = []
+
+    /// `sources` are the texts of all the module's files, for `unless-module-contains` and the kinds of types.
     public init(name: String, aspects: [Aspect], sources: [String], unwoven: [SiteLocation: String] = [:]) {
         self.name = name
         self.aspects = aspects
         self.unwoven = unwoven
+        for source in sources {
+            for (keyword, name) in Self.declaredTypes(in: source) {
+                if keyword == "struct" || keyword == "enum" { valueTypes.insert(name) } else { referenceTypes.insert(name) }
+            }
+        }
         var standingDown: [String: String] = [:]
         for aspect in aspects {
             if let text = aspect.unlessModuleContains.first(where: { text in sources.contains { $0.contains(text) } }) {
@@ -640,6 +770,30 @@ public struct ModuleContext: Sendable {
             }
         }
         self.standingDown = standingDown
+    }
+
+    /// `(keyword, name)` for each `struct`, `enum`, `class` and `actor` word followed by a name: a lexical scan, far
+    /// cheaper than parsing every file again; a word in a comment at worst makes a name ambiguous (then unknown).
+    static func declaredTypes(in source: String) -> [(String, String)] {
+        let bytes = Array(source.utf8)
+        func isWordByte(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "_") || (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A) || byte >= 0x80
+        }
+        var found: [(String, String)] = []
+        var previous = ""
+        var index = 0
+        while index < bytes.count {
+            guard isWordByte(bytes[index]) else {
+                index += 1
+                continue
+            }
+            let start = index
+            while index < bytes.count, isWordByte(bytes[index]) { index += 1 }
+            let word = String(decoding: bytes[start..<index], as: UTF8.self)
+            if ["struct", "enum", "class", "actor"].contains(previous) { found.append((previous, word)) }
+            previous = word
+        }
+        return found
     }
 }
 

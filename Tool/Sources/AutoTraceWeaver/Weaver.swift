@@ -227,7 +227,7 @@ public enum Weaver {
         for edit in ordered {
             output += String(decoding: bytes[cursor..<edit.offset], as: UTF8.self)
             output += edit.text
-            cursor = edit.offset
+            cursor = edit.offset + edit.length
         }
         output += String(decoding: bytes[cursor...], as: UTF8.self)
         output += "\n#sourceLocation()\n"
@@ -274,8 +274,9 @@ public enum Weaver {
     }
 }
 
-/// Text inserted at a UTF-8 offset of the original file.
+/// Text inserted at a UTF-8 offset of the original file, in place of `length` bytes there.
 struct Edit {
     var offset: Int
     var text: String
+    var length = 0
 }

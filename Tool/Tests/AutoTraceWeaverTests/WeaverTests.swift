@@ -103,8 +103,6 @@ import Testing
                 }
                 // autotrace:span
                 deinit { items.removeAll() }
-                // autotrace:span
-                init(items: [Int]) { self.items = items }
             }
             """)
         #expect(result.source.contains("""
@@ -121,7 +119,7 @@ import Testing
         #expect(result.sites.map(\.name) == ["Cache.count", "load", "Cache.subscript", "Cache.deinit"])
         #expect(result.sites.map(\.function) == ["count", "loaded", "subscript(i:)", "deinit"])
         #expect(result.sites.map(\.endLine) == [4, 7, 12, 16])
-        #expect(result.skipped.map(\.function) == ["init(items:)"])
+        #expect(result.skipped.isEmpty)
         // A site whose woven code did not compile before is left as written, whatever its kind.
         let context = ModuleContext(
             name: "App", aspects: [], sources: [],
@@ -132,6 +130,58 @@ import Testing
             displayPath: "Sources/App/File.swift", module: context, firstSiteID: 1
         )
         #expect(!unwoven.isChanged)
+    }
+
+    /// A struct or enum initializer's body moves to a private initializer with a reserved first label; the declared
+    /// one, with its attributes, access and defaults, assigns `self` from the span's closure.
+    @Test func valueTypeInitializersMoveTheirBodyAndAssignSelf() {
+        let result = weave("""
+            public struct Money {
+                var cents: Int
+                // autotrace:span
+                @usableFromInline
+                public init(cents: Int, scale: inout Int, _ rounding: Bool = true) throws(MoneyError) {
+                    guard cents >= 0 else { throw MoneyError.negative }
+                    self.cents = cents
+                }
+            }
+            enum Coin {
+                case penny, dime
+            }
+            extension Coin {
+                // autotrace:span name=coin
+                init?(cents: Int) async {
+                    switch cents {
+                    case 1: self = .penny
+                    case 10: self = .dime
+                    default: return nil
+                    }
+                }
+            }
+            """)
+        #expect(result.source.contains("""
+            #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 4)
+            @usableFromInline
+                public init(cents: Int, scale: inout Int, _ rounding: Bool = true) throws(MoneyError) {
+            self = try __autotraceWithSpan(__AutoTraceSites.s1) { () throws(MoneyError) -> Self in try \
+            Self(__autotraceBody: (), cents: cents, scale: &scale, rounding) }
+            }
+            #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 4)
+            
+                private init(__autotraceBody: Void, cents: Int, scale: inout Int, _ rounding: Bool = true) throws(MoneyError) {
+            """), "\(result.source)")
+        #expect(result.source.contains("""
+            init?(cents: Int) async {
+            let __autotraceMade: Self? = await __autotraceWithSpan(__AutoTraceSites.s2) { () async -> Self? in await \
+            Self(__autotraceBody: (), cents: cents) }
+            guard let __autotraceMade else { return nil }
+            self = __autotraceMade
+            }
+            """), "\(result.source)")
+        #expect(result.source.contains("private init?(__autotraceBody: Void, cents: Int) async {"))
+        #expect(result.sites.map(\.name) == ["Money.init", "coin"])
+        #expect(result.sites.map(\.function) == ["init(cents:scale:_:)", "init(cents:)"])
+        #expect(result.sites.map(\.endLine) == [8, 21])
     }
 
     @Test func functionAspectsSelectByTypeNameAccessEffectsAndConformance() {
@@ -363,14 +413,21 @@ import Testing
         ("func f(_ x: consuming String) -> String { x }", "consuming parameter"),
         ("func f(_ b: sending Box) async { await take(b) }", "sending parameter"),
         ("func f() -> sending Box { Box() }", "sending result"),
-        ("init(x: Int) { self.x = x }", "initializes self"),
+        ("final class C {\n    init(x: Int) { self.x = x }\n}", "class or actor initializer"),
+        ("extension Decimal {\n    init(x: Int) { self.init() }\n}", "not declared in this module"),
+        ("struct S {\n    init(_ values: Int...) {}\n}", "variadic"),
+        ("struct S {\n    init(_ f: @autoclosure () -> Int) {}\n}", "type attribute"),
+        ("struct S {\n    init() { print(#function) }\n}", "#function"),
         ("var stored = 1", "only a getter with a body"),
         ("@ViewBuilder func f() -> Text { Text(\"\") }", "result builder"),
         ("func f() -> Never { fatalError() }", "Never"),
         ("@backDeployed(before: macOS 99) public func f() -> Int { 1 }", "@backDeployed"),
     ])
     func unsafeConstructsAreSkippedWithAReason(_ declaration: String, _ reason: String) {
-        let source = "// autotrace:span\n\(declaration)\n"
+        // The directive goes on the declaration itself, inside its type when there is one.
+        let source = declaration.contains("{\n    ")
+            ? declaration.replacingOccurrences(of: "{\n    ", with: "{\n    // autotrace:span\n    ") + "\n"
+            : "// autotrace:span\n\(declaration)\n"
         let result = weave(source)
         #expect(result.source == source)
         #expect(!result.isChanged)

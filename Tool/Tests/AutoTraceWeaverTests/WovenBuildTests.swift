@@ -142,7 +142,8 @@ import Testing
         let sites = allSites.filter { $0["aspect"] as? String == "fetches" }.compactMap { $0["function"] as? String }
         #expect(sites.sorted() == ["closures", "conditions", "conditions", "conditions", "conditions", "top-level code"])
         let declarations = allSites.filter { $0["aspect"] as? String == "directive" }.compactMap { $0["name"] as? String }
-        #expect(declarations.sorted() == Self.constructSpans)
+        #expect(Set(declarations).sorted() == Self.constructSpans)
+        #expect(declarations.filter { $0 == "Reading.init" }.count == 2, "a throwing and a failable initializer")
         let skippedSites = constructs["skipped"] as? [[String: Any]] ?? []
         let reasons = skippedSites.compactMap { $0["reason"] as? String }
         #expect(reasons.filter { $0.contains("async let") }.count == 2)
@@ -164,7 +165,7 @@ import Testing
         #expect(Set(names.filter { $0 != "fetcher.fetch" }).sorted() == Self.constructSpans)
         #expect(names.filter { $0 == "Ledger.deinit" }.count == 2)
         let failures = spans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.compactMap { $0["name"] as? String }
-        #expect(failures.sorted() == ["Ledger.audited", "checkedOpaque", "mapAll"])
+        #expect(failures.sorted() == ["Ledger.audited", "Reading.init", "checkedOpaque", "mapAll"])
 
         // Changed aspects recompile the package's modules, from the sources lists and maps SwiftPM planned before.
         let aspectFile = "\(fixture)/autotrace.yml"
@@ -195,10 +196,10 @@ import Testing
     }
 
     /// The spans of Constructs' declarations: opaque and `Self` results, rethrows, borrowing, getters, a subscript,
-    /// a deinit, and async bodies whose non-Sendable values cross an await.
+    /// a deinit, struct and enum initializers, and async bodies whose non-Sendable values cross an await.
     static let constructSpans = [
-        "Ledger.audited", "Ledger.deinit", "Ledger.subscript", "Ledger.total", "Meters.doubled", "Pump.pull", "Shape.make",
-        "Vault.deposit", "checkedOpaque", "firstTwo", "labels", "length", "mapAll", "onMain", "peek", "tallied", "window",
+        "Ledger.audited", "Ledger.deinit", "Ledger.subscript", "Ledger.total", "Level.init", "Meters.doubled", "Pump.pull",
+        "Reading.init", "Shape.make", "Vault.deposit", "checkedOpaque", "firstTwo", "labels", "length", "mapAll", "onMain", "peek", "tallied", "window",
     ]
 
     /// SwiftPM compiles a module twice at once when a macro or plugin needs it for the host: each compile job has

@@ -67,7 +67,7 @@ func spend(_ ticket: consuming Ticket) -> Int { redeem(ticket) }
 
 func redeem(_ ticket: consuming Ticket) -> Int { ticket.number * 10 }
 
-// Getters, subscripts, deinitializers; initializers are skipped.
+// Getters, subscripts, deinitializers; a class's initializer is skipped.
 
 final class Ledger {
     var entries: [Int]
@@ -90,6 +90,35 @@ final class Ledger {
     }
     // autotrace:span
     deinit { print("ledger closed with \(entries.count) entries") }
+}
+
+// Initializers of structs and enums (throwing, failable, async, in an extension): the body moves to a private
+// initializer that the declared one calls inside the span.
+
+struct Reading {
+    let value: Int
+    // autotrace:span
+    init(_ text: String) throws {
+        guard let value = Int(text) else { throw Oops() }
+        self.value = value
+    }
+    // autotrace:span
+    init?(exactly double: Double) {
+        guard let value = Int(exactly: double) else { return nil }
+        self.value = value
+    }
+}
+
+enum Level: Int {
+    case low = 1, high = 2
+}
+
+extension Level {
+    // autotrace:span
+    init(loud: Bool) async {
+        await Task.yield()
+        self = loud ? .high : .low
+    }
 }
 
 // Region isolation: non-Sendable values across an await, an iterator's next(), isolated callers.
@@ -160,6 +189,9 @@ func runSignatures() async throws {
     print(ledger!.total, ledger![1], try await ledger!.audited)
     do { _ = try await Ledger(entries: []).audited } catch { print("audited threw \(error)") }
     ledger = nil
+    print(try Reading("42").value, Reading(exactly: 2.0)?.value ?? -1, Reading(exactly: 2.5) == nil)
+    do { _ = try Reading("x") } catch { print("Reading threw \(error)") }
+    print(await Level(loud: true).rawValue)
     print(await tallied(Tally()))
     let stream = AsyncStream<Int> { continuation in
         for value in [4, 5, 6] { continuation.yield(value) }
