@@ -28,8 +28,8 @@ corpus=(
     "swift-concurrency-extras|pointfreeco/swift-concurrency-extras|1.4.3|Swift 6, actors, isolation helpers, async sequences"
     "FlyingFox|swhitty/FlyingFox|0.27.1|Swift 6, server framework, actors, async sequences"
     "swift-service-lifecycle|swift-server/swift-service-lifecycle|2.13.0|Swift 6, actors, async sequences (first user report)"
-    "swift-async-algorithms|apple/swift-async-algorithms|1.1.4|async sequences, strict concurrency"
-    "swift-algorithms|apple/swift-algorithms|1.2.1|Swift 5, synchronous, generic"
+    "swift-subprocess|swiftlang/swift-subprocess|1.0.2|Swift 6, async sequences of pipes, ~Copyable, spawns processes"
+    "Ink|johnsundell/ink|0.6.0|Swift 5, synchronous, a Markdown parser"
     "Yams|jpsim/Yams|6.2.2|Swift 6 manifest (Package@swift-6.0), C core, a dependency of autotrace itself"
 )
 
@@ -213,21 +213,11 @@ fi
 
 # A copy of the binary: a rebuild of the checkout during the run must not change the weaver between the woven build
 # and its test run (autotrace recompiles the package's modules when the weaver changes).
-# The copy sits in a toolchain-shaped folder (usr/bin, with usr/lib naming the real toolchain's): SwiftPM resolves
-# SWIFT_EXEC's symbolic link to the autotrace binary and looks for libIndexStore.so in ../lib next to it, so
-# `autotrace build --build-tests` fails after compiling everything (found by this benchmark; reported) unless it is there.
-# PEER_CORPUS_NO_LIB_WORKAROUND=1 leaves ../lib out, to check whether autotrace handles it itself.
-bin="$work/toolchain/usr/bin"
+bin="$work/bin"
 mkdir -p "$bin"
 cp "$autotrace" "$bin/autotrace.new" && mv "$bin/autotrace.new" "$bin/autotrace"
 echo "peer-corpus: using a copy of $autotrace ($(date -r "$autotrace" '+%Y-%m-%d %H:%M'))"
 autotrace="$bin/autotrace"
-rm -f "$work/toolchain/usr/lib"
-if [ -z "${PEER_CORPUS_NO_LIB_WORKAROUND:-}" ]; then
-    swift_lib=$(cd "$(dirname "$(readlink -f "$(command -v swift)")")/../lib" && pwd)
-    ln -s "$swift_lib" "$work/toolchain/usr/lib"
-    echo "peer-corpus: $work/toolchain/usr/lib -> $swift_lib (works around SwiftPM looking for libIndexStore next to autotrace)"
-fi
 run_started=$(date +%s)
 results="$work/results"
 rm -rf "$results"
