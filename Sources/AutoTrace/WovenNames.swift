@@ -60,6 +60,30 @@ public func __autotraceWithSpan<T, E: Error>(
     return try await AutoTrace._withSpanListening(site(), __autotraceSpanAttributes(attributes()), isolation: isolation, body)
 }
 
+/// A woven synchronous site whose function returns `sending T`: the caller may send the result elsewhere, so the
+/// body's `sending` result is handed through as one.
+@inlinable @discardableResult
+public func __autotraceWithSpanSending<T, E: Error>(
+    _ site: @autoclosure () -> CallSite,
+    attributes: @autoclosure () -> KeyValuePairs<String, String> = [:],
+    _ body: () throws(E) -> sending T
+) throws(E) -> sending T {
+    if _fastPath(autotrace_listening() == 0) { return try body() }
+    return try AutoTrace._withSpanListeningSending(site(), __autotraceSpanAttributes(attributes()), body)
+}
+
+/// A woven asynchronous site whose function returns `sending T`.
+@inlinable @discardableResult
+public func __autotraceWithSpanSending<T, E: Error>(
+    _ site: @autoclosure () -> CallSite,
+    attributes: @autoclosure () -> KeyValuePairs<String, String> = [:],
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws(E) -> sending T
+) async throws(E) -> sending T {
+    if _fastPath(autotrace_listening() == 0) { return try await body() }
+    return try await AutoTrace._withSpanListeningSending(site(), __autotraceSpanAttributes(attributes()), isolation: isolation, body)
+}
+
 // Woven code names no member of Tracing (`.internal`, `.string(...)`, SpanAttributes' literals): a module built with
 // the MemberImportVisibility feature cannot see those without importing Tracing itself. Kinds go by their OTLP
 // number, attributes as string pairs.
@@ -73,7 +97,8 @@ extension CallSite {
 
 /// A woven site's string attributes as span attributes; called only when something listens.
 @usableFromInline
-func __autotraceSpanAttributes(_ pairs: KeyValuePairs<String, String>) -> SpanAttributes {
+func __autotraceSpanAttributes(_ pairs: KeyValuePairs<String, String>) -> SpanAttributes? {
+    if pairs.isEmpty { return nil }
     var attributes = SpanAttributes()
     for (key, value) in pairs { attributes[key] = value }
     return attributes

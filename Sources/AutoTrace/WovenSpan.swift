@@ -160,6 +160,49 @@ public enum AutoTrace {
         return try _end(span, with: outcome)
     }
 
+    /// The listening half of `__autotraceWithSpanSending`. The body's result is `sending` (in no region the caller
+    /// can see); it passes through the task-local scope and the span's end in slots that only this frame touches,
+    /// so it is still unshared when it is returned — which region analysis cannot follow, hence `nonisolated(unsafe)`.
+    @inlinable @inline(never)
+    public static func _withSpanListeningSending<T, E: Error>(
+        _ site: CallSite,
+        _ attributes: SpanAttributes?,
+        _ body: () throws(E) -> sending T
+    ) throws(E) -> sending T {
+        guard let span = _startSpan(site, attributes) else { return try body() }
+        nonisolated(unsafe) var outcome: Result<T, E>? = nil
+        ServiceContext.$current.withValue(span.context) {
+            do throws(E) {
+                outcome = .success(try body())
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        nonisolated(unsafe) let result = try _end(span, with: outcome.take()!)
+        return result
+    }
+
+    /// The listening half of the asynchronous `__autotraceWithSpanSending`, on the caller's actor.
+    @inlinable @inline(never)
+    public static func _withSpanListeningSending<T, E: Error>(
+        _ site: CallSite,
+        _ attributes: SpanAttributes?,
+        isolation: isolated (any Actor)?,
+        _ body: () async throws(E) -> sending T
+    ) async throws(E) -> sending T {
+        guard let span = _startSpan(site, attributes) else { return try await body() }
+        nonisolated(unsafe) var outcome: Result<T, E>? = nil
+        await ServiceContext.$current.withValue(span.context) { () async in
+            do throws(E) {
+                outcome = .success(try await body())
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        nonisolated(unsafe) let result = try _end(span, with: outcome.take()!)
+        return result
+    }
+
     /// Starts the span of a woven site, as a child of the task's current context; nil when no tracer wants it.
     @usableFromInline
     static func _startSpan(_ site: CallSite, _ attributes: SpanAttributes?) -> (any Span)? {

@@ -443,8 +443,10 @@ final class CandidateCollector: SyntaxVisitor {
         let throwsClause = body.throwsClause.map { clause in
             clause.throwsSpecifier.tokenKind == .keyword(.rethrows) ? "throws " : clause.trimmedDescription + " "
         } ?? ""
+        // A `sending` result goes through the entry point whose body result is `sending` too.
+        let entry = body.resultType.map { Self.hasSpecifier(.sending, $0) } == true ? Weaver.withSpanSending : Weaver.withSpan
         let call =
-            "return \(throwsClause.isEmpty ? "" : "try ")\(body.isAsync ? "await " : "")\(Weaver.withSpan)("
+            "return \(throwsClause.isEmpty ? "" : "try ")\(body.isAsync ? "await " : "")\(entry)("
             + "\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders))) "
             + "{ () \(body.isAsync ? "async " : "")\(throwsClause)\(Self.closureResult(body.resultType))in"
         edits.append(
@@ -533,9 +535,6 @@ final class CandidateCollector: SyntaxVisitor {
             }
         }
         if body.resultType?.trimmedDescription == "Never" { return "a function returning Never has no value to pass through" }
-        if let result = body.resultType, Self.hasSpecifier(.sending, result) {
-            return "a sending result must be a value the caller alone holds, and the span's closure result is not sending"
-        }
         return nil
     }
 

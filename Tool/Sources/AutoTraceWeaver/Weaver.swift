@@ -251,6 +251,8 @@ public enum Weaver {
     /// The runtime's entry point for woven sites: a reserved top-level name, which no user type named `AutoTrace`
     /// can shadow.
     static let withSpan = "__autotraceWithSpan"
+    /// The same for a function whose result is `sending`.
+    static let withSpanSending = "__autotraceWithSpanSending"
 
     static func sourceLocation(_ path: String, line: Int) -> String {
         "#sourceLocation(file: \(literal(path)), line: \(line))"

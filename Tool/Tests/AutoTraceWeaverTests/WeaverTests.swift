@@ -132,6 +132,20 @@ import Testing
         #expect(!unwoven.isChanged)
     }
 
+    /// A `sending` result goes through the entry point whose closure result is `sending` as well.
+    @Test func sendingResultsUseTheSendingEntryPoint() {
+        let result = weave("""
+            // autotrace:span
+            func withLock<R, E: Error>(_ body: (inout sending State) throws(E) -> sending R) throws(E) -> sending R {
+                try body(&state)
+            }
+            """)
+        #expect(result.source.contains(
+            "return try __autotraceWithSpanSending(__AutoTraceSites.s1) { () throws(E) -> sending R in\n"
+        ), "\(result.source)")
+        #expect(result.skipped.isEmpty)
+    }
+
     /// A struct or enum initializer's body moves to a private initializer with a reserved first label; the declared
     /// one, with its attributes, access and defaults, assigns `self` from the span's closure.
     @Test func valueTypeInitializersMoveTheirBodyAndAssignSelf() {
@@ -412,7 +426,6 @@ import Testing
         ("@_transparent func f() -> Int { 1 }", "@_transparent"),
         ("func f(_ x: consuming String) -> String { x }", "consuming parameter"),
         ("func f(_ b: sending Box) async { await take(b) }", "sending parameter"),
-        ("func f() -> sending Box { Box() }", "sending result"),
         ("final class C {\n    init(x: Int) { self.x = x }\n}", "class or actor initializer"),
         ("extension Decimal {\n    init(x: Int) { self.init() }\n}", "not declared in this module"),
         ("struct S {\n    init(_ values: Int...) {}\n}", "variadic"),

@@ -156,6 +156,22 @@ func handOff(_ tally: sending Tally) async -> Int {
     await Task { @MainActor in tally.count }.value
 }
 
+/// A lock whose critical section hands back a `sending` result, as FlyingFox's and Swift's `Mutex` do.
+final class Locked<State>: @unchecked Sendable {
+    private var state: State
+    init(_ state: State) { self.state = state }
+    // autotrace:span
+    func withLock<R, E: Error>(_ body: (inout sending State) throws(E) -> sending R) throws(E) -> sending R {
+        try body(&state)
+    }
+}
+
+// autotrace:span
+func freshTally(after delay: Bool) async -> sending Tally {
+    if delay { await Task.yield() }
+    return Tally()
+}
+
 actor Vault {
     var tally = Tally()
     // autotrace:span
@@ -202,4 +218,14 @@ func runSignatures() async throws {
     print(try await pump.pull() ?? -1)
     print(await handOff(Tally()))
     print(await Vault().deposit(), await onMain(Tally()))
+    let locked = Locked(3)
+    let doubled = locked.withLock { state -> Tally in
+        state *= 2
+        let tally = Tally()
+        tally.count = state
+        return tally
+    }
+    do { _ = try locked.withLock { (_: inout Int) throws(Oops) -> Int in throw Oops() } } catch { print("withLock threw \(error)") }
+    let fresh = await freshTally(after: true)
+    print(await Task.detached { doubled.count + fresh.count }.value)
 }
