@@ -13,9 +13,11 @@ public func __autotraceBootstrap() {
     AutoTrace.bootstrap()
 }
 
+// Results may be noncopyable (a file descriptor, a `~Copyable` execution record): bodies hand them back by move.
+
 /// A woven synchronous site: ``AutoTrace/withSpan(_:_:)``.
 @inlinable @discardableResult
-public func __autotraceWithSpan<T, E: Error>(
+public func __autotraceWithSpan<T: ~Copyable, E: Error>(
     _ site: @autoclosure () -> CallSite,
     _ body: () throws(E) -> T
 ) throws(E) -> T {
@@ -25,7 +27,7 @@ public func __autotraceWithSpan<T, E: Error>(
 
 /// A woven synchronous site with attributes: ``AutoTrace/withSpan(_:attributes:_:)``.
 @inlinable @discardableResult
-public func __autotraceWithSpan<T, E: Error>(
+public func __autotraceWithSpan<T: ~Copyable, E: Error>(
     _ site: @autoclosure () -> CallSite,
     attributes: @autoclosure () -> KeyValuePairs<String, String>,
     _ body: () throws(E) -> T
@@ -39,7 +41,7 @@ public func __autotraceWithSpan<T, E: Error>(
 /// nonisolated async function with a non-`Sendable` value (an iterator's `next()`) compiles as it did unwoven.
 /// Running on the caller's actor (`isolation`) keeps an actor-isolated body from hopping.
 @inlinable @discardableResult
-public func __autotraceWithSpan<T, E: Error>(
+public func __autotraceWithSpan<T: ~Copyable, E: Error>(
     _ site: @autoclosure () -> CallSite,
     isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws(E) -> T
@@ -50,7 +52,7 @@ public func __autotraceWithSpan<T, E: Error>(
 
 /// A woven asynchronous site with attributes, which are evaluated only when something listens.
 @inlinable @discardableResult
-public func __autotraceWithSpan<T, E: Error>(
+public func __autotraceWithSpan<T: ~Copyable, E: Error>(
     _ site: @autoclosure () -> CallSite,
     attributes: @autoclosure () -> KeyValuePairs<String, String>,
     isolation: isolated (any Actor)? = #isolation,
@@ -63,7 +65,7 @@ public func __autotraceWithSpan<T, E: Error>(
 /// A woven synchronous site whose function returns `sending T`: the caller may send the result elsewhere, so the
 /// body's `sending` result is handed through as one.
 @inlinable @discardableResult
-public func __autotraceWithSpanSending<T, E: Error>(
+public func __autotraceWithSpanSending<T: ~Copyable, E: Error>(
     _ site: @autoclosure () -> CallSite,
     attributes: @autoclosure () -> KeyValuePairs<String, String> = [:],
     _ body: () throws(E) -> sending T
@@ -74,7 +76,7 @@ public func __autotraceWithSpanSending<T, E: Error>(
 
 /// A woven asynchronous site whose function returns `sending T`.
 @inlinable @discardableResult
-public func __autotraceWithSpanSending<T, E: Error>(
+public func __autotraceWithSpanSending<T: ~Copyable, E: Error>(
     _ site: @autoclosure () -> CallSite,
     attributes: @autoclosure () -> KeyValuePairs<String, String> = [:],
     isolation: isolated (any Actor)? = #isolation,

@@ -81,20 +81,22 @@ public enum AutoTrace {
     /// The listening half of the synchronous `withSpan`, kept out of line so the dormant path stays a load,
     /// a branch and the body.
     @inlinable @inline(never)
-    public static func _withSpanListening<T, E: Error>(
+    public static func _withSpanListening<T: ~Copyable, E: Error>(
         _ site: CallSite,
         _ attributes: SpanAttributes?,
         _ body: () throws(E) -> T
     ) throws(E) -> T {
         guard let span = _startSpan(site, attributes) else { return try body() }
-        let outcome = ServiceContext.$current.withValue(span.context) { () -> Result<T, E> in
+        // The outcome leaves the task-local scope through a variable: `withValue` cannot return a noncopyable value.
+        var outcome: Result<T, E>? = nil
+        ServiceContext.$current.withValue(span.context) {
             do throws(E) {
-                return .success(try body())
+                outcome = .success(try body())
             } catch {
-                return .failure(error)
+                outcome = .failure(error)
             }
         }
-        return try _end(span, with: outcome)
+        return try _end(span, with: outcome.take()!)
     }
 
     /// Runs an asynchronous body inside a span for `site`, on the caller's actor.
@@ -143,28 +145,29 @@ public enum AutoTrace {
 
     /// The listening half of the woven asynchronous site (`__autotraceWithSpan`), out of line like the others.
     @inlinable @inline(never)
-    public static func _withSpanListening<T, E: Error>(
+    public static func _withSpanListening<T: ~Copyable, E: Error>(
         _ site: CallSite,
         _ attributes: SpanAttributes?,
         isolation: isolated (any Actor)?,
         _ body: () async throws(E) -> T
     ) async throws(E) -> T {
         guard let span = _startSpan(site, attributes) else { return try await body() }
-        let outcome = await ServiceContext.$current.withValue(span.context) { () async -> Result<T, E> in
+        var outcome: Result<T, E>? = nil
+        await ServiceContext.$current.withValue(span.context) { () async in
             do throws(E) {
-                return .success(try await body())
+                outcome = .success(try await body())
             } catch {
-                return .failure(error)
+                outcome = .failure(error)
             }
         }
-        return try _end(span, with: outcome)
+        return try _end(span, with: outcome.take()!)
     }
 
     /// The listening half of `__autotraceWithSpanSending`. The body's result is `sending` (in no region the caller
     /// can see); it passes through the task-local scope and the span's end in slots that only this frame touches,
     /// so it is still unshared when it is returned — which region analysis cannot follow, hence `nonisolated(unsafe)`.
     @inlinable @inline(never)
-    public static func _withSpanListeningSending<T, E: Error>(
+    public static func _withSpanListeningSending<T: ~Copyable, E: Error>(
         _ site: CallSite,
         _ attributes: SpanAttributes?,
         _ body: () throws(E) -> sending T
@@ -184,7 +187,7 @@ public enum AutoTrace {
 
     /// The listening half of the asynchronous `__autotraceWithSpanSending`, on the caller's actor.
     @inlinable @inline(never)
-    public static func _withSpanListeningSending<T, E: Error>(
+    public static func _withSpanListeningSending<T: ~Copyable, E: Error>(
         _ site: CallSite,
         _ attributes: SpanAttributes?,
         isolation: isolated (any Actor)?,
@@ -229,7 +232,7 @@ public enum AutoTrace {
 
     /// Ends a woven span with the body's outcome and hands that outcome back, unchanged.
     @inlinable
-    static func _end<T, E: Error>(_ span: any Span, with outcome: consuming Result<T, E>) throws(E) -> T {
+    static func _end<T: ~Copyable, E: Error>(_ span: any Span, with outcome: consuming Result<T, E>) throws(E) -> T {
         switch consume outcome {
         case .success(let value):
             _endSpan(span, error: nil)

@@ -196,11 +196,11 @@ import Testing
     }
 
     /// The spans of Constructs' declarations: opaque and `Self` results, rethrows, borrowing, getters, a subscript,
-    /// a deinit, struct and enum initializers, `sending` results, and async bodies whose non-Sendable values cross an await.
+    /// a deinit, struct and enum initializers, `sending` and noncopyable results, and async bodies whose non-Sendable values cross an await.
     static let constructSpans = [
         "Ledger.audited", "Ledger.deinit", "Ledger.subscript", "Ledger.total", "Level.init", "Locked.withLock",
         "Meters.doubled", "Pump.pull", "Reading.init", "Shape.make", "Vault.deposit", "checkedOpaque", "firstTwo",
-        "freshTally", "labels", "length", "mapAll", "onMain", "peek", "tallied", "window",
+        "freshTally", "issue", "issueLater", "labels", "length", "mapAll", "onMain", "peek", "tallied", "window",
     ]
 
     /// SwiftPM compiles a module twice at once when a macro or plugin needs it for the host: each compile job has

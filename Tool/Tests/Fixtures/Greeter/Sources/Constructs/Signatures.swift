@@ -156,6 +156,17 @@ func handOff(_ tally: sending Tally) async -> Int {
     await Task { @MainActor in tally.count }.value
 }
 
+// Noncopyable results, moved out of the span.
+
+// autotrace:span
+func issue(_ number: Int) -> Ticket { Ticket(number: number) }
+
+// autotrace:span
+func issueLater(_ number: Int) async -> Ticket {
+    await Task.yield()
+    return Ticket(number: number)
+}
+
 /// A lock whose critical section hands back a `sending` result, as FlyingFox's and Swift's `Mutex` do.
 final class Locked<State>: @unchecked Sendable {
     private var state: State
@@ -218,6 +229,7 @@ func runSignatures() async throws {
     print(try await pump.pull() ?? -1)
     print(await handOff(Tally()))
     print(await Vault().deposit(), await onMain(Tally()))
+    print(redeem(issue(7)), redeem(await issueLater(8)))
     let locked = Locked(3)
     let doubled = locked.withLock { state -> Tally in
         state *= 2
