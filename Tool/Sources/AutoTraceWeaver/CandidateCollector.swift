@@ -164,6 +164,16 @@ final class CandidateCollector: SyntaxVisitor {
         guard spanDirective != nil || aspect != nil, let body = node.body else { return }
         let signature = node.signature
         let effects = signature.effectSpecifiers
+        if node.modifiers.contains(where: { $0.name.tokenKind == .keyword(.consuming) || $0.name.tokenKind == .keyword(.__consuming) }) {
+            skipped.append(
+                SkippedCandidate(
+                    function: "\(node.name.text)(\(Self.labels(signature.parameterClause)))", file: displayPath, line: line(node),
+                    reason: "a consuming method's self would be captured by the span's closure, which can only borrow it: "
+                        + "the body could no longer consume self"
+                )
+            )
+            return
+        }
         weave(
             Body(
                 name: node.name.text,

@@ -76,11 +76,12 @@ struct CompilerWrapper {
             let errors = CompilerError.all(in: text, packageRoot: packageRoot)
             lastError = errors.first.map { "\($0.file):\($0.line): \($0.message)" }
                 ?? text.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? "exit status \(woven.status)"
-            // Every error must belong to a site, else unweaving sites cannot fix the module.
+            // Errors inside sites leave those sites as written. An error no site explains may be a consequence of
+            // them (a failed function stops the file's compile before its site table is constant-folded), so it
+            // only ends the attempts when no error names a new site; if it remains then, the module falls back.
             let culprits = errors.map { error in (error, Self.innermostSite(of: error, in: plan.report.sites)) }
             if let unexplained = culprits.first(where: { $0.1 == nil })?.0 {
                 lastError = "\(unexplained.file):\(unexplained.line): \(unexplained.message)"
-                break
             }
             guard !errors.isEmpty else { break }
             var added = false
@@ -90,8 +91,9 @@ struct CompilerWrapper {
             }
             guard added else { break }
             let count = Set(culprits.compactMap { $0.1?.id }).count
+            let first = culprits.first { $0.1 != nil }.map { "\($0.0.file):\($0.0.line): \($0.0.message)" } ?? lastError
             FileHandle.standardError.write(
-                Data("warning: autotrace: \(count) woven site(s) of module \(job.module) did not compile (\(lastError)); they are left as written\n".utf8)
+                Data("warning: autotrace: \(count) woven site(s) of module \(job.module) did not compile (\(first)); they are left as written\n".utf8)
             )
         }
         FileHandle.standardError.write(
@@ -385,17 +387,21 @@ struct CompilerWrapper {
         return Plan(module: module, arguments: newArguments, changed: true, report: report, originals: originals)
     }
 
-    /// A line that does not compile, right after the wrapper of each site of the function (see `breakSiteForTesting`).
+    /// A line that does not compile, right after the wrapper of each site of the function (see `breakSiteForTesting`),
+    /// and one in the generated tail of the file, outside every site, as the compiler reports when a broken function
+    /// stops it before the site table is constant-folded: gone once the broken sites are left as written.
     static func breakingSites(named function: String, in source: String, sites: [WovenSite]) -> String {
         var text = source
+        var broken = false
         for site in sites where site.function == function || site.function.hasPrefix(function + "(") {
             // The wrapper names its site as `<sites enum>.s<id>`, followed by `)` or `,`.
             guard let wrapper = text.range(of: ".s\(site.id))") ?? text.range(of: ".s\(site.id),"),
                 let end = text[wrapper.upperBound...].firstIndex(of: "\n")
             else { continue }
             text.insert(contentsOf: "\nlet _: Int = \"autotrace: injected compile error\"", at: end)
+            broken = true
         }
-        return text
+        return broken ? text + "let _: Int = \"autotrace: injected follow-on error\"\n" : text
     }
 
     /// SwiftPM's generated test entry point (`<Package>PackageTests.derived/runner.swift`), when the runtime can be

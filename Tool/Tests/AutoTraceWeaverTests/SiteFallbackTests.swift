@@ -5,8 +5,9 @@ import Testing
 /// Per-site fallback, `autotrace test` and dependency resolution, on the Greeter fixture (serialized with the
 /// other tests that build it).
 extension WovenBuildTests {
-    /// Pricing's `roundedPrice` gets a planted compile error: only that site is left as written, the module's other
-    /// sites stay woven, the package's tests pass, and the test process exports spans of the code under test.
+    /// Pricing's `roundedPrice` gets a planted compile error (and a follow-on error outside every site, which goes
+    /// with it): only that site is left as written, the module's other sites stay woven, the package's tests pass,
+    /// and the test process exports spans of the code under test.
     @Test func aSiteThatDoesNotCompileCostsOnlyThatSiteAndWovenTestsGiveSpans() throws {
         let fixture = Self.fixture
         let source = "\(fixture)/Sources/Pricing/Pricing.swift"

@@ -425,6 +425,7 @@ import Testing
         ("@inlinable func f() -> Int { 1 }", "@inlinable"),
         ("@_transparent func f() -> Int { 1 }", "@_transparent"),
         ("func f(_ x: consuming String) -> String { x }", "consuming parameter"),
+        ("struct S: ~Copyable {\n    consuming func close() -> Int { discard self; return 1 }\n}", "consuming method"),
         ("func f(_ b: sending Box) async { await take(b) }", "sending parameter"),
         ("final class C {\n    init(x: Int) { self.x = x }\n}", "class or actor initializer"),
         ("extension Decimal {\n    init(x: Int) { self.init() }\n}", "not declared in this module"),
