@@ -327,7 +327,9 @@ for report in reports:
         else:
             skipped.append(s)
 def short(reason):
-    first = re.split(r": |, |; | \(|\. ", reason, maxsplit=1)[0]
+    # A site the compiler rejected woven: the compiler's message is the reason.
+    reason = re.sub(r"^woven, this site did not compile, so it is left as written: ", "did not compile woven: ", reason)
+    first = re.split(r"(?<!woven): |, |; | \(|\. ", reason, maxsplit=1)[0]
     return first if len(first) <= 60 else first[:57] + "…"
 counts = collections.Counter(short(s["reason"]) for s in skipped)
 examples = collections.defaultdict(list)
