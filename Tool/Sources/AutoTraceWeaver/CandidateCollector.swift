@@ -302,7 +302,7 @@ final class CandidateCollector: SyntaxVisitor {
             kind: spanDirective.options["kind"] ?? "internal",
             function: function, line: line, endLine: self.line(body.rightBrace), aspect: "directive"
         )
-        let effectsText = (bodyShape.isAsync ? "async " : "") + (bodyShape.throwsClause.map { $0.trimmedDescription + " " } ?? "")
+        let effectsText = (bodyShape.isAsync ? "async " : "") + Self.closureThrows(bodyShape.throwsClause)
         let marks = (bodyShape.throwsClause == nil ? "" : "try ") + (bodyShape.isAsync ? "await " : "")
         let made = "Self(\(Self.bodyLabel): ()\(arguments.map { ", \($0)" }.joined()))"
         let isFailable = node.optionalMark != nil
@@ -448,11 +448,7 @@ final class CandidateCollector: SyntaxVisitor {
             aspect: spanDirective != nil ? "directive" : aspect!.name
         )
 
-        // The closure cannot say `rethrows`; a `throws` closure whose only throwing calls are to the function's
-        // closure parameters keeps the function rethrowing.
-        let throwsClause = body.throwsClause.map { clause in
-            clause.throwsSpecifier.tokenKind == .keyword(.rethrows) ? "throws " : clause.trimmedDescription + " "
-        } ?? ""
+        let throwsClause = Self.closureThrows(body.throwsClause)
         // A `sending` result goes through the entry point whose body result is `sending` too.
         let entry = body.resultType.map { Self.hasSpecifier(.sending, $0) } == true ? Weaver.withSpanSending : Weaver.withSpan
         let call =
@@ -472,6 +468,13 @@ final class CandidateCollector: SyntaxVisitor {
             )
         )
         imports += aspect?.imports ?? []
+    }
+
+    /// The span closure's `throws` clause. A closure cannot say `rethrows`; a `throws` closure whose only throwing
+    /// calls are to the function's closure parameters keeps the function rethrowing.
+    private static func closureThrows(_ clause: ThrowsClauseSyntax?) -> String {
+        guard let clause else { return "" }
+        return clause.throwsSpecifier.tokenKind == .keyword(.rethrows) ? "throws " : clause.trimmedDescription + " "
     }
 
     /// `-> T ` for the span's closure, or nothing when T has an opaque type (`some P`, which only a declaration may

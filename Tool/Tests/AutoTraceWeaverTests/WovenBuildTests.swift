@@ -143,7 +143,7 @@ import Testing
         #expect(sites.sorted() == ["closures", "conditions", "conditions", "conditions", "conditions", "top-level code"])
         let declarations = allSites.filter { $0["aspect"] as? String == "directive" }.compactMap { $0["name"] as? String }
         #expect(Set(declarations).sorted() == Self.constructSpans)
-        #expect(declarations.filter { $0 == "Reading.init" }.count == 2, "a throwing and a failable initializer")
+        #expect(declarations.filter { $0 == "Reading.init" }.count == 3, "a throwing, a rethrowing and a failable initializer")
         let skippedSites = constructs["skipped"] as? [[String: Any]] ?? []
         let reasons = skippedSites.compactMap { $0["reason"] as? String }
         #expect(reasons.filter { $0.contains("async let") }.count == 2)

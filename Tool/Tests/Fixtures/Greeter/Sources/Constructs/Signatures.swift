@@ -103,6 +103,10 @@ struct Reading {
         self.value = value
     }
     // autotrace:span
+    init(computing make: () throws -> Int) rethrows {
+        value = try make()
+    }
+    // autotrace:span
     init?(exactly double: Double) {
         guard let value = Int(exactly: double) else { return nil }
         self.value = value
@@ -218,6 +222,7 @@ func runSignatures() async throws {
     ledger = nil
     print(try Reading("42").value, Reading(exactly: 2.0)?.value ?? -1, Reading(exactly: 2.5) == nil)
     do { _ = try Reading("x") } catch { print("Reading threw \(error)") }
+    print(Reading(computing: { 9 }).value)
     print(await Level(loud: true).rawValue)
     print(await tallied(Tally()))
     let stream = AsyncStream<Int> { continuation in
