@@ -133,7 +133,8 @@ public final class AutoTracer: Tracer, Sendable {
             hasRemoteParent: parent?.isRemote ?? false,
             site: site,
             startNanos: startNanos,
-            isRecording: sampled && !processors.isEmpty,
+            // The attributes probe asks for attributes too: `autotrace attach` exports them.
+            isRecording: sampled && (!processors.isEmpty || autotrace_span_attributes_probe_enabled() != 0),
             tracer: self,
             parentContext: parentContext,
             samplingProbability: probability

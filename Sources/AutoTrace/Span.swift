@@ -143,6 +143,7 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         startNanos: UInt64,
         endNanos: UInt64,
         status: SpanStatus?,
+        attributes: SpanAttributes = [:],
         sampled: Bool = true,
         hasRemoteParent: Bool = false
     ) -> AutoTraceSpan {
@@ -165,6 +166,7 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         span.state.withLock { state in
             state.endNanos = endNanos
             state.status = status
+            state.attributes = attributes
         }
         return span
     }

@@ -9,9 +9,12 @@
 // Semaphores must be in a file-backed writable section the kernel can find from the note: `.probes`.
 __attribute__((section(".probes"), used, aligned(8))) autotrace_listeners_t autotrace_listeners = {0};
 
+// `.stapsdt.base` lets tracers compute where the binary was loaded; nothing but the notes refers to it, so a
+// release link (`--gc-sections`) would drop it and tracers would then see no probes. "R" (SHF_GNU_RETAIN) keeps it
+// with gold, lld and bfd alike.
 #define AUTOTRACE_STAPSDT_BASE                                                     \
     ".ifndef _.stapsdt.base\n"                                                     \
-    ".pushsection .stapsdt.base,\"aG\",\"progbits\",.stapsdt.base,comdat\n"       \
+    ".pushsection .stapsdt.base,\"aGR\",\"progbits\",.stapsdt.base,comdat\n"      \
     ".weak _.stapsdt.base\n"                                                       \
     ".hidden _.stapsdt.base\n"                                                     \
     "_.stapsdt.base: .space 1\n"                                                   \
@@ -51,4 +54,11 @@ __attribute__((noinline)) void autotrace_probe_span_end(uint64_t site_kind_statu
                          :
                          : "r"(site_kind_status), "r"(trace_id_high), "r"(trace_id_low), "r"(span_id),
                            "r"(end_unix_nanos), "r"((uint64_t)(uintptr_t)name));
+}
+
+__attribute__((noinline)) void autotrace_probe_span_attributes(uint64_t span_id, const uint8_t *attributes,
+                                                               uint64_t length) {
+    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span_attributes", "autotrace_listeners+6", "8@%0 8@%1 8@%2")
+                         :
+                         : "r"(span_id), "r"((uint64_t)(uintptr_t)attributes), "r"(length));
 }

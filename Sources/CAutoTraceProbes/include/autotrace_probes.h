@@ -4,8 +4,8 @@
 #include <stdint.h>
 
 /// Everything a span site must look at before doing any work, in one 8-byte word so that a dormant site costs
-/// one load and one branch. The first two fields are USDT semaphores: the kernel increments them while a tracer
-/// (bpftrace, `autotrace attach`) is attached to the matching probe. The third is set by the runtime while an
+/// one load and one branch. Three fields are USDT semaphores: the kernel increments them while a tracer
+/// (bpftrace, `autotrace attach`) is attached to the matching probe. `in_process` is set by the runtime while an
 /// in-process sink (exporter, file sink, flight recorder) or another application tracer wants spans.
 typedef union {
     uint64_t word;
@@ -13,7 +13,7 @@ typedef union {
         uint16_t span_start_semaphore;
         uint16_t span_end_semaphore;
         uint16_t in_process;
-        uint16_t reserved;
+        uint16_t span_attributes_semaphore;
     } fields;
 } autotrace_listeners_t;
 
@@ -30,6 +30,10 @@ static inline int autotrace_span_start_probe_enabled(void) {
 
 static inline int autotrace_span_end_probe_enabled(void) {
     return __atomic_load_n(&autotrace_listeners.fields.span_end_semaphore, __ATOMIC_RELAXED) != 0;
+}
+
+static inline int autotrace_span_attributes_probe_enabled(void) {
+    return __atomic_load_n(&autotrace_listeners.fields.span_attributes_semaphore, __ATOMIC_RELAXED) != 0;
 }
 
 static inline void autotrace_set_in_process_listeners(uint16_t value) {
@@ -51,5 +55,10 @@ void autotrace_probe_span_start(uint64_t site_kind, uint64_t trace_id_high, uint
 /// Call only when `autotrace_span_end_probe_enabled()`.
 void autotrace_probe_span_end(uint64_t site_kind_status, uint64_t trace_id_high, uint64_t trace_id_low,
                               uint64_t span_id, uint64_t end_unix_nanos, const char *name);
+
+/// Fires `autotrace:span_attributes(span_id, attributes, length)` just before `span_end` of a recording span:
+/// `length` bytes at `attributes`, encoded as `ProbeAttributes` (Sources/AutoTrace/ProbeAttributes.swift)
+/// describes, readable only during the probe. Call only when `autotrace_span_attributes_probe_enabled()`.
+void autotrace_probe_span_attributes(uint64_t span_id, const uint8_t *attributes, uint64_t length);
 
 #endif

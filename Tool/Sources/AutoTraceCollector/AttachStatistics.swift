@@ -1,6 +1,6 @@
 /// What an attachment saw and did with it, so that nothing is lost silently.
 public struct AttachStatistics: Sendable, Equatable {
-    /// How many probes bpftrace attached.
+    /// How many probes the kernel attached.
     public var attachedProbes = 0
     /// Span starts (function entries) seen by the probes.
     public var starts: UInt64 = 0
@@ -8,12 +8,16 @@ public struct AttachStatistics: Sendable, Equatable {
     public var ends: UInt64 = 0
     /// Complete spans handed to the exporter.
     public var spans: UInt64 = 0
-    /// Events the kernel's perf buffers dropped because autotrace read too slowly; each is one span's end.
+    /// Records the ring buffer had no room for because autotrace read too slowly: spans, attribute sets, calls.
     public var lostEvents: UInt64 = 0
-    /// Starts whose end never came: spans still running at detach (or whose end was lost, see ``lostEvents``).
+    /// Starts whose end never came: spans still running at detach.
     public var startsWithoutEnds: UInt64 = 0
-    /// Ends whose start came before the attach (or was not recorded because too many spans were in flight).
+    /// Ends whose start came before the attach, or was not stored (``startsNotStored``).
     public var endsWithoutStarts: UInt64 = 0
+    /// Starts the kernel could not keep because its table of open spans (262,144) was full.
+    public var startsNotStored: UInt64 = 0
+    /// Spans whose attributes exceeded 4 KiB: they carry the attributes that fit.
+    public var attributesTruncated: UInt64 = 0
     /// Spans the exporter delivered, and spans it dropped (queue full, endpoint unreachable).
     public var exported: UInt64 = 0
     public var exportDropped: UInt64 = 0
@@ -29,10 +33,10 @@ public struct AttachStatistics: Sendable, Equatable {
           events received        \(events) (\(starts) starts, \(ends) ends)
           spans assembled        \(spans)
           spans exported         \(exported)\(exportDropped > 0 ? "  (\(exportDropped) dropped by the exporter)" : "")
-          lost in kernel buffers \(lostEvents)
+          lost in the ring buffer \(lostEvents)
           starts without ends    \(startsWithoutEnds)  (still running at detach)
-          ends without starts    \(endsWithoutStarts)  (started before attach)
-        """
+          ends without starts    \(endsWithoutStarts)  (started before attach\(startsNotStored > 0 ? ", or \(startsNotStored) not stored: open-span table full" : ""))
+        """ + (attributesTruncated > 0 ? "\n  attributes cut at 4 KiB \(attributesTruncated)" : "")
     }
 
     /// One line, for `--stats`.

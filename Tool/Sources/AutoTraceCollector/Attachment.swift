@@ -1,5 +1,6 @@
 @_spi(AutoTraceTool) import AutoTrace
 import AutoTraceELF
+import CAutoTraceBPF
 import Foundation
 import Synchronization
 
@@ -23,9 +24,9 @@ public struct AttachOptions: Sendable {
     }
 }
 
-/// One attachment to a running process: bpftrace switches its probes on, the events become spans, the spans go to
-/// the exporters `OTEL_*` and `--output` choose, and on detach the probes are removed and the process is dormant
-/// again. Everything is checked before anything is attached.
+/// One attachment to a running process: autotrace's BPF program switches its probes on, the kernel's records
+/// become spans, the spans go to the exporters `OTEL_*` and `--output` choose, and on detach the probes are removed
+/// and the process is dormant again. Everything is checked before anything is attached.
 public final class Attachment: Sendable {
     public let target: TargetProcess
     /// A one-line description of what will be traced.
@@ -33,18 +34,19 @@ public final class Attachment: Sendable {
     /// Notes for the user, e.g. which matching functions were left out and why.
     public let notes: [String]
     private let options: AttachOptions
-    private let bpftrace: BPFTrace
-    private let program: String
     private let source: Source
+    private let hasAttributesProbe: Bool
     private let processors: [any SpanProcessor]
-    private let running = Mutex<RunningBPFTrace?>(nil)
     private let detachRequested = Atomic<Bool>(false)
-    private let snapshot = Mutex(AttachStatistics())
 
     private enum Source: Sendable {
         case wovenProbes([SiteRecord])
         case functions([TracedFunction])
     }
+
+    /// How long the collector sleeps between drains of the ring buffer when the kernel does not wake it (it does at a
+    /// quarter full): short enough for `--stats` and detach to feel immediate, long enough to cost nothing.
+    private static let pollMillis: Int32 = 20
 
     /// Checks the process, its binary, bpftrace, the privileges and the exporter; fails with the fix.
     public init(_ options: AttachOptions) throws(CollectorError) {
@@ -83,7 +85,7 @@ public final class Attachment: Sendable {
                 )
             }
             source = .functions(selection.functions)
-            program = ProbePrograms.functions(binary: target.executable, symbols: selection.functions.map(\.symbol))
+            hasAttributesProbe = false
             summary = "\(selection.functions.count) function(s) matching \(patterns) in \(target.name) (pid \(target.pid))"
         } else {
             let probes = binary.usdtProbes().filter { $0.provider == "autotrace" }
@@ -97,11 +99,12 @@ public final class Attachment: Sendable {
             }
             let sites = binary.siteTable()
             source = .wovenProbes(sites)
-            program = ProbePrograms.spans(binary: target.executable, stats: options.statsIntervalSeconds != nil)
+            // Binaries woven before the attributes probe existed still attach, without attributes.
+            hasAttributesProbe = probes.contains { $0.name == "span_attributes" }
             summary = "the autotrace probes of \(target.name) (pid \(target.pid), \(sites.count) woven site(s))"
         }
         self.notes = notes
-        bpftrace = try BPFTrace.locate(environment: options.environment)
+        try BPFSession.checkMachine()
         processors = try Self.exporters(options, target: target)
     }
 
@@ -136,79 +139,104 @@ public final class Attachment: Sendable {
     /// Attaches, collects until ``detach()``, the duration or the end of the process, then detaches, flushes the
     /// exporters and returns the accounting. `report` receives progress lines.
     public func run(report: @escaping @Sendable (String) -> Void) throws(CollectorError) -> AttachStatistics {
-        let child = try bpftrace.start(program: program, pid: target.pid)
-        running.withLock { $0 = child }
-        if detachRequested.load(ordering: .relaxed) { child.detach() }
-        if let seconds = options.durationSeconds {
-            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in detach() }
-        }
-        let statsTimer = options.statsIntervalSeconds.map { interval in
-            let timer = DispatchSource.makeTimerSource(queue: .global())
-            timer.schedule(deadline: .now() + interval, repeating: interval)
-            timer.setEventHandler { [self] in report("stats: " + currentStatistics().line) }
-            timer.resume()
-            return timer
-        }
-        var announced = false
-        let announce: (AttachStatistics) -> Void = { statistics in
-            guard !announced, statistics.attachedProbes > 0 else { return }
-            announced = true
-            report("attached \(statistics.attachedProbes) probes to \(self.summary); Ctrl-C detaches")
-        }
-        var statistics: AttachStatistics
+        var wovenAssembler: SpanAssembler?
+        var functionAssembler: FunctionSpanAssembler?
+        let session: BPFSession
         switch source {
         case .wovenProbes(let sites):
-            var assembler = SpanAssembler(siteTable: sites)
-            child.forEachLine { line in
-                if let span = assembler.consume(line) { export(span) }
-                announce(assembler.statistics)
-                snapshot.withLock { $0 = assembler.statistics }
+            wovenAssembler = SpanAssembler(siteTable: sites)
+            session = try BPFSession { [self] record in
+                if let span = wovenAssembler?.consume(record) { export(span) }
             }
-            statistics = assembler.statistics
+            for probe in ["span_start", "span_end"] + (hasAttributesProbe ? ["span_attributes"] : []) {
+                try session.attachUSDT(pid: target.pid, binary: target.executable, provider: "autotrace", name: probe, program: probe)
+            }
         case .functions(let functions):
-            var assembler = FunctionSpanAssembler(functions: functions, wallClockOffset: Self.wallClockOffset())
-            child.forEachLine { line in
-                assembler.consume(line).forEach(export)
-                announce(assembler.statistics)
-                snapshot.withLock { $0 = assembler.statistics }
+            functionAssembler = FunctionSpanAssembler(functions: functions, wallClockOffset: Self.wallClockOffset())
+            session = try BPFSession { [self] record in
+                if let span = functionAssembler?.consume(record) { export(span) }
             }
-            assembler.finish().forEach(export)
-            statistics = assembler.statistics
+            for (index, function) in functions.enumerated() {
+                for isReturn in [false, true] {
+                    try session.attachFunction(
+                        pid: target.pid, binary: target.executable, offset: function.fileOffset, isReturn: isReturn, index: index
+                    )
+                }
+            }
         }
-        statsTimer?.cancel()
-        let exit = child.waitForExit()
-        running.withLock { $0 = nil }
+        report("attached \(session.attachedProbes) probes to \(summary); Ctrl-C detaches")
+        let statistics = { () -> AttachStatistics in
+            var statistics = Self.statistics(session.counters, woven: wovenAssembler, functions: functionAssembler)
+            statistics.attachedProbes = session.attachedProbes
+            return statistics
+        }
+        let deadline = options.durationSeconds.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
+        var nextStats = options.statsIntervalSeconds.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
+        while !detachRequested.load(ordering: .relaxed) && target.isRunning {
+            session.poll(timeoutMillis: Self.pollMillis)
+            if let deadline, ContinuousClock.now >= deadline { break }
+            if let due = nextStats, let interval = options.statsIntervalSeconds, ContinuousClock.now >= due {
+                report("stats: " + withExports(statistics()).line)
+                nextStats = due + .milliseconds(Int64(interval * 1000))
+            }
+        }
+        let attachedProbes = session.attachedProbes
+        session.detach()
+        session.poll(timeoutMillis: 0)
+        functionAssembler?.finish()
+        var final = statistics()
+        final.attachedProbes = attachedProbes
         for processor in processors {
             processor.shutdown(timeoutNanos: 30_000_000_000)
-            statistics.exported += processor.statistics.exported
-            statistics.exportDropped += processor.statistics.dropped
         }
-        guard statistics.attachedProbes > 0 else {
-            throw CollectorError(.bpftraceFailed, "bpftrace could not attach to process \(target.pid) (exit \(exit.status)): \(exit.errors)")
+        return withExports(final)
+    }
+
+    /// Asks ``run(report:)`` to detach and return. Safe from any thread, any number of times.
+    public func detach() {
+        detachRequested.store(true, ordering: .relaxed)
+    }
+
+    /// The accounting from the BPF program's counters and what the assemblers made of its records.
+    private static func statistics(
+        _ counters: BPFSession.Counters, woven: SpanAssembler?, functions: FunctionSpanAssembler?
+    ) -> AttachStatistics {
+        var statistics = AttachStatistics()
+        statistics.lostEvents = counters[AUTOTRACE_COUNTER_RECORDS_LOST]
+        if let woven {
+            statistics.starts = counters[AUTOTRACE_COUNTER_STARTS]
+            statistics.ends = counters[AUTOTRACE_COUNTER_ENDS]
+            statistics.spans = woven.spans
+            statistics.endsWithoutStarts = counters[AUTOTRACE_COUNTER_ENDS_WITHOUT_STARTS]
+            statistics.startsNotStored = counters[AUTOTRACE_COUNTER_STARTS_NOT_STORED]
+            statistics.attributesTruncated = counters[AUTOTRACE_COUNTER_ATTRIBUTES_TRUNCATED]
+            let joined = statistics.ends - min(statistics.ends, statistics.endsWithoutStarts)
+            let stored = statistics.starts - min(statistics.starts, statistics.startsNotStored)
+            statistics.startsWithoutEnds = stored - min(stored, joined)
+        } else if let functions {
+            statistics.starts = counters[AUTOTRACE_COUNTER_CALLS]
+            statistics.ends = counters[AUTOTRACE_COUNTER_RETURNS]
+            statistics.spans = functions.spans
+            statistics.endsWithoutStarts = functions.returnsWithoutCalls
+            statistics.startsWithoutEnds = functions.callsWithoutReturns
         }
         return statistics
     }
 
-    /// Asks bpftrace to remove the probes; ``run(report:)`` then returns. Safe from any thread, any number of times.
-    public func detach() {
-        detachRequested.store(true, ordering: .relaxed)
-        running.withLock { $0?.detach() }
+    private func withExports(_ statistics: AttachStatistics) -> AttachStatistics {
+        var statistics = statistics
+        for processor in processors {
+            statistics.exported += processor.statistics.exported
+            statistics.exportDropped += processor.statistics.dropped
+        }
+        return statistics
     }
 
     private func export(_ span: AutoTraceSpan) {
         for processor in processors { processor.onEnd(span) }
     }
 
-    private func currentStatistics() -> AttachStatistics {
-        var statistics = snapshot.withLock { $0 }
-        for processor in processors {
-            statistics.exported += processor.statistics.exported
-            statistics.exportDropped += processor.statistics.dropped
-        }
-        return statistics
-    }
-
-    /// CLOCK_REALTIME minus CLOCK_MONOTONIC (bpftrace's `nsecs`), in nanoseconds.
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC (the kernel's `bpf_ktime_get_ns`), in nanoseconds.
     static func wallClockOffset() -> UInt64 {
         var monotonic = timespec()
         var realtime = timespec()

@@ -6,12 +6,12 @@ public struct CollectorError: Error, Sendable, CustomStringConvertible {
         case binaryReplaced
         case noProbes
         case notPermitted
-        case bpftraceMissing
-        case uprobesUnavailable
+        case kernelUnsupported
         case noMatchingFunctions
         case noSymbolTable
         case nowhereToExport
-        case bpftraceFailed
+        /// libbpf is missing, or the kernel refused the program or a probe.
+        case attachFailed
     }
 
     public let code: Code

@@ -1,12 +1,19 @@
 @_spi(AutoTraceTool) import AutoTrace
 import AutoTraceELF
+import CAutoTraceBPF
 import Tracing
 
-/// Turns the lines of the `autotrace` USDT program (``ProbePrograms/spans(binary:stats:)``) into finished spans,
-/// named by the probe and described by the binary's site table, and keeps the accounting.
+/// Turns the BPF program's span and attribute records into finished spans, named by the probe and described by the
+/// binary's site table. The kernel joined each span's start and end; a span's attributes arrive in the record just
+/// before it (same thread), so they wait here, keyed by span id, until their span comes.
 struct SpanAssembler {
     private let sites: [UInt32: CallSite]
-    private(set) var statistics = AttachStatistics()
+    private var pendingAttributes: [UInt64: SpanAttributes] = [:]
+    /// Attribute records whose span never came (its record lost): bounded, then counted and forgotten.
+    private(set) var orphanedAttributes: UInt64 = 0
+    private(set) var spans: UInt64 = 0
+
+    private static let pendingLimit = 4096
 
     init(siteTable: [SiteRecord]) {
         var sites: [UInt32: CallSite] = [:]
@@ -19,50 +26,50 @@ struct SpanAssembler {
         self.sites = sites
     }
 
-    /// Consumes one output line; returns the span it completes, if any.
-    mutating func consume(_ line: Substring) -> AutoTraceSpan? {
-        if line.hasPrefix("E ") {
-            let fields = line.split(separator: " ", maxSplits: 8, omittingEmptySubsequences: false)
-            guard fields.count >= 8, let packed = hex(fields[1]), let high = hex(fields[2]), let low = hex(fields[3]),
-                let span = hex(fields[4]), let parent = hex(fields[5]), let start = hex(fields[6]), let end = hex(fields[7])
-            else { return nil }
-            statistics.ends += 1
-            statistics.spans += 1
-            let site = sites[UInt32(truncatingIfNeeded: packed)]
-            let name = fields.count > 8 ? String(fields[8]) : site?.name ?? ""
-            return AutoTraceSpan.observed(
-                name: name, traceID: TraceID(high: high, low: low), spanID: SpanID(span), parentSpanID: SpanID(parent),
-                kind: SpanKind(otlpValue: packed >> 32 & 0xff), site: site, startNanos: start, endNanos: end,
-                status: SpanStatus(otlpCode: packed >> 40 & 0xff)
+    /// Consumes one ring buffer record; returns the span it completes, if any.
+    mutating func consume(_ record: UnsafeRawBufferPointer) -> AutoTraceSpan? {
+        guard record.count >= MemoryLayout<UInt32>.size else { return nil }
+        switch record.load(as: UInt32.self) {
+        case AUTOTRACE_RECORD_ATTRIBUTES.rawValue:
+            // Only the used part of the 4 KiB byte array crosses the ring buffer, so the record is read by field.
+            typealias Layout = MemoryLayout<autotrace_attributes_record>
+            let header = Layout.offset(of: \.bytes)!
+            guard record.count >= header else { return nil }
+            let spanID = record.loadUnaligned(fromByteOffset: Layout.offset(of: \.span_id)!, as: UInt64.self)
+            let declaredLength = record.loadUnaligned(fromByteOffset: Layout.offset(of: \.length)!, as: UInt32.self)
+            let length = min(Int(declaredLength), record.count - header)
+            if pendingAttributes.count >= Self.pendingLimit {
+                orphanedAttributes += UInt64(pendingAttributes.count)
+                pendingAttributes.removeAll(keepingCapacity: true)
+            }
+            pendingAttributes[spanID] = ProbeAttributes.decode(
+                UnsafeRawBufferPointer(rebasing: record[header..<header + length])
             )
-        } else if line.hasPrefix("U ") {
-            statistics.ends += 1
-            statistics.endsWithoutStarts += 1
-        } else if line.hasPrefix("@starts: "), let count = UInt64(line.dropFirst("@starts: ".count)) {
-            // The counter is printed every second with --stats and at the end, before being cleared.
-            statistics.starts = max(statistics.starts, count)
-            statistics.startsWithoutEnds = statistics.starts > statistics.spans ? statistics.starts - statistics.spans : 0
-        } else {
-            statistics.consumeCommon(line)
+            return nil
+        case AUTOTRACE_RECORD_SPAN.rawValue:
+            guard record.count >= MemoryLayout<autotrace_span_record>.size else { return nil }
+            let fields = record.loadUnaligned(as: autotrace_span_record.self)
+            spans += 1
+            let site = sites[UInt32(truncatingIfNeeded: fields.site_kind_status)]
+            let nameStart = MemoryLayout<autotrace_span_record>.offset(of: \.name)!
+            let nameLength = min(Int(fields.name_length), Int(AUTOTRACE_NAME_MAX) - 1)
+            let name =
+                nameLength > 0
+                ? String(decoding: UnsafeRawBufferPointer(rebasing: record[nameStart..<nameStart + nameLength]), as: UTF8.self)
+                : site?.name ?? ""
+            return AutoTraceSpan.observed(
+                name: name, traceID: TraceID(high: fields.trace_id_high, low: fields.trace_id_low),
+                spanID: SpanID(fields.span_id), parentSpanID: SpanID(fields.parent_span_id),
+                kind: SpanKind(otlpValue: fields.site_kind_status >> 32 & 0xff), site: site,
+                startNanos: fields.start_unix_nanos, endNanos: fields.end_unix_nanos,
+                status: SpanStatus(otlpCode: fields.site_kind_status >> 40 & 0xff),
+                attributes: pendingAttributes.removeValue(forKey: fields.span_id) ?? [:]
+            )
+        default:
+            return nil
         }
-        return nil
     }
 }
-
-extension AttachStatistics {
-    /// bpftrace's own lines: how many probes it attached, and how many events the kernel dropped.
-    mutating func consumeCommon(_ line: Substring) {
-        let words = line.split(separator: " ")
-        guard words.count > 1 else { return }
-        if words[0] == "Attaching", let count = Int(words[1]) {
-            attachedProbes = count
-        } else if words[0] == "Lost", let count = UInt64(words[1]) {
-            lostEvents += count
-        }
-    }
-}
-
-func hex(_ text: Substring) -> UInt64? { UInt64(text, radix: 16) }
 
 extension SpanKind {
     init?(named name: String) {

@@ -9,6 +9,8 @@ public struct TracedFunction: Sendable, Equatable {
     public let name: String
     /// The whole demangled declaration, e.g. `HelloServer.GreetingService.greet(name: Swift.String) -> Swift.String`.
     public let declaration: String
+    /// Where the function starts in the executable file, for the uprobe.
+    public let fileOffset: UInt64
 }
 
 /// Selects the Swift functions of a binary whose demangled names match a glob.
@@ -30,8 +32,10 @@ public enum SwiftFunctions {
             guard let declaration = demangle(symbol.name), isPlainFunction(declaration),
                 let name = qualifiedName(of: declaration), seen.insert(symbol.name).inserted
             else { continue }
-            guard globs.contains(where: { $0.matches(name) || $0.matches(declaration) }) else { continue }
-            let function = TracedFunction(symbol: symbol.name, name: name, declaration: declaration)
+            guard globs.contains(where: { $0.matches(name) || $0.matches(declaration) }),
+                let fileOffset = binary.fileOffset(ofAddress: symbol.address)
+            else { continue }
+            let function = TracedFunction(symbol: symbol.name, name: name, declaration: declaration, fileOffset: fileOffset)
             if declaration.contains(") async") {
                 selection.asyncFunctions.append(function)
             } else {

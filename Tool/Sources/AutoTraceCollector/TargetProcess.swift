@@ -32,6 +32,9 @@ public struct TargetProcess: Sendable {
     /// The short name of the executable.
     public var name: String { URL(fileURLWithPath: executable).lastPathComponent }
 
+    /// Whether the process still exists (signal 0 delivers nothing; it only checks).
+    var isRunning: Bool { kill(pid, 0) == 0 || errno == EPERM }
+
     /// The environment the process was started with.
     public func environment() -> [String: String] {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return [:] }

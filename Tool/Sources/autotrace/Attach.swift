@@ -100,7 +100,8 @@ struct Attach: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Switch a running process's dormant probes on with eBPF and export its spans, without a restart.",
         discussion: """
-            Needs root (or CAP_BPF and CAP_PERFMON) and bpftrace (apt-get install bpftrace). Spans go where the \
+            Needs root (or CAP_BPF and CAP_PERFMON), a kernel with BTF and uprobes, and libbpf 1.x (Debian's \
+            libbpf1); autotrace loads its own BPF program, bpftrace is not needed. Spans go where the \
             OTEL_EXPORTER_OTLP_* variables of this command say, and/or to --output FILE (view it with \
             `autotrace view FILE`); they carry the target's OTEL_SERVICE_NAME. Ctrl-C, SIGTERM or --duration \
             detach: the probes are removed and the process is dormant again. It keeps serving throughout, and even \

@@ -1,0 +1,154 @@
+// The BPF program of `autotrace attach`, loaded with libbpf. Regenerate the embedded object after a change:
+// scripts/build-bpf.sh (clang's bpf target and Debian's libbpf-dev).
+//
+// Woven binaries: the `autotrace` USDT probes (see Sources/CAutoTraceProbes/include/autotrace_probes.h). A span's
+// start is kept in a hash map until its end, so one record per span crosses the ring buffer. Functions traced by
+// symbol: one record per entry and per return, the function's index given as the uprobe's cookie.
+//
+// The ring buffer wakes the collector only when it is a quarter full; the collector drains it on a short timer
+// otherwise, so a span costs the traced thread no wakeup.
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+
+#include "autotrace_bpf_records.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define RING_BYTES (16 << 20)
+
+struct open_span {
+    __u64 parent_span_id;
+    __u64 start_unix_nanos;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 262144);
+    __type(key, __u64);
+    __type(value, struct open_span);
+} open_spans SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, RING_BYTES);
+} records SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, AUTOTRACE_COUNTER_COUNT);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+// Attributes are read from the process into this scratch record before they are copied to the ring buffer.
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct autotrace_attributes_record);
+} attributes_scratch SEC(".maps");
+
+static __always_inline void count(__u32 counter) {
+    __u64 *value = bpf_map_lookup_elem(&counters, &counter);
+    if (value) *value += 1;
+}
+
+static __always_inline __u64 wakeup_flags(void) {
+    return bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) > RING_BYTES / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline __u64 usdt_argument(struct pt_regs *ctx, __u64 index) {
+    long value = 0;
+    bpf_usdt_arg(ctx, index, &value);
+    return (__u64)value;
+}
+
+SEC("usdt")
+int span_start(struct pt_regs *ctx) {
+    count(AUTOTRACE_COUNTER_STARTS);
+    __u64 span_id = usdt_argument(ctx, 3);
+    struct open_span open = {
+        .parent_span_id = usdt_argument(ctx, 4),
+        .start_unix_nanos = usdt_argument(ctx, 5),
+    };
+    if (bpf_map_update_elem(&open_spans, &span_id, &open, BPF_ANY) != 0) count(AUTOTRACE_COUNTER_STARTS_NOT_STORED);
+    return 0;
+}
+
+SEC("usdt")
+int span_end(struct pt_regs *ctx) {
+    count(AUTOTRACE_COUNTER_ENDS);
+    __u64 span_id = usdt_argument(ctx, 3);
+    struct open_span *open = bpf_map_lookup_elem(&open_spans, &span_id);
+    if (!open) {
+        count(AUTOTRACE_COUNTER_ENDS_WITHOUT_STARTS);
+        return 0;
+    }
+    struct autotrace_span_record *record = bpf_ringbuf_reserve(&records, sizeof(*record), 0);
+    if (!record) {
+        count(AUTOTRACE_COUNTER_RECORDS_LOST);
+        bpf_map_delete_elem(&open_spans, &span_id);
+        return 0;
+    }
+    record->type = AUTOTRACE_RECORD_SPAN;
+    record->site_kind_status = usdt_argument(ctx, 0);
+    record->trace_id_high = usdt_argument(ctx, 1);
+    record->trace_id_low = usdt_argument(ctx, 2);
+    record->span_id = span_id;
+    record->parent_span_id = open->parent_span_id;
+    record->start_unix_nanos = open->start_unix_nanos;
+    record->end_unix_nanos = usdt_argument(ctx, 4);
+    long copied = bpf_probe_read_user_str(record->name, sizeof(record->name), (const void *)usdt_argument(ctx, 5));
+    record->name_length = copied > 0 ? (__u32)copied - 1 : 0;
+    bpf_map_delete_elem(&open_spans, &span_id);
+    bpf_ringbuf_submit(record, wakeup_flags());
+    return 0;
+}
+
+SEC("usdt")
+int span_attributes(struct pt_regs *ctx) {
+    __u32 zero = 0;
+    struct autotrace_attributes_record *record = bpf_map_lookup_elem(&attributes_scratch, &zero);
+    if (!record) return 0;
+    __u64 length = usdt_argument(ctx, 2);
+    if (length > AUTOTRACE_ATTRIBUTES_MAX) {
+        count(AUTOTRACE_COUNTER_ATTRIBUTES_TRUNCATED);
+        length = AUTOTRACE_ATTRIBUTES_MAX;
+    }
+    if (length == 0) return 0;
+    if (bpf_probe_read_user(record->bytes, length, (const void *)usdt_argument(ctx, 1)) != 0) return 0;
+    record->type = AUTOTRACE_RECORD_ATTRIBUTES;
+    record->length = (__u32)length;
+    record->span_id = usdt_argument(ctx, 0);
+    if (bpf_ringbuf_output(&records, record, offsetof(struct autotrace_attributes_record, bytes) + length, wakeup_flags()) != 0)
+        count(AUTOTRACE_COUNTER_RECORDS_LOST);
+    return 0;
+}
+
+static __always_inline int function_event(struct pt_regs *ctx, __u32 type, __u32 counter) {
+    count(counter);
+    struct autotrace_call_record *record = bpf_ringbuf_reserve(&records, sizeof(*record), 0);
+    if (!record) {
+        count(AUTOTRACE_COUNTER_RECORDS_LOST);
+        return 0;
+    }
+    record->type = type;
+    record->thread_id = (__u32)bpf_get_current_pid_tgid();
+    record->function = bpf_get_attach_cookie(ctx);
+    record->nanos = bpf_ktime_get_ns();
+    bpf_ringbuf_submit(record, wakeup_flags());
+    return 0;
+}
+
+SEC("uprobe")
+int function_call(struct pt_regs *ctx) { return function_event(ctx, AUTOTRACE_RECORD_CALL, AUTOTRACE_COUNTER_CALLS); }
+
+SEC("uretprobe")
+int function_return(struct pt_regs *ctx) { return function_event(ctx, AUTOTRACE_RECORD_RETURN, AUTOTRACE_COUNTER_RETURNS); }
