@@ -6,8 +6,9 @@
 
 #include "autotrace_probes.h"
 
-// Semaphores must be in a file-backed writable section the kernel can find from the note: `.probes`.
-__attribute__((section(".probes"), used, aligned(8))) autotrace_listeners_t autotrace_listeners = {0};
+// Semaphores must be in a file-backed writable section the kernel can find from the note: `.probes`, retained
+// like `.stapsdt.base` below so that a release link keeps it even where no code reads it.
+__attribute__((section(".probes"), used, retain, aligned(8))) autotrace_listeners_t autotrace_listeners = {0};
 
 // `.stapsdt.base` lets tracers compute where the binary was loaded; nothing but the notes refers to it, so a
 // release link (`--gc-sections`) would drop it and tracers would then see no probes. "R" (SHF_GNU_RETAIN) keeps it

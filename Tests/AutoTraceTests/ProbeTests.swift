@@ -1,25 +1,80 @@
+import AutoTraceTesting
 import Foundation
 import Testing
 
 /// The USDT probes of a real binary (the example), read by binutils and fired into a real bpftrace.
 @Suite struct ProbeTests {
-    @Test func readelfListsBothProbesWithSemaphores() throws {
-        let notes = try Command.run("/usr/bin/env", ["readelf", "-n", Command.example]).output
+    @Test func readelfListsTheThreeProbesWithSemaphores() throws {
+        try Self.expectProbes(in: Command.example)
+    }
+
+    /// A release link drops sections nothing refers to (`--gc-sections`); the probes' base and semaphores must
+    /// survive it, or every tracer sees no probes. The runtime's probes.c, compiled as SwiftPM compiles C in
+    /// release, linked into an optimized Swift program with the linker flags of a SwiftPM release build.
+    @Test(.enabled(if: Command.releaseToolsProblem == nil, Comment(rawValue: Command.releaseToolsProblem ?? "")))
+    func aReleaseLinkKeepsTheProbesForReadelfGdbBpftraceAndPerf() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("release-probes-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let probes = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/CAutoTraceProbes").standardized
+        let object = directory.appendingPathComponent("probes.o").path
+        let compiled = try Command.run(
+            "/usr/bin/env",
+            ["clang", "-O2", "-ffunction-sections", "-fdata-sections", "-I", probes.appendingPathComponent("include").path, "-c",
+             probes.appendingPathComponent("probes.c").path, "-o", object],
+            mergeStandardError: true
+        )
+        try #require(compiled.status == 0, "\(compiled.output)")
+        let main = directory.appendingPathComponent("main.swift")
+        try """
+            @_silgen_name("autotrace_probe_span_start")
+            func spanStart(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64)
+            @_silgen_name("autotrace_probe_span_end")
+            func spanEnd(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UnsafePointer<CChar>?)
+            @_silgen_name("autotrace_probe_span_attributes")
+            func spanAttributes(_ a: UInt64, _ b: UnsafePointer<UInt8>?, _ c: UInt64)
+            if CommandLine.arguments.count > 1 { spanStart(1, 2, 3, 4, 5, 6); spanEnd(1, 2, 3, 4, 5, nil); spanAttributes(4, nil, 0) }
+            """.write(to: main, atomically: true, encoding: .utf8)
+        let binary = directory.appendingPathComponent("release").path
+        let linked = try Command.run(
+            "/usr/bin/env", ["swiftc", "-O", main.path, object, "-Xlinker", "--gc-sections", "-o", binary], mergeStandardError: true
+        )
+        try #require(linked.status == 0, "\(linked.output)")
+
+        try Self.expectProbes(in: binary)
+        let names = ["span_attributes", "span_end", "span_start"]
+        let gdb = try Command.run("/usr/bin/env", ["gdb", "-batch", "-ex", "info probes", binary], mergeStandardError: true)
+        let gdbProbes = gdb.output.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.first == "stap" && $0.count > 2 }
+        #expect(gdbProbes.map { "\($0[1]):\($0[2])" }.sorted() == names.map { "autotrace:\($0)" }, "\(gdb.output)")
+        let bpftrace = try Command.run("/usr/bin/env", ["bpftrace", "-l", "usdt:\(binary):*"], mergeStandardError: true)
+        #expect(bpftrace.output.split(separator: "\n").sorted() == names.map { "usdt:\(binary):autotrace:\($0)" }, "\(bpftrace.output)")
+        // perf registers a binary's SDT probes in its build-id cache, under $HOME/.debug.
+        let home = ["HOME": directory.path]
+        let cached = try Command.run("/usr/bin/env", ["perf", "buildid-cache", "--add", binary], environment: home, mergeStandardError: true)
+        #expect(cached.status == 0, "\(cached.output)")
+        let listed = try Command.run("/usr/bin/env", ["perf", "list", "sdt_autotrace:*"], environment: home, mergeStandardError: true)
+        for name in names { #expect(listed.output.contains("sdt_autotrace:\(name)"), "\(listed.output)") }
+    }
+
+    /// readelf sees the three autotrace probes, with a base, semaphores, and 8-byte register arguments.
+    static func expectProbes(in binary: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let notes = try Command.run("/usr/bin/env", ["readelf", "-n", binary]).output
         let probes = notes.components(separatedBy: "Provider: ").dropFirst()
         let autotrace = probes.filter { $0.hasPrefix("autotrace") }
-        #expect(autotrace.count == 2)
-        for name in ["span_start", "span_end"] {
-            let probe = try #require(autotrace.first { $0.contains("Name: \(name)\n") })
-            let semaphore = try #require(probe.firstMatch(of: /Semaphore: 0x([0-9a-f]+)/)?.1)
-            #expect(UInt64(semaphore, radix: 16) ?? 0 != 0, "\(name) has no semaphore")
-            let arguments = try #require(probe.firstMatch(of: /Arguments: (.*)/)?.1)
-            let specs = arguments.split(separator: " ")
-            #expect(specs.count == 6)
-            #expect(specs.allSatisfy { $0.hasPrefix("8@%") }, "every argument is an 8-byte register: \(arguments)")
+        #expect(autotrace.count == 3, sourceLocation: sourceLocation)
+        for (name, arguments) in [("span_start", 6), ("span_end", 6), ("span_attributes", 3)] {
+            let probe = try #require(autotrace.first { $0.contains("Name: \(name)\n") }, sourceLocation: sourceLocation)
+            let base = try #require(probe.firstMatch(of: /Base: 0x([0-9a-f]+)/)?.1, sourceLocation: sourceLocation)
+            #expect(UInt64(base, radix: 16) ?? 0 != 0, "\(name) lost .stapsdt.base", sourceLocation: sourceLocation)
+            let semaphore = try #require(probe.firstMatch(of: /Semaphore: 0x([0-9a-f]+)/)?.1, sourceLocation: sourceLocation)
+            #expect(UInt64(semaphore, radix: 16) ?? 0 != 0, "\(name) has no semaphore", sourceLocation: sourceLocation)
+            let specs = try #require(probe.firstMatch(of: /Arguments: (.*)/)?.1, sourceLocation: sourceLocation).split(separator: " ")
+            #expect(specs.count == arguments, sourceLocation: sourceLocation)
+            #expect(specs.allSatisfy { $0.hasPrefix("8@%") }, "every argument is an 8-byte register: \(specs)", sourceLocation: sourceLocation)
         }
     }
 
-    @Test(.enabled(if: Command.canRunBPFTrace, Command.bpftraceSkipReason))
+    @Test(.enabled(if: AttachPrerequisites.bpftraceProblem == nil, Comment(rawValue: AttachPrerequisites.bpftraceProblem ?? "")))
     func bpftraceSeesEverySpanOfARunningProcess() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("probes-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -66,21 +121,21 @@ enum Command {
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("autotrace-example").path
     }()
 
-    static let isRoot = getuid() == 0
-    static let hasBPFTrace = (try? run("/usr/bin/env", ["which", "bpftrace"]))?.status == 0
-    static let canRunBPFTrace = isRoot && hasBPFTrace
-    static let bpftraceSkipReason: Comment =
-        !isRoot
-        ? "attaching USDT probes needs root (CI runs as root); run the tests with sudo to include it"
-        : "bpftrace is not installed: apt-get install bpftrace"
+    /// What the release-probe test needs besides Swift: binutils, gdb, bpftrace and perf (scripts/install-test-deps.sh).
+    static let releaseToolsProblem: String? = {
+        let missing = ["readelf", "gdb", "bpftrace", "perf"].filter { (try? run("/usr/bin/env", ["which", $0]))?.status != 0 }
+        return missing.isEmpty ? nil : "needs \(missing.joined(separator: ", ")): scripts/install-test-deps.sh installs them"
+    }()
 
     struct Result {
         var status: Int32
         var output: String
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> Result {
-        let process = try start(executable, arguments)
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeStandardError: Bool = false
+    ) throws -> Result {
+        let process = try start(executable, arguments, environment: environment, mergeStandardError: mergeStandardError)
         let output = output(of: process)
         process.waitUntilExit()
         return Result(status: process.terminationStatus, output: output)

@@ -396,9 +396,6 @@ enum Binaries {
     static let example = directory.appendingPathComponent("autotrace-example").path
     static let autotrace = directory.appendingPathComponent("autotrace").path
 
-    static let canAttach = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")
-    static let attachSkipReason: Comment =
-        getuid() != 0
-        ? "attaching probes needs root (CI runs as root); run the tests with sudo to include it"
-        : "bpftrace is not installed: apt-get install bpftrace"
+    static let canAttach = AttachPrerequisites.attachProblem == nil
+    static let attachSkipReason = Comment(rawValue: AttachPrerequisites.attachProblem ?? "")
 }
