@@ -33,12 +33,15 @@ let package = Package(
         ),
         // Reads ELF binaries: sections, symbols, USDT notes, the site table. No dependencies.
         .target(name: "AutoTraceELF", swiftSettings: strictSwift),
-        // `autotrace attach`: bpftrace switches probes on, events become spans, spans are exported.
+        // `autotrace attach`: autotrace's BPF program switches probes on, its records become spans, spans are exported.
         .target(
             name: "AutoTraceCollector",
-            dependencies: ["AutoTraceELF", .product(name: "AutoTrace", package: "swift-autotrace")],
+            dependencies: ["AutoTraceELF", "CAutoTraceBPF", .product(name: "AutoTrace", package: "swift-autotrace")],
             swiftSettings: strictSwift
         ),
+        // The BPF program (compiled from BPF/autotrace.bpf.c by scripts/build-bpf.sh, embedded) and the libbpf
+        // calls that load it; libbpf.so.1 is opened at run time.
+        .target(name: "CAutoTraceBPF", linkerSettings: [.linkedLibrary("dl")]),
         // The CLI, which is also the SWIFT_EXEC compiler wrapper that `autotrace build` installs.
         .executableTarget(
             name: "autotrace",
