@@ -108,6 +108,16 @@ public final class Attachment: Sendable {
         processors = try Self.exporters(options, target: target)
     }
 
+    /// Why this machine cannot attach (privileges, kernel, libbpf), with the fix; nil when it can.
+    public static var machineProblem: String? {
+        do {
+            try BPFSession.checkMachine()
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
     /// The sinks `OTEL_*` and `--output` choose, reporting under the target's service name.
     private static func exporters(_ options: AttachOptions, target: TargetProcess) throws(CollectorError) -> [any SpanProcessor] {
         var configuration = AutoTraceConfiguration(environment: options.environment)

@@ -91,7 +91,7 @@ final class BPFSession {
         return (result, String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
-    /// Privileges and kernel features, checked before anything is loaded so that the message names the fix.
+    /// Privileges, kernel features and libbpf, checked before anything is loaded so that the message names the fix.
     static func checkMachine() throws(CollectorError) {
         guard Privileges.canLoadBPF() else {
             throw CollectorError(
@@ -106,6 +106,10 @@ final class BPFSession {
                     + "use a kernel built with CONFIG_UPROBE_EVENTS=y and CONFIG_BPF_EVENTS=y"
             )
         }
+        guard let libbpf = dlopen("libbpf.so.1", RTLD_NOW | RTLD_LOCAL) else {
+            throw CollectorError(.attachFailed, "libbpf 1.x is not installed; install it with `apt-get install libbpf1`")
+        }
+        dlclose(libbpf)
         guard FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") else {
             throw CollectorError(
                 .kernelUnsupported,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AutoTraceCollector
 import Foundation
 
 struct Bench: ParsableCommand {
@@ -14,7 +15,7 @@ struct Bench: ParsableCommand {
             The exporting scenarios send to an OTLP receiver in this process that counts the spans (completeness).
 
             Prints a Markdown table (medians, ratios to baseline) and writes bench.json and bench.html (charts, no \
-            network needed). A scenario that cannot run here (no root or bpftrace for attach, a failed build) is \
+            network needed). A scenario that cannot run here (no root or libbpf for attach, a failed build) is \
             shown as not available, with the reason. Needs wrk (apt-get install wrk).
 
             Duration on a 2-core machine: the first run builds the three binaries (release: about 23 minutes, \
@@ -68,9 +69,7 @@ struct Bench: ParsableCommand {
         let old = try compare.map { try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
         let package = try Demo.locateHelloServer(example)
         let autotrace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let canAttach: String? =
-            getuid() != 0 ? "needs root (sudo autotrace bench)"
-            : Subprocess.which("bpftrace") == nil ? "needs bpftrace (apt-get install bpftrace)" : nil
+        let canAttach = Attachment.machineProblem
         let scenarios = BenchScenario.all(canAttach: canAttach).filter {
             scenarioNames.isEmpty || $0.name == "baseline" || scenarioNames.contains($0.name)
         }
