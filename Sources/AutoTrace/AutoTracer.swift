@@ -74,6 +74,7 @@ public final class AutoTracer: Tracer, Sendable {
     var isListening: Bool {
         !processors.isEmpty || flightRecorder != nil
             || autotrace_span_start_probe_enabled() != 0 || autotrace_span_end_probe_enabled() != 0
+            || autotrace_span_probe_enabled() != 0
     }
 
     public func startSpan<Instant: TracerInstant>(
@@ -133,8 +134,8 @@ public final class AutoTracer: Tracer, Sendable {
             hasRemoteParent: parent?.isRemote ?? false,
             site: site,
             startNanos: startNanos,
-            // The attributes probe asks for attributes too: `autotrace attach` exports them.
-            isRecording: sampled && (!processors.isEmpty || autotrace_span_attributes_probe_enabled() != 0),
+            // The span probe carries attributes too: `autotrace attach` exports them.
+            isRecording: sampled && (!processors.isEmpty || autotrace_span_probe_enabled() != 0),
             tracer: self,
             parentContext: parentContext,
             samplingProbability: probability
@@ -152,6 +153,9 @@ public final class AutoTracer: Tracer, Sendable {
         defer { if let timedSince { governor?.addTimed(nanos: monotonicNanosNow() &- timedSince) } }
         if autotrace_span_end_probe_enabled() != 0 {
             Probes.spanEnded(span, endNanos: endNanos)
+        }
+        if autotrace_span_probe_enabled() != 0 {
+            Probes.spanCompleted(span, endNanos: endNanos)
         }
         if let flightRecorder {
             let (name, status) = span.nameAndStatus

@@ -44,10 +44,10 @@ public enum AutoTrace {
     @inlinable
     public static var isListening: Bool { autotrace_listening() != 0 }
 
-    /// True while a tracer (bpftrace, `autotrace attach`) is attached to the `autotrace:span_start` probe.
+    /// True while a tracer (bpftrace, perf) is attached to the `autotrace:span_start` probe.
     public static var spanStartProbeAttached: Bool { autotrace_span_start_probe_enabled() != 0 }
 
-    /// True while a tracer (bpftrace, `autotrace attach`) is attached to the `autotrace:span_end` probe.
+    /// True while a tracer (bpftrace, perf) is attached to the `autotrace:span_end` probe.
     public static var spanEndProbeAttached: Bool { autotrace_span_end_probe_enabled() != 0 }
 
     // MARK: Woven sites

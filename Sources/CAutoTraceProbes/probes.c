@@ -23,8 +23,16 @@ __attribute__((section(".probes"), used, retain, aligned(8))) autotrace_listener
     ".popsection\n"                                                                \
     ".endif\n"
 
+// On x86_64 the probe site is a 5-byte nop, which Linux 6.18 and later turn into a call to a trampoline that enters
+// the kernel by a system call, far cheaper than the int3 trap a 1-byte nop needs; older kernels trap either way.
+#if defined(__x86_64__)
+#define AUTOTRACE_PROBE_SITE "990: .byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"
+#else
+#define AUTOTRACE_PROBE_SITE "990: nop\n"
+#endif
+
 #define AUTOTRACE_STAPSDT_NOTE(name, semaphore, argspec)                           \
-    "990: nop\n"                                                                   \
+    AUTOTRACE_PROBE_SITE                                                           \
     ".pushsection .note.stapsdt,\"\",\"note\"\n"                                   \
     ".balign 4\n"                                                                  \
     ".4byte 992f-991f, 994f-993f, 3\n"                                             \
@@ -57,9 +65,16 @@ __attribute__((noinline)) void autotrace_probe_span_end(uint64_t site_kind_statu
                            "r"(end_unix_nanos), "r"((uint64_t)(uintptr_t)name));
 }
 
-__attribute__((noinline)) void autotrace_probe_span_attributes(uint64_t span_id, const uint8_t *attributes,
-                                                               uint64_t length) {
-    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span_attributes", "autotrace_listeners+6", "8@%0 8@%1 8@%2")
+__attribute__((noinline)) void autotrace_probe_span(uint64_t site_kind_status, uint64_t trace_id_high,
+                                                    uint64_t trace_id_low, uint64_t span_id, uint64_t parent_span_id,
+                                                    uint64_t start_unix_nanos, uint64_t end_unix_nanos,
+                                                    const char *name, const uint8_t *attributes,
+                                                    uint64_t attributes_length) {
+    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span", "autotrace_listeners+6",
+                                                "8@%0 8@%1 8@%2 8@%3 8@%4 8@%5 8@%6 8@%7 8@%8 8@%9")
                          :
-                         : "r"(span_id), "r"((uint64_t)(uintptr_t)attributes), "r"(length));
+                         : "r"(site_kind_status), "r"(trace_id_high), "r"(trace_id_low), "r"(span_id),
+                           "r"(parent_span_id), "r"(start_unix_nanos), "r"(end_unix_nanos),
+                           "r"((uint64_t)(uintptr_t)name), "r"((uint64_t)(uintptr_t)attributes),
+                           "r"(attributes_length));
 }

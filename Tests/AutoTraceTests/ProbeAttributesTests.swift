@@ -2,7 +2,7 @@
 import Testing
 import Tracing
 
-/// The attribute encoding that crosses the `autotrace:span_attributes` probe: what the runtime writes, the
+/// The attribute encoding that crosses the `autotrace:span` probe: what the runtime writes, the
 /// collector reads back as the exporters would have sent it.
 @Suite struct ProbeAttributesTests {
     @Test func everyAttributeTypeRoundTrips() {

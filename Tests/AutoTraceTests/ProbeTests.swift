@@ -31,9 +31,12 @@ import Testing
             func spanStart(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64)
             @_silgen_name("autotrace_probe_span_end")
             func spanEnd(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UnsafePointer<CChar>?)
-            @_silgen_name("autotrace_probe_span_attributes")
-            func spanAttributes(_ a: UInt64, _ b: UnsafePointer<UInt8>?, _ c: UInt64)
-            if CommandLine.arguments.count > 1 { spanStart(1, 2, 3, 4, 5, 6); spanEnd(1, 2, 3, 4, 5, nil); spanAttributes(4, nil, 0) }
+            @_silgen_name("autotrace_probe_span")
+            func span(
+                _ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64, _ g: UInt64,
+                _ h: UnsafePointer<CChar>?, _ i: UnsafePointer<UInt8>?, _ j: UInt64
+            )
+            if CommandLine.arguments.count > 1 { spanStart(1, 2, 3, 4, 5, 6); spanEnd(1, 2, 3, 4, 5, nil); span(1, 2, 3, 4, 5, 6, 7, nil, nil, 0) }
             """.write(to: main, atomically: true, encoding: .utf8)
         let binary = directory.appendingPathComponent("release").path
         let linked = try Command.run(
@@ -42,7 +45,7 @@ import Testing
         try #require(linked.status == 0, "\(linked.output)")
 
         try Self.expectProbes(in: binary)
-        let names = ["span_attributes", "span_end", "span_start"]
+        let names = ["span", "span_end", "span_start"]
         let gdb = try Command.run("/usr/bin/env", ["gdb", "-batch", "-ex", "info probes", binary], mergeStandardError: true)
         let gdbProbes = gdb.output.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.first == "stap" && $0.count > 2 }
         #expect(gdbProbes.map { "\($0[1]):\($0[2])" }.sorted() == names.map { "autotrace:\($0)" }, "\(gdb.output)")
@@ -62,7 +65,7 @@ import Testing
         let probes = notes.components(separatedBy: "Provider: ").dropFirst()
         let autotrace = probes.filter { $0.hasPrefix("autotrace") }
         #expect(autotrace.count == 3, sourceLocation: sourceLocation)
-        for (name, arguments) in [("span_start", 6), ("span_end", 6), ("span_attributes", 3)] {
+        for (name, arguments) in [("span_start", 6), ("span_end", 6), ("span", 10)] {
             let probe = try #require(autotrace.first { $0.contains("Name: \(name)\n") }, sourceLocation: sourceLocation)
             let base = try #require(probe.firstMatch(of: /Base: 0x([0-9a-f]+)/)?.1, sourceLocation: sourceLocation)
             #expect(UInt64(base, radix: 16) ?? 0 != 0, "\(name) lost .stapsdt.base", sourceLocation: sourceLocation)

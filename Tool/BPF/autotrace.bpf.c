@@ -1,9 +1,10 @@
 // The BPF program of `autotrace attach`, loaded with libbpf. Regenerate the embedded object after a change:
 // scripts/build-bpf.sh (clang's bpf target and Debian's libbpf-dev).
 //
-// Woven binaries: the `autotrace` USDT probes (see Sources/CAutoTraceProbes/include/autotrace_probes.h). A span's
-// start is kept in a hash map until its end, so one record per span crosses the ring buffer. Functions traced by
-// symbol: one record per entry and per return, the function's index given as the uprobe's cookie.
+// Woven binaries: the `autotrace:span` USDT probe (see Sources/CAutoTraceProbes/include/autotrace_probes.h), which
+// the process fires once per span, at its end, with everything: one trap and one record per span, nothing to join.
+// Functions traced by symbol: one record per entry and per return, the function's index given as the uprobe's
+// cookie.
 //
 // The ring buffer wakes the collector only when it is a quarter full; the collector drains it on a short timer
 // otherwise, so a span costs the traced thread no wakeup.
@@ -23,18 +24,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define RING_BYTES (16 << 20)
 
-struct open_span {
-    __u64 parent_span_id;
-    __u64 start_unix_nanos;
-};
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 262144);
-    __type(key, __u64);
-    __type(value, struct open_span);
-} open_spans SEC(".maps");
-
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, RING_BYTES);
@@ -47,13 +36,13 @@ struct {
     __type(value, __u64);
 } counters SEC(".maps");
 
-// Attributes are read from the process into this scratch record before they are copied to the ring buffer.
+// A span record is assembled here, then copied to the ring buffer with only the attribute bytes it has.
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
     __type(key, __u32);
-    __type(value, struct autotrace_attributes_record);
-} attributes_scratch SEC(".maps");
+    __type(value, struct autotrace_span_record);
+} span_scratch SEC(".maps");
 
 static __always_inline void count(__u32 counter) {
     __u64 *value = bpf_map_lookup_elem(&counters, &counter);
@@ -71,64 +60,33 @@ static __always_inline __u64 usdt_argument(struct pt_regs *ctx, __u64 index) {
 }
 
 SEC("usdt")
-int span_start(struct pt_regs *ctx) {
-    count(AUTOTRACE_COUNTER_STARTS);
-    __u64 span_id = usdt_argument(ctx, 3);
-    struct open_span open = {
-        .parent_span_id = usdt_argument(ctx, 4),
-        .start_unix_nanos = usdt_argument(ctx, 5),
-    };
-    if (bpf_map_update_elem(&open_spans, &span_id, &open, BPF_ANY) != 0) count(AUTOTRACE_COUNTER_STARTS_NOT_STORED);
-    return 0;
-}
-
-SEC("usdt")
-int span_end(struct pt_regs *ctx) {
-    count(AUTOTRACE_COUNTER_ENDS);
-    __u64 span_id = usdt_argument(ctx, 3);
-    struct open_span *open = bpf_map_lookup_elem(&open_spans, &span_id);
-    if (!open) {
-        count(AUTOTRACE_COUNTER_ENDS_WITHOUT_STARTS);
-        return 0;
-    }
-    struct autotrace_span_record *record = bpf_ringbuf_reserve(&records, sizeof(*record), 0);
-    if (!record) {
-        count(AUTOTRACE_COUNTER_RECORDS_LOST);
-        bpf_map_delete_elem(&open_spans, &span_id);
-        return 0;
-    }
+int span(struct pt_regs *ctx) {
+    count(AUTOTRACE_COUNTER_SPANS);
+    __u32 zero = 0;
+    struct autotrace_span_record *record = bpf_map_lookup_elem(&span_scratch, &zero);
+    if (!record) return 0;
     record->type = AUTOTRACE_RECORD_SPAN;
     record->site_kind_status = usdt_argument(ctx, 0);
     record->trace_id_high = usdt_argument(ctx, 1);
     record->trace_id_low = usdt_argument(ctx, 2);
-    record->span_id = span_id;
-    record->parent_span_id = open->parent_span_id;
-    record->start_unix_nanos = open->start_unix_nanos;
-    record->end_unix_nanos = usdt_argument(ctx, 4);
-    long copied = bpf_probe_read_user_str(record->name, sizeof(record->name), (const void *)usdt_argument(ctx, 5));
+    record->span_id = usdt_argument(ctx, 3);
+    record->parent_span_id = usdt_argument(ctx, 4);
+    record->start_unix_nanos = usdt_argument(ctx, 5);
+    record->end_unix_nanos = usdt_argument(ctx, 6);
+    long copied = bpf_probe_read_user_str(record->name, sizeof(record->name), (const void *)usdt_argument(ctx, 7));
     record->name_length = copied > 0 ? (__u32)copied - 1 : 0;
-    bpf_map_delete_elem(&open_spans, &span_id);
-    bpf_ringbuf_submit(record, wakeup_flags());
-    return 0;
-}
-
-SEC("usdt")
-int span_attributes(struct pt_regs *ctx) {
-    __u32 zero = 0;
-    struct autotrace_attributes_record *record = bpf_map_lookup_elem(&attributes_scratch, &zero);
-    if (!record) return 0;
-    __u64 length = usdt_argument(ctx, 2);
+    __u64 length = usdt_argument(ctx, 9);
     if (length > AUTOTRACE_ATTRIBUTES_MAX) {
         count(AUTOTRACE_COUNTER_ATTRIBUTES_TRUNCATED);
         length = AUTOTRACE_ATTRIBUTES_MAX;
     }
-    if (length == 0) return 0;
-    if (bpf_probe_read_user(record->bytes, length, (const void *)usdt_argument(ctx, 1)) != 0) return 0;
-    record->type = AUTOTRACE_RECORD_ATTRIBUTES;
-    record->length = (__u32)length;
-    record->span_id = usdt_argument(ctx, 0);
-    if (bpf_ringbuf_output(&records, record, offsetof(struct autotrace_attributes_record, bytes) + length, wakeup_flags()) != 0)
-        count(AUTOTRACE_COUNTER_RECORDS_LOST);
+    if (length > 0 && bpf_probe_read_user(record->attributes, length, (const void *)usdt_argument(ctx, 8)) != 0) {
+        count(AUTOTRACE_COUNTER_ATTRIBUTES_UNREADABLE);
+        length = 0;
+    }
+    record->attributes_length = (__u32)length;
+    __u64 size = offsetof(struct autotrace_span_record, attributes) + length;
+    if (bpf_ringbuf_output(&records, record, size, wakeup_flags()) != 0) count(AUTOTRACE_COUNTER_RECORDS_LOST);
     return 0;
 }
 

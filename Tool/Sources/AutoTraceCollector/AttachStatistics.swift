@@ -2,46 +2,45 @@
 public struct AttachStatistics: Sendable, Equatable {
     /// How many probes the kernel attached.
     public var attachedProbes = 0
-    /// Span starts (function entries) seen by the probes.
-    public var starts: UInt64 = 0
-    /// Span ends (function returns) received.
-    public var ends: UInt64 = 0
+    /// Woven probes: spans that ended in the process while attached. `--symbols`: calls plus returns.
+    public var probeHits: UInt64 = 0
     /// Complete spans handed to the exporter.
     public var spans: UInt64 = 0
-    /// Records the ring buffer had no room for because autotrace read too slowly: spans, attribute sets, calls.
+    /// Records the ring buffer had no room for because autotrace read too slowly: spans, or calls and returns.
     public var lostEvents: UInt64 = 0
-    /// Starts whose end never came: spans still running at detach.
-    public var startsWithoutEnds: UInt64 = 0
-    /// Ends whose start came before the attach, or was not stored (``startsNotStored``).
-    public var endsWithoutStarts: UInt64 = 0
-    /// Starts the kernel could not keep because its table of open spans (262,144) was full.
-    public var startsNotStored: UInt64 = 0
-    /// Spans whose attributes exceeded 4 KiB: they carry the attributes that fit.
+    /// Spans whose attributes exceeded 4 KiB: they carry the whole attributes that fit.
     public var attributesTruncated: UInt64 = 0
+    /// Spans whose attributes the kernel could not read from the process: they are exported without them.
+    public var attributesUnreadable: UInt64 = 0
+    /// `--symbols` only: calls whose return never came (still running at detach), returns whose call came before
+    /// the attach.
+    public var callsWithoutReturns: UInt64?
+    public var returnsWithoutCalls: UInt64?
     /// Spans the exporter delivered, and spans it dropped (queue full, endpoint unreachable).
     public var exported: UInt64 = 0
     public var exportDropped: UInt64 = 0
 
     public init() {}
 
-    /// Probe events received: starts plus ends.
-    public var events: UInt64 { starts + ends }
-
     /// The accounting as the CLI prints it.
     public var summary: String {
-        """
-          events received        \(events) (\(starts) starts, \(ends) ends)
-          spans assembled        \(spans)
-          spans exported         \(exported)\(exportDropped > 0 ? "  (\(exportDropped) dropped by the exporter)" : "")
-          lost in the ring buffer \(lostEvents)
-          starts without ends    \(startsWithoutEnds)  (still running at detach)
-          ends without starts    \(endsWithoutStarts)  (started before attach\(startsNotStored > 0 ? ", or \(startsNotStored) not stored: open-span table full" : ""))
-        """ + (attributesTruncated > 0 ? "\n  attributes cut at 4 KiB \(attributesTruncated)" : "")
+        var lines = [
+            "  probe hits             \(probeHits)  (\(callsWithoutReturns == nil ? "spans ended" : "calls and returns"))",
+            "  spans assembled        \(spans)",
+            "  spans exported         \(exported)\(exportDropped > 0 ? "  (\(exportDropped) dropped by the exporter)" : "")",
+            "  lost in the ring buffer \(lostEvents)",
+        ]
+        if let callsWithoutReturns, let returnsWithoutCalls {
+            lines.append("  calls without returns  \(callsWithoutReturns)  (still running at detach)")
+            lines.append("  returns without calls  \(returnsWithoutCalls)  (called before attach)")
+        }
+        if attributesTruncated > 0 { lines.append("  attributes cut at 4 KiB \(attributesTruncated)") }
+        if attributesUnreadable > 0 { lines.append("  attributes unreadable  \(attributesUnreadable)") }
+        return lines.joined(separator: "\n")
     }
 
     /// One line, for `--stats`.
     public var line: String {
-        "events \(events), spans \(spans), exported \(exported), lost \(lostEvents), "
-            + "ends without starts \(endsWithoutStarts), export drops \(exportDropped)"
+        "probe hits \(probeHits), spans \(spans), exported \(exported), lost \(lostEvents), export drops \(exportDropped)"
     }
 }

@@ -35,7 +35,6 @@ public final class Attachment: Sendable {
     public let notes: [String]
     private let options: AttachOptions
     private let source: Source
-    private let hasAttributesProbe: Bool
     private let processors: [any SpanProcessor]
     private let detachRequested = Atomic<Bool>(false)
 
@@ -85,22 +84,21 @@ public final class Attachment: Sendable {
                 )
             }
             source = .functions(selection.functions)
-            hasAttributesProbe = false
             summary = "\(selection.functions.count) function(s) matching \(patterns) in \(target.name) (pid \(target.pid))"
         } else {
             let probes = binary.usdtProbes().filter { $0.provider == "autotrace" }
-            guard probes.contains(where: { $0.name == "span_start" }), probes.contains(where: { $0.name == "span_end" })
-            else {
+            guard probes.contains(where: { $0.name == "span" }) else {
                 throw CollectorError(
                     .noProbes,
-                    "process \(options.pid) (\(target.executable)) has no autotrace probes: build it with `autotrace build`, "
-                        + "or trace chosen functions of any binary with --symbols 'Module.Type.*'"
+                    probes.isEmpty
+                        ? "process \(options.pid) (\(target.executable)) has no autotrace probes: build it with `autotrace build`, "
+                            + "or trace chosen functions of any binary with --symbols 'Module.Type.*'"
+                        : "process \(options.pid) (\(target.executable)) was built with an older autotrace, without the "
+                            + "`autotrace:span` probe: rebuild it with this autotrace (`autotrace build`)"
                 )
             }
             let sites = binary.siteTable()
             source = .wovenProbes(sites)
-            // Binaries woven before the attributes probe existed still attach, without attributes.
-            hasAttributesProbe = probes.contains { $0.name == "span_attributes" }
             summary = "the autotrace probes of \(target.name) (pid \(target.pid), \(sites.count) woven site(s))"
         }
         self.notes = notes
@@ -158,9 +156,7 @@ public final class Attachment: Sendable {
             session = try BPFSession { [self] record in
                 if let span = wovenAssembler?.consume(record) { export(span) }
             }
-            for probe in ["span_start", "span_end"] + (hasAttributesProbe ? ["span_attributes"] : []) {
-                try session.attachUSDT(pid: target.pid, binary: target.executable, provider: "autotrace", name: probe, program: probe)
-            }
+            try session.attachUSDT(pid: target.pid, binary: target.executable, provider: "autotrace", name: "span", program: "span")
         case .functions(let functions):
             functionAssembler = FunctionSpanAssembler(functions: functions, wallClockOffset: Self.wallClockOffset())
             session = try BPFSession { [self] record in
@@ -174,7 +170,8 @@ public final class Attachment: Sendable {
                 }
             }
         }
-        report("attached \(session.attachedProbes) probes to \(summary); Ctrl-C detaches")
+        let probes = session.attachedProbes
+        report("attached \(probes) probe\(probes == 1 ? "" : "s") to \(summary); Ctrl-C detaches")
         let statistics = { () -> AttachStatistics in
             var statistics = Self.statistics(session.counters, woven: wovenAssembler, functions: functionAssembler)
             statistics.attachedProbes = session.attachedProbes
@@ -214,21 +211,15 @@ public final class Attachment: Sendable {
         var statistics = AttachStatistics()
         statistics.lostEvents = counters[AUTOTRACE_COUNTER_RECORDS_LOST]
         if let woven {
-            statistics.starts = counters[AUTOTRACE_COUNTER_STARTS]
-            statistics.ends = counters[AUTOTRACE_COUNTER_ENDS]
+            statistics.probeHits = counters[AUTOTRACE_COUNTER_SPANS]
             statistics.spans = woven.spans
-            statistics.endsWithoutStarts = counters[AUTOTRACE_COUNTER_ENDS_WITHOUT_STARTS]
-            statistics.startsNotStored = counters[AUTOTRACE_COUNTER_STARTS_NOT_STORED]
             statistics.attributesTruncated = counters[AUTOTRACE_COUNTER_ATTRIBUTES_TRUNCATED]
-            let joined = statistics.ends - min(statistics.ends, statistics.endsWithoutStarts)
-            let stored = statistics.starts - min(statistics.starts, statistics.startsNotStored)
-            statistics.startsWithoutEnds = stored - min(stored, joined)
+            statistics.attributesUnreadable = counters[AUTOTRACE_COUNTER_ATTRIBUTES_UNREADABLE]
         } else if let functions {
-            statistics.starts = counters[AUTOTRACE_COUNTER_CALLS]
-            statistics.ends = counters[AUTOTRACE_COUNTER_RETURNS]
+            statistics.probeHits = counters[AUTOTRACE_COUNTER_CALLS] + counters[AUTOTRACE_COUNTER_RETURNS]
             statistics.spans = functions.spans
-            statistics.endsWithoutStarts = functions.returnsWithoutCalls
-            statistics.startsWithoutEnds = functions.callsWithoutReturns
+            statistics.callsWithoutReturns = functions.callsWithoutReturns
+            statistics.returnsWithoutCalls = functions.returnsWithoutCalls
         }
         return statistics
     }
