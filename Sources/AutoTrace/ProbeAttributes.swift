@@ -14,6 +14,7 @@ import Tracing
     /// The encoded attributes; empty when there are none.
     public static func encode(_ attributes: SpanAttributes) -> [UInt8] {
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
         attributes.forEach { key, attribute in
             appendString(key, lengthBytes: 2, to: &bytes)
             switch attribute {
@@ -53,7 +54,7 @@ import Tracing
             guard let key = reader.string(lengthBytes: 2), let type = reader.integer(1).flatMap({ ValueType(rawValue: UInt8($0)) }),
                 let value = reader.value(of: type)
             else { break }
-            attributes[key] = value
+            attributes.set(key, value: value)
         }
         return attributes
     }
@@ -65,10 +66,9 @@ import Tracing
     }
 
     private static func appendString(_ text: String, lengthBytes: Int, to bytes: inout [UInt8]) {
-        var utf8 = Array(text.utf8)
-        if lengthBytes == 2 && utf8.count > Int(UInt16.max) { utf8.removeLast(utf8.count - Int(UInt16.max)) }
-        appendInteger(UInt64(utf8.count), lengthBytes, &bytes)
-        bytes += utf8
+        let length = lengthBytes == 2 ? min(text.utf8.count, Int(UInt16.max)) : text.utf8.count
+        appendInteger(UInt64(length), lengthBytes, &bytes)
+        bytes.append(contentsOf: text.utf8.prefix(length))
     }
 
     private static func appendArray<Element>(

@@ -164,12 +164,19 @@ autotrace_bpf_session *autotrace_bpf_open(autotrace_bpf_record_handler handler, 
     return session;
 }
 
-static int keep_link(autotrace_bpf_session *session, struct bpf_link *link) {
+/// Keeps a new probe's link for detaching; a NULL link means the attach failed with `code`, described as `what`.
+static int keep_link(autotrace_bpf_session *session, struct bpf_link *link, int code, const char *what, char *error,
+                     size_t error_size) {
+    if (!link) {
+        describe_failure(error, error_size, what, code);
+        return -1;
+    }
     if (session->link_count == session->link_capacity) {
         int capacity = session->link_capacity ? session->link_capacity * 2 : 8;
         struct bpf_link **links = realloc(session->links, sizeof(*links) * capacity);
         if (!links) {
             libbpf.link_destroy(link);
+            snprintf(error, error_size, "out of memory");
             return -1;
         }
         session->links = links;
@@ -187,17 +194,10 @@ int autotrace_bpf_attach_usdt(autotrace_bpf_session *session, pid_t pid, const c
         return -1;
     }
     struct bpf_link *link = libbpf.attach_usdt(found, pid, binary, provider, name, NULL);
-    if (!link) {
-        char what[256];
-        snprintf(what, sizeof(what), "cannot attach to the USDT probe %s:%s", provider, name);
-        describe_failure(error, error_size, what, errno);
-        return -1;
-    }
-    if (keep_link(session, link) != 0) {
-        snprintf(error, error_size, "out of memory");
-        return -1;
-    }
-    return 0;
+    int code = errno;
+    char what[256];
+    snprintf(what, sizeof(what), "cannot attach to the USDT probe %s:%s", provider, name);
+    return keep_link(session, link, code, what, error, error_size);
 }
 
 int autotrace_bpf_attach_uprobe(autotrace_bpf_session *session, pid_t pid, const char *binary, size_t offset,
@@ -209,18 +209,11 @@ int autotrace_bpf_attach_uprobe(autotrace_bpf_session *session, pid_t pid, const
     }
     struct uprobe_options options = {.sz = sizeof(options), .bpf_cookie = cookie, .retprobe = is_return != 0};
     struct bpf_link *link = libbpf.attach_uprobe(found, pid, binary, offset, &options);
-    if (!link) {
-        char what[256];
-        snprintf(what, sizeof(what), "cannot attach a %s at offset 0x%zx of %s", is_return ? "uretprobe" : "uprobe",
-                 offset, binary);
-        describe_failure(error, error_size, what, errno);
-        return -1;
-    }
-    if (keep_link(session, link) != 0) {
-        snprintf(error, error_size, "out of memory");
-        return -1;
-    }
-    return 0;
+    int code = errno;
+    char what[256];
+    snprintf(what, sizeof(what), "cannot attach a %s at offset 0x%zx of %s", is_return ? "uretprobe" : "uprobe", offset,
+             binary);
+    return keep_link(session, link, code, what, error, error_size);
 }
 
 int autotrace_bpf_attached(const autotrace_bpf_session *session) { return session->link_count; }
