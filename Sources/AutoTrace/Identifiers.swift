@@ -93,13 +93,13 @@ extension UInt64 {
     }
 }
 
-private let hexDigits = Array("0123456789abcdef".utf8)
+let lowercaseHexDigits = Array("0123456789abcdef".utf8)
 
 /// Lowercase, zero-padded, 16 digits.
 func hex(_ value: UInt64) -> String {
     String(unsafeUninitializedCapacity: 16) { buffer in
         for index in 0..<16 {
-            buffer[index] = hexDigits[Int((value >> (60 - 4 * UInt64(index))) & 0xf)]
+            buffer[index] = lowercaseHexDigits[Int((value >> (60 - 4 * UInt64(index))) & 0xf)]
         }
         return 16
     }

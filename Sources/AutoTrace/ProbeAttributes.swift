@@ -50,6 +50,7 @@ import Tracing
     public static func decode(_ bytes: UnsafeRawBufferPointer) -> SpanAttributes {
         var reader = Reader(bytes: bytes)
         var attributes = SpanAttributes()
+        attributes.reserveCapacity(8)
         while reader.remaining > 0 {
             guard let key = reader.string(lengthBytes: 2), let type = reader.integer(1).flatMap({ ValueType(rawValue: UInt8($0)) }),
                 let value = reader.value(of: type)

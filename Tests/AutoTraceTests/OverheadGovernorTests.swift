@@ -50,9 +50,10 @@ import Tracing
         // Exported spans say what probability chose them; children carry their root's.
         let spans = collector.spans
         #expect(spans.allSatisfy { $0.samplingProbability != nil })
-        let latest = try #require(spans.last)
-        #expect(latest.samplingProbability! < 1)
-        let encoded = String(decoding: OTLPJSONEncoder.encode([latest], resource: ExportResource(attributes: [])), as: UTF8.self)
+        // Not necessarily the last one: the governor lowers the probability between batches, so under load the
+        // final spans may have started just before it did.
+        let throttled = try #require(spans.last { $0.samplingProbability! < 1 })
+        let encoded = String(decoding: OTLPJSONEncoder.encode([throttled], resource: ExportResource(attributes: [])), as: UTF8.self)
         #expect(encoded.contains("\"autotrace.sampling.probability\""))
     }
 

@@ -183,16 +183,33 @@ enum OTLPJSONEncoder {
 
     private static func encodeSpan(_ out: inout JSONWriter, _ record: SpanRecord) {
         let span = record.span
-        out.raw("{\"traceId\":\"\(span.traceID)\",\"spanId\":\"\(span.spanID)\"")
-        if span.parentSpanID.isValid { out.raw(",\"parentSpanId\":\"\(span.parentSpanID)\"") }
+        // Ids and numbers are written in place: interpolating them would allocate a string for each.
+        out.raw("{\"traceId\":\"")
+        out.hex(span.traceID.high)
+        out.hex(span.traceID.low)
+        out.raw("\",\"spanId\":\"")
+        out.hex(span.spanID.value)
+        out.raw("\"")
+        if span.parentSpanID.isValid {
+            out.raw(",\"parentSpanId\":\"")
+            out.hex(span.parentSpanID.value)
+            out.raw("\"")
+        }
         if let traceState = span.traceState {
             out.raw(",\"traceState\":")
             out.string(traceState)
         }
-        out.raw(",\"flags\":\(record.otlpFlags),\"name\":")
+        out.raw(",\"flags\":")
+        out.decimal(UInt64(record.otlpFlags))
+        out.raw(",\"name\":")
         out.string(record.state.name)
-        out.raw(",\"kind\":\(span.kind.otlpValue)")
-        out.raw(",\"startTimeUnixNano\":\"\(span.startNanos)\",\"endTimeUnixNano\":\"\(record.state.endNanos)\"")
+        out.raw(",\"kind\":")
+        out.decimal(span.kind.otlpValue)
+        out.raw(",\"startTimeUnixNano\":\"")
+        out.decimal(span.startNanos)
+        out.raw("\",\"endTimeUnixNano\":\"")
+        out.decimal(record.state.endNanos)
+        out.raw("\"")
         out.raw(",\"attributes\":[")
         for (index, attribute) in record.attributes.enumerated() {
             if index > 0 { out.raw(",") }
@@ -263,8 +280,12 @@ enum OTLPJSONEncoder {
             out.raw("]}}")
         }
         switch attribute {
-        case .int32(let number): out.raw("{\"intValue\":\"\(number)\"}")
-        case .int64(let number): out.raw("{\"intValue\":\"\(number)\"}")
+        case .int32(let number): anyValue(&out, .int64(Int64(number)))
+        case .int64(let number):
+            out.raw("{\"intValue\":\"")
+            if number < 0 { out.raw("-") }
+            out.decimal(number.magnitude)
+            out.raw("\"}")
         case .double(let number):
             // JSON has no NaN or infinity; the OTLP JSON mapping writes them as strings.
             if number.isFinite {
@@ -295,33 +316,46 @@ struct JSONWriter {
 
     mutating func raw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
-    /// A JSON string literal with the escapes RFC 8259 requires.
+    /// A JSON string literal with the escapes RFC 8259 requires; the runs between escapes are copied whole.
     mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        // Most strings need no escape: one copy instead of a check and an append per byte.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            bytes.append(contentsOf: text.utf8)
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0a: raw("\\n")
-            case 0x0d: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0..<0x20:
-                raw("\\u00")
-                bytes.append(hexDigit(byte >> 4))
-                bytes.append(hexDigit(byte & 0xf))
-            default: bytes.append(byte)
+        var text = text
+        text.withUTF8 { utf8 in
+            var runStart = 0
+            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): raw("\\\"")
+                case UInt8(ascii: "\\"): raw("\\\\")
+                case 0x0a: raw("\\n")
+                case 0x0d: raw("\\r")
+                case 0x09: raw("\\t")
+                default:
+                    raw("\\u00")
+                    bytes.append(lowercaseHexDigits[Int(byte >> 4)])
+                    bytes.append(lowercaseHexDigits[Int(byte & 0xf)])
+                }
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
         bytes.append(UInt8(ascii: "\""))
     }
 
-    private func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    /// 16 lowercase hex digits, zero-padded, as OTLP/JSON writes ids.
+    mutating func hex(_ value: UInt64) {
+        for shift in stride(from: 60, through: 0, by: -4) {
+            bytes.append(lowercaseHexDigits[Int(value >> UInt64(shift) & 0xf)])
+        }
+    }
+
+    mutating func decimal(_ value: UInt64) {
+        var remaining = value
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(remaining % 10))
+            remaining /= 10
+        } while remaining > 0
+        bytes[start...].reverse()
     }
 }
