@@ -53,10 +53,26 @@ static __always_inline __u64 wakeup_flags(void) {
     return bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) > RING_BYTES / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline __u64 usdt_argument(struct pt_regs *ctx, __u64 index) {
-    long value = 0;
-    bpf_usdt_arg(ctx, index, &value);
-    return (__u64)value;
+/// The probe's first `count` arguments, with one lookup of the spec libbpf stored for it (bpf_usdt_arg looks it up
+/// again for every argument). autotrace's probes pass every argument in a register; any other form goes through
+/// bpf_usdt_arg.
+static __always_inline void usdt_arguments(struct pt_regs *ctx, __u64 *values, int count) {
+    for (int index = 0; index < count; index++) values[index] = 0;
+    int spec_id = __bpf_usdt_spec_id(ctx);
+    if (spec_id < 0) return;
+    struct __bpf_usdt_spec *spec = bpf_map_lookup_elem(&__bpf_usdt_specs, &spec_id);
+    if (!spec) return;
+    // Keeps the compiler from computing addresses inside the spec before the null check, which the verifier refuses.
+    barrier_var(spec);
+    for (int index = 0; index < count && index < BPF_USDT_MAX_ARG_CNT; index++) {
+        struct __bpf_usdt_arg_spec *argument = &spec->args[index];
+        long value = 0;
+        if (index < spec->arg_cnt && argument->arg_type == BPF_USDT_ARG_REG && argument->arg_bitshift == 0)
+            bpf_probe_read_kernel(&value, sizeof(value), (void *)ctx + argument->reg_off);
+        else
+            bpf_usdt_arg(ctx, index, &value);
+        values[index] = (__u64)value;
+    }
 }
 
 SEC("usdt")
@@ -65,22 +81,24 @@ int span(struct pt_regs *ctx) {
     __u32 zero = 0;
     struct autotrace_span_record *record = bpf_map_lookup_elem(&span_scratch, &zero);
     if (!record) return 0;
+    __u64 arguments[10];
+    usdt_arguments(ctx, arguments, 10);
     record->type = AUTOTRACE_RECORD_SPAN;
-    record->site_kind_status = usdt_argument(ctx, 0);
-    record->trace_id_high = usdt_argument(ctx, 1);
-    record->trace_id_low = usdt_argument(ctx, 2);
-    record->span_id = usdt_argument(ctx, 3);
-    record->parent_span_id = usdt_argument(ctx, 4);
-    record->start_unix_nanos = usdt_argument(ctx, 5);
-    record->end_unix_nanos = usdt_argument(ctx, 6);
-    long copied = bpf_probe_read_user_str(record->name, sizeof(record->name), (const void *)usdt_argument(ctx, 7));
+    record->site_kind_status = arguments[0];
+    record->trace_id_high = arguments[1];
+    record->trace_id_low = arguments[2];
+    record->span_id = arguments[3];
+    record->parent_span_id = arguments[4];
+    record->start_unix_nanos = arguments[5];
+    record->end_unix_nanos = arguments[6];
+    long copied = bpf_probe_read_user_str(record->name, sizeof(record->name), (const void *)arguments[7]);
     record->name_length = copied > 0 ? (__u32)copied - 1 : 0;
-    __u64 length = usdt_argument(ctx, 9);
+    __u64 length = arguments[9];
     if (length > AUTOTRACE_ATTRIBUTES_MAX) {
         count(AUTOTRACE_COUNTER_ATTRIBUTES_TRUNCATED);
         length = AUTOTRACE_ATTRIBUTES_MAX;
     }
-    if (length > 0 && bpf_probe_read_user(record->attributes, length, (const void *)usdt_argument(ctx, 8)) != 0) {
+    if (length > 0 && bpf_probe_read_user(record->attributes, length, (const void *)arguments[8]) != 0) {
         count(AUTOTRACE_COUNTER_ATTRIBUTES_UNREADABLE);
         length = 0;
     }
