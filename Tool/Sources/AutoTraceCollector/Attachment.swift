@@ -47,7 +47,7 @@ public final class Attachment: Sendable {
     /// quarter full): short enough for `--stats` and detach to feel immediate, long enough to cost nothing.
     private static let pollMillis: Int32 = 20
 
-    /// Checks the process, its binary, bpftrace, the privileges and the exporter; fails with the fix.
+    /// Checks the process, its binary, the machine (privileges, kernel, libbpf) and the exporter; fails with the fix.
     public init(_ options: AttachOptions) throws(CollectorError) {
         self.options = options
         target = try TargetProcess(pid: options.pid)
