@@ -81,3 +81,117 @@ extension WovenBuildTests {
         #expect(BenchReport.median(of: [measurement(1), measurement(3), measurement(2)])?.throughput == 2)
     }
 }
+
+/// The HTML report on fixed numbers: ratios in the table, every target drawn where it belongs, no label cut off.
+extension WovenBuildTests {
+    /// Numbers of the size a release run on a 2-core machine gives; one scenario could not run.
+    static let benchReportSample: BenchReport = {
+        func measurement(_ throughput: Double, p99: Double, rssMiB: Double, completeness: Double? = nil) -> BenchMeasurement {
+            BenchMeasurement(
+                throughput: throughput, p50: p99 / 8, p99: p99, p999: p99 * 2, max: p99 * 5, cpuMicrosPerRequest: 1_000_000 / throughput,
+                peakRSSBytes: rssMiB * 1_048_576, completeness: completeness, cleanBuildSeconds: 463.2
+            )
+        }
+        return BenchReport(
+            date: "2025-01-01T00:00:00Z", configuration: "release", secondsPerRun: 10, fixedRate: 500, buildSeconds: [:],
+            scenarios: [
+                .init(name: "baseline", summary: "unwoven", median: measurement(18703.5, p99: 2724.7, rssMiB: 14.2)),
+                .init(name: "manual", summary: "swift-otel", median: measurement(8603.6, p99: 4210.8, rssMiB: 31.5, completeness: 1)),
+                .init(name: "woven-dormant", summary: "dormant", median: measurement(14213.3, p99: 2790.3, rssMiB: 15.1)),
+                .init(name: "woven-otlp", summary: "otlp", median: measurement(10018.2, p99: 3912.4, rssMiB: 27.9, completeness: 1)),
+                .init(name: "woven-attach", summary: "attach", median: measurement(16990.4, p99: 2950.1, rssMiB: 15.3, completeness: 0.9862)),
+                .init(name: "woven-flight", summary: "flight", median: measurement(13950.0, p99: 2801.2, rssMiB: 23.6)),
+                .init(name: "unwoven-symbols", summary: "symbols", unavailable: "needs root and libbpf"),
+            ]
+        )
+    }()
+
+    @Test func benchReportHTMLHasRatiosTargetLinesAndNoLabelPastItsChart() throws {
+        let report = Self.benchReportSample
+        let html = report.html
+        let scenarioNames = BenchScenario.all(canAttach: nil).map(\.name)
+        for target in BenchReport.targets {
+            #expect(BenchReport.metrics.contains { $0.name == target.metric }, "\(target.label): no metric \(target.metric)")
+            #expect(target.scenario.map(scenarioNames.contains) ?? true, "\(target.label): no scenario \(target.scenario ?? "")")
+        }
+
+        // The table: every value of a scenario that ran has its ratio to baseline, as the Markdown table has.
+        let baseline = try #require(report.scenarios[0].median)
+        let expectedRatios = report.scenarios.compactMap(\.median).map { median in
+            BenchReport.metrics.filter { metric in metric.value(median) != nil && metric.value(baseline) != nil }.count
+        }.reduce(0, +)
+        #expect(html.matches(of: /<span class="ratio">\([0-9]+\.[0-9]{2}×\)<\/span>/).count == expectedRatios)
+        #expect(html.contains("<td class=\"missed\" title=\"target ≥ 0.99× baseline\">14,213 <span class=\"ratio\">(0.76×)</span></td>"))
+        #expect(html.contains("<td class=\"met\" title=\"target ≤ 1.1× baseline\">2,950 <span class=\"ratio\">(1.08×)</span></td>"))
+        #expect(html.contains("<td class=\"missed\" title=\"target ≥ 100 %\">98.6</td>"), "woven-attach completeness: no baseline to compare")
+        #expect(report.markdown.contains("| woven-dormant | 14,213 (0.76×) |"))
+
+        let charts = html.matches(of: /<h3>([^<]*) \([^<]*\)<\/h3>(<svg[^>]*>)(.*?)<\/svg>/)
+        #expect(charts.count == BenchReport.metrics.count)
+        for chart in charts {
+            let metricName = String(chart.output.1)
+            let metric = try #require(BenchReport.metrics.first { $0.name == metricName })
+            let svg = chart.output.2, body = chart.output.3
+            let width = try #require(Self.attribute("width", of: svg), "\(metricName): svg width")
+            let fontSize = try #require(Self.attribute("font-size", of: svg), "\(metricName): svg font-size")
+            #expect(svg.contains("viewBox=\"0 0 "), "\(metricName)")
+
+            // Every label inside the SVG, its width estimated at 0.7 em a character (DejaVu Sans digits: 0.64 em),
+            // and no target line through one.
+            let texts = body.matches(of: /<text ([^>]*)>([^<]*)<\/text>/)
+            let barCount = report.scenarios.compactMap(\.median).compactMap(metric.value).count
+            #expect(texts.count >= 2 * barCount, "\(metricName): a name and a value per bar")
+            let targetLines = try body.matches(of: /<line ([^>]*)\/>/).map { line in
+                try (x: #require(Self.attribute("x1", of: line.output.1)), top: #require(Self.attribute("y1", of: line.output.1)),
+                     bottom: #require(Self.attribute("y2", of: line.output.1)))
+            }
+            for text in texts {
+                let content = text.output.2.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+                    .replacingOccurrences(of: "&amp;", with: "&")
+                let x = try #require(Self.attribute("x", of: text.output.1)), y = try #require(Self.attribute("y", of: text.output.1))
+                let textWidth = Double(content.count) * 0.7 * fontSize
+                let (left, right) = text.output.1.contains("text-anchor=\"end\"") ? (x - textWidth, x) : (x, x + textWidth)
+                #expect(left >= 0 && right <= width, "\(metricName): \"\(content)\" spans \(left)…\(right) of \(width)")
+                for line in targetLines where line.top < y && line.bottom > y - fontSize {
+                    #expect(line.x <= left || line.x >= right, "\(metricName): the target line at \(line.x) crosses \"\(content)\"")
+                }
+            }
+
+            // Each target of this metric is a line at its value on the bars' scale, with its label.
+            let bars = report.scenarios.compactMap { $0.median.flatMap(metric.value) }
+            let firstBar = try #require(body.firstMatch(of: /<rect [^>]*>/)).output
+            let scaleStart = try #require(Self.attribute("x", of: firstBar))
+            let pixelsPerUnit = try #require(Self.attribute("width", of: firstBar)) / bars[0]
+            for target in BenchReport.targets where target.metric == metricName {
+                let value = target.timesBaseline ? target.bound * metric.value(baseline)! : target.bound
+                let drawn = body.matches(of: /<g class="target"><line ([^>]*)\/><text [^>]*>([^<]*)<\/text><\/g>/)
+                    .filter { $0.output.2 == target.label }
+                try #require(drawn.count == 1, "\(metricName): \(target.label)")
+                let x = try #require(Self.attribute("x1", of: drawn[0].output.1))
+                #expect(abs(x - (scaleStart + value * pixelsPerUnit)) < 0.5, "\(metricName): \(target.label) at \(x)")
+                #expect(Self.attribute("x2", of: drawn[0].output.1) == x)
+            }
+        }
+        #expect(html.contains(">target ≥ 0.99× baseline</text>") && html.contains(">target ≤ 1.5× baseline</text>"))
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))
+
+        // `autotrace bench --html-from` writes the same page from the JSON, running nothing; with
+        // AUTOTRACE_BENCH_SAMPLE=folder set, the sample stays there (for Benchmarks/bench-report-screenshot.sh).
+        let sampleFolder = ProcessInfo.processInfo.environment["AUTOTRACE_BENCH_SAMPLE"]
+        let output = sampleFolder ?? FileManager.default.temporaryDirectory.appendingPathComponent("bench-report-\(UUID())").path
+        defer { if sampleFolder == nil { try? FileManager.default.removeItem(atPath: output) } }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: "\(output)/bench.json"))
+        let rendered = try Self.run(Self.autotrace, ["bench", "--html-from", "\(output)/bench.json", "--output", output], in: output)
+        #expect(rendered.status == 0, "\(rendered.output)")
+        #expect(try String(contentsOfFile: "\(output)/bench.html", encoding: .utf8) == html)
+    }
+
+    /// A numeric attribute of an SVG tag.
+    static func attribute(_ name: String, of tag: Substring) -> Double? {
+        guard let pattern = try? Regex<(Substring, Substring)>("(?:^|\\s)\(name)=\"(-?[0-9.]+)\""),
+            let match = tag.firstMatch(of: pattern)
+        else { return nil }
+        return Double(match.output.1)
+    }
+}

@@ -54,9 +54,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Build every binary from an empty scratch folder, so that the clean build times are measured now.")
     var cleanBuilds = false
 
+    @Option(help: "An earlier bench.json: write its bench.html again (in this version's layout) and run nothing.")
+    var htmlFrom: String?
+
     func validate() throws {
         guard ["debug", "release"].contains(buildConfiguration) else { throw ValidationError("--build-configuration is debug or release") }
-        guard Wrk.path != nil else { throw ValidationError("wrk is not installed: apt-get install wrk") }
+        guard htmlFrom != nil || Wrk.path != nil else { throw ValidationError("wrk is not installed: apt-get install wrk") }
         let known = BenchScenario.all(canAttach: nil).map(\.name)
         for name in scenarioNames where !known.contains(name) {
             throw ValidationError("no scenario \(name); the scenarios are \(known.joined(separator: ", "))")
@@ -64,6 +67,13 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let htmlFrom {
+            let report = try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: htmlFrom)))
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try report.html.write(toFile: "\(output)/bench.html", atomically: true, encoding: .utf8)
+            print("wrote \(output)/bench.html")
+            return
+        }
         let rounds = quick ? 1 : rounds
         let seconds = quick ? 3 : seconds
         let old = try compare.map { try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
