@@ -39,6 +39,7 @@ extension AutoTrace {
         for problem in configuration.problems {
             AutoTraceLog.warning(problem.message)
         }
+        httpSettings = configuration.http
         let existing = InstrumentationSystem.instrument
         if !(existing is NoOpInstrument) {
             AutoTraceLog.info(

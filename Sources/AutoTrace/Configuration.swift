@@ -61,6 +61,9 @@ public struct AutoTraceConfiguration: Sendable {
     /// `AUTOTRACE_LOG_LEVEL`: `trace`, `debug`, `info` (default), `notice`, `warning`, `error`, `critical`.
     public var logLevel = Logger.Level.info
 
+    /// What server integrations record: `AUTOTRACE_HTTP_EXCLUDED_ROUTES`, `AUTOTRACE_HTTP_QUERY_VALUES`.
+    public var http = HTTPServerSettings()
+
     /// Settings that had unusable values, each saying which variable and what was expected.
     public var problems: [AutoTraceError] = []
 
@@ -221,6 +224,19 @@ public struct AutoTraceConfiguration: Sendable {
             settings.dumpDirectory = value("AUTOTRACE_FLIGHT_DUMP_DIR") ?? settings.dumpDirectory
             flightRecorder = settings
         }
+        if let text = value("AUTOTRACE_HTTP_EXCLUDED_ROUTES") {
+            http.excludedRoutes = text.split(separator: ",").map { $0.trimmingWhitespace }.filter { !$0.isEmpty }
+        }
+        if let text = value("AUTOTRACE_HTTP_QUERY_VALUES") {
+            switch text.lowercased() {
+            case "true", "1", "on", "yes": http.recordsQueryValues = true
+            case "false", "0", "off", "no": http.recordsQueryValues = false
+            default:
+                problems.append(
+                    AutoTraceError(.invalidConfiguration, "AUTOTRACE_HTTP_QUERY_VALUES=\(text) must be true or false; query values stay redacted")
+                )
+            }
+        }
         if let text = value("AUTOTRACE_LOG_LEVEL") {
             if let level = Logger.Level(rawValue: text.lowercased()) {
                 logLevel = level
@@ -330,6 +346,54 @@ public struct AutoTraceConfiguration: Sendable {
         public var dumpDirectory = "/tmp"
 
         public init() {}
+    }
+
+    /// What server integrations record; each property names its variable and default.
+    public struct HTTPServerSettings: Sendable, Equatable {
+        /// `AUTOTRACE_HTTP_EXCLUDED_ROUTES` (default none): comma-separated route templates or paths that get no
+        /// server span, `*` matching any run of characters (`/health,/metrics,/internal/*`). A matching request
+        /// still passes its caller's `traceparent` on to the calls it makes.
+        public var excludedRoutes: [String] = []
+        /// `AUTOTRACE_HTTP_QUERY_VALUES` (default `false`): record query values in `url.query`; by default each
+        /// value is replaced by `REDACTED` and only the keys are kept.
+        public var recordsQueryValues = false
+
+        public init() {}
+
+        /// Whether a route template (or, without one, the request's path) is left out.
+        func isExcluded(route: String) -> Bool {
+            excludedRoutes.contains { Self.matches(route.utf8[...], pattern: $0.utf8[...]) }
+        }
+
+        /// Glob matching with `*` only, byte by byte (routes are ASCII in practice; UTF-8 bytes compare exactly).
+        static func matches(_ text: Substring.UTF8View, pattern: Substring.UTF8View) -> Bool {
+            guard let first = pattern.first else { return text.isEmpty }
+            if first == UInt8(ascii: "*") {
+                var rest = text
+                while true {
+                    if matches(rest, pattern: pattern.dropFirst()) { return true }
+                    guard !rest.isEmpty else { return false }
+                    rest = rest.dropFirst()
+                }
+            }
+            guard text.first == first else { return false }
+            return matches(text.dropFirst(), pattern: pattern.dropFirst())
+        }
+
+        /// `host`, `host:port` or `[v6]:port` → host and port; nil for an empty or malformed authority.
+        static func hostAndPort(_ authority: String) -> (String, Int?)? {
+            var text = Substring(authority)
+            if let at = text.lastIndex(of: "@") { text = text[text.index(after: at)...] }
+            guard !text.isEmpty else { return nil }
+            if text.hasPrefix("[") {
+                guard let close = text.firstIndex(of: "]") else { return nil }
+                let host = String(text[text.index(after: text.startIndex)..<close])
+                let rest = text[text.index(after: close)...]
+                return (host, rest.hasPrefix(":") ? Int(rest.dropFirst()) : nil)
+            }
+            guard let colon = text.lastIndex(of: ":") else { return (String(text), nil) }
+            return (String(text[..<colon]), Int(text[text.index(after: colon)...]))
+        }
     }
 
     /// Parses `key=value,key2=value2` with percent-decoding, as the OTel specification defines for headers and

@@ -8,6 +8,8 @@ public enum AutoTrace {
     private static let installedTracerBits = Atomic<UInt>(0)
     /// True when the application bootstrapped its own tracer, which woven spans must then use.
     private static let usesApplicationTracerFlag = Atomic<Bool>(false)
+    /// What server integrations record, set by the bootstrap.
+    private static let httpSettingsState = Mutex(AutoTraceConfiguration.HTTPServerSettings())
 
     /// In-process listener bits of `autotrace_listeners.in_process`.
     enum Listener {
@@ -37,6 +39,15 @@ public enum AutoTrace {
     static func useApplicationTracer() {
         usesApplicationTracerFlag.store(true, ordering: .releasing)
         autotrace_set_in_process_listeners(Listener.applicationTracer)
+    }
+
+    /// Whether woven spans go to the application's own tracer.
+    static var usesApplicationTracer: Bool { usesApplicationTracerFlag.load(ordering: .acquiring) }
+
+    /// What server integrations record (`AUTOTRACE_HTTP_*`).
+    static var httpSettings: AutoTraceConfiguration.HTTPServerSettings {
+        get { httpSettingsState.withLock { $0 } }
+        set { httpSettingsState.withLock { $0 = newValue } }
     }
 
     /// Whether anything listens right now: a probe is attached or an in-process sink or tracer wants spans.
@@ -219,7 +230,7 @@ public enum AutoTrace {
         if let tracer {
             return tracer.startSpan(site: site, parentContext: parent)
         }
-        guard usesApplicationTracerFlag.load(ordering: .acquiring) else { return nil }
+        guard usesApplicationTracer else { return nil }
         return InstrumentationSystem.tracer.startAnySpan(
             site.name,
             context: parent,

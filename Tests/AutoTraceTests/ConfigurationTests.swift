@@ -14,6 +14,38 @@ import Testing
         #expect(configuration.problems.isEmpty)
     }
 
+    @Test func serverIntegrationSettings() {
+        let defaults = AutoTraceConfiguration(environment: [:]).http
+        #expect(defaults.excludedRoutes.isEmpty && !defaults.recordsQueryValues)
+        let configuration = AutoTraceConfiguration(environment: [
+            "AUTOTRACE_HTTP_EXCLUDED_ROUTES": " /health, /internal/*,,*/metrics ",
+            "AUTOTRACE_HTTP_QUERY_VALUES": "TRUE",
+        ])
+        #expect(configuration.http.excludedRoutes == ["/health", "/internal/*", "*/metrics"])
+        #expect(configuration.http.recordsQueryValues)
+        #expect(configuration.problems.isEmpty)
+        for route in ["/health", "/internal/", "/internal/jobs/{id}", "/metrics", "/v2/metrics"] {
+            #expect(configuration.http.isExcluded(route: route), "\(route)")
+        }
+        for route in ["/healthz", "/health/deep", "/internals", "/metrics/x", "/", ""] {
+            #expect(!configuration.http.isExcluded(route: route), "\(route)")
+        }
+        let bad = AutoTraceConfiguration(environment: ["AUTOTRACE_HTTP_QUERY_VALUES": "sometimes"])
+        #expect(!bad.http.recordsQueryValues)
+        #expect(bad.problems.map(\.message) == ["AUTOTRACE_HTTP_QUERY_VALUES=sometimes must be true or false; query values stay redacted"])
+    }
+
+    @Test func serverAuthorities() {
+        typealias Settings = AutoTraceConfiguration.HTTPServerSettings
+        #expect(Settings.hostAndPort("example.com")! == ("example.com", nil))
+        #expect(Settings.hostAndPort("127.0.0.1:8080")! == ("127.0.0.1", 8080))
+        #expect(Settings.hostAndPort("[::1]:443")! == ("::1", 443))
+        #expect(Settings.hostAndPort("[::1]")! == ("::1", nil))
+        #expect(Settings.hostAndPort("user:secret@host:81")! == ("host", 81))
+        #expect(Settings.hostAndPort("") == nil)
+        #expect(Settings.hostAndPort("[::1") == nil)
+    }
+
     @Test func endpointVariables() throws {
         let base = AutoTraceConfiguration(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"])
         #expect(base.otlpEndpoint?.description == "http://collector:4318/v1/traces")

@@ -70,6 +70,68 @@ actor Counter {
 
     func spans(named name: String) -> [AutoTraceSpan] { Self.collector.spans.filter { $0.operationName == name } }
 
+    /// The runtime half of the generated server middlewares (`__AutoTraceHummingbirdServer`).
+    @Test func serverSpansFollowTheHTTPConventionsAndRedactQueryValues() async throws {
+        var headers = __AutoTraceHTTPHeaders()
+        for (name, value) in [
+            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), ("authorization", "Bearer secret"),
+            ("cookie", "session=secret"), ("user-agent", "curl/8"),
+        ] {
+            headers.read(name, value)
+        }
+        let request = __AutoTraceHTTPServerRequest(
+            method: "GET", route: "/users/{id}", path: "/users/7", query: "token=hunter2&page=2&flag",
+            authority: "127.0.0.1:8080", headers: headers
+        )
+        let span = try #require(__autotraceStartServerSpan(request))
+        let inside = try await span.run { ServiceContext.current?.autoTraceSpan }
+        span.end(statusCode: 200)
+        let server = try #require(spans(named: "GET /users/{id}").last)
+        #expect(inside === server)
+        #expect(server.kind == .server && server.parentSpanID.description == "b7ad6b7169203331" && server.hasRemoteParent)
+        #expect(server.traceID.description == "0af7651916cd43dd8448eb211c80319c")
+        let attributes = server.attributes
+        #expect(attributes["http.request.method"]?.toSpanAttribute() == .string("GET"))
+        #expect(attributes["url.path"]?.toSpanAttribute() == .string("/users/7"))
+        #expect(attributes["url.query"]?.toSpanAttribute() == .string("token=REDACTED&page=REDACTED&flag"))
+        #expect(attributes["http.route"]?.toSpanAttribute() == .string("/users/{id}"))
+        #expect(attributes["server.address"]?.toSpanAttribute() == .string("127.0.0.1"))
+        #expect(attributes["server.port"]?.toSpanAttribute() == .int64(8080))
+        #expect(attributes["user_agent.original"]?.toSpanAttribute() == .string("curl/8"))
+        #expect(attributes["http.response.status_code"]?.toSpanAttribute() == .int64(200))
+        var keys: [String] = []
+        attributes.forEach { key, _ in keys.append(key) }
+        #expect(!keys.contains { $0.contains("authorization") || $0.contains("cookie") })
+
+        // A 404 is the client's mistake; a 500 (or an error standing for one) is the server's.
+        struct Broken: Error {}
+        for (status, error, failed) in [(404, nil, false), (500, Broken() as (any Error)?, true)] {
+            let request = __AutoTraceHTTPServerRequest(method: "POST", route: nil, path: "/x", query: nil, authority: nil, headers: .init())
+            let span = try #require(__autotraceStartServerSpan(request))
+            span.end(statusCode: status, error: error)
+            let ended = try #require(spans(named: "POST").last)
+            #expect((ended.snapshot().status?.code == .error) == failed)
+            #expect((ended.attributes["error.type"]?.toSpanAttribute() == .string(String(reflecting: Broken.self))) == failed)
+        }
+    }
+
+    @Test func excludedRoutesGetNoSpanButPassTheCallersTraceOn() async throws {
+        AutoTrace.httpSettings.excludedRoutes = ["/health"]
+        defer { AutoTrace.httpSettings = .init() }
+        var headers = __AutoTraceHTTPHeaders()
+        headers.readTraceContext("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        headers.readTraceContext("user-agent", "ignored")
+        #expect(headers.userAgent == nil)
+        let request = __AutoTraceHTTPServerRequest(method: "GET", route: "/health", path: "/health", query: nil, authority: nil, headers: headers)
+        #expect(__autotraceStartServerSpan(request) == nil)
+        // What the generated middleware does then, and while nothing listens: the caller's context, no span.
+        let context = try await __autotraceContinuingTrace(headers) { ServiceContext.current }
+        var outgoing: [String: String] = [:]
+        Self.tracer.inject(try #require(context), into: &outgoing, using: HeaderInjector())
+        #expect(outgoing == ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])
+        #expect(try await __autotraceContinuingTrace(.init()) { ServiceContext.current } == nil)
+    }
+
     @Test func dormantSiteRunsTheBodyOnlyAndNeverEvaluatesTheSite() throws {
         autotrace_set_in_process_listeners(0)
         defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }

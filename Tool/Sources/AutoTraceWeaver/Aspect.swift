@@ -18,6 +18,10 @@ public struct Aspect: Codable, Sendable, Equatable {
     public var insert: [String]
     /// Modules imported by every file the aspect changes.
     public var imports: [String]
+    /// Swift declarations appended once to every file where the aspect inserts statements: what those statements
+    /// use (a framework's middleware type) without the runtime depending on the framework. They should be
+    /// `private` and carry reserved `__autotrace` names, so that files and the user's code cannot collide.
+    public var declarations: [String]
     /// Where it was declared: `built-in` or `autotrace.yml:LINE`.
     public var origin: String
 
@@ -30,6 +34,7 @@ public struct Aspect: Codable, Sendable, Equatable {
         span: SpanAdvice? = nil,
         insert: [String] = [],
         imports: [String] = [],
+        declarations: [String] = [],
         origin: String
     ) {
         self.name = name
@@ -40,6 +45,7 @@ public struct Aspect: Codable, Sendable, Equatable {
         self.span = span
         self.insert = insert
         self.imports = imports
+        self.declarations = declarations
         self.origin = origin
     }
 }

@@ -130,7 +130,7 @@ public enum AspectFile {
             let fields = try mapping(
                 node,
                 what: "an aspect",
-                keys: ["name", "description", "functions", "calls", "entry-point", "unless-module-contains", "if-file-imports", "span", "insert", "import"]
+                keys: ["name", "description", "functions", "calls", "entry-point", "unless-module-contains", "if-file-imports", "span", "insert", "import", "declare"]
             )
             guard let nameNode = fields["name"] else { throw error(node, "an aspect needs a name") }
             let name = try string(nameNode, what: "name")
@@ -153,6 +153,10 @@ public enum AspectFile {
             // A span is all a function can get, so `span:` may be left out: the default name and kind.
             if case .functions = joinPoint, span == nil { span = SpanAdvice() }
             let insert = try fields["insert"].map { node throws(AspectFileError) in try strings(node, what: "insert") } ?? []
+            let declarations = try fields["declare"].map { node throws(AspectFileError) in try strings(node, what: "declare") } ?? []
+            if !declarations.isEmpty && insert.isEmpty {
+                throw error(node, "aspect '\(name)': declare adds what inserted statements use, so it needs insert")
+            }
             switch joinPoint {
             case .functions:
                 guard insert.isEmpty else {
@@ -180,6 +184,7 @@ public enum AspectFile {
                 span: span,
                 insert: insert,
                 imports: try fields["import"].map { node throws(AspectFileError) in try strings(node, what: "import") } ?? [],
+                declarations: declarations,
                 origin: "\(file):\(node.mark?.line ?? 1)"
             )
         }

@@ -26,15 +26,48 @@ public enum BuiltinAspects {
             calls: { callee: "OTel.bootstrap" }
             insert: __autotraceBootstrap()
 
-          # Hummingbird 2: a server span per request, named by its route, with the incoming traceparent as the
-          # parent. Hummingbird's own TracingMiddleware does the work; an application that adds it already
-          # keeps its own and gets no second span.
+          # Hummingbird 2: a server span per request, named "{method} {route}", a child of the incoming
+          # traceparent, with the HTTP semantic conventions' attributes (query values redacted). The middleware is
+          # generated into the file (the runtime knows no framework) and does nothing while nothing listens but
+          # pass an incoming traceparent on to the calls the request makes. An application that adds Hummingbird's
+          # own TracingMiddleware keeps it and gets no second span.
           - name: hummingbird-router
             description: Server spans for every request a Hummingbird 2 router handles.
             calls: { callee: "Router" }
             if-file-imports: Hummingbird
             unless-module-contains: TracingMiddleware
-            insert: "{binding}.add(middleware: TracingMiddleware())"
+            insert: "{binding}.add(middleware: __AutoTraceHummingbirdServer())"
+            declare: |
+              private struct __AutoTraceHummingbirdServer<Context: Hummingbird.RequestContext>: Hummingbird.RouterMiddleware {
+                  func handle(
+                      _ request: Hummingbird.Request,
+                      context: Context,
+                      next: (Hummingbird.Request, Context) async throws -> Hummingbird.Response
+                  ) async throws -> Hummingbird.Response {
+                      if __autotraceServerListening() {
+                          var headers = __AutoTraceHTTPHeaders()
+                          for field in request.headers { headers.read(field.name.canonicalName, field.value) }
+                          let incoming = __AutoTraceHTTPServerRequest(
+                              method: request.method.rawValue, route: context.endpointPath, path: request.uri.path,
+                              query: request.uri.query, authority: request.head.authority, headers: headers
+                          )
+                          if let span = __autotraceStartServerSpan(incoming) {
+                              do {
+                                  let response = try await span.run { try await next(request, context) }
+                                  span.end(statusCode: response.status.code)
+                                  return response
+                              } catch {
+                                  span.end(statusCode: (error as? any Hummingbird.HTTPResponseError)?.status.code ?? 500, error: error)
+                                  throw error
+                              }
+                          }
+                      }
+                      var traceContext = __AutoTraceHTTPHeaders()
+                      for field in request.headers { traceContext.readTraceContext(field.name.canonicalName, field.value) }
+                      if traceContext.traceparent == nil { return try await next(request, context) }
+                      return try await __autotraceContinuingTrace(traceContext) { try await next(request, context) }
+                  }
+              }
 
           # AsyncHTTPClient needs no aspect of its own: its async execute() makes a client span and sends its
           # traceparent through the tracer it captured when its configuration was created, and the entry point

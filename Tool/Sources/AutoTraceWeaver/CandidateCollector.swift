@@ -33,6 +33,8 @@ final class CandidateCollector: SyntaxVisitor {
     private(set) var skipped: [SkippedCandidate] = []
     private(set) var insertions: [Insertion] = []
     private(set) var imports: [String] = []
+    /// Declarations of the aspects that inserted statements in this file, each once.
+    private(set) var declarations: [String] = []
 
     /// Attributes that change nothing about how a body may be wrapped.
     private static let harmlessAttributes: Set<String> = [
@@ -618,6 +620,9 @@ final class CandidateCollector: SyntaxVisitor {
                 )
             )
             insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: texts))
+            for declaration in aspect.declarations where !declarations.contains(declaration) {
+                declarations.append(declaration)
+            }
         }
         if let advice = aspect.span {
             // A try/await further out may cover this call, but inside the span's closure it would need its own.

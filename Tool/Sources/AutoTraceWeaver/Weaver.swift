@@ -110,6 +110,7 @@ public enum Weaver {
         var skipped = collector.skipped
         var insertions: [Insertion] = []
         var imports: [String] = []
+        var declarations: [String] = []
         for aspect in module.aspects where aspect.joinPoint == .entryPoint {
             let outcome =
                 path.hasSuffix("/main.swift") || path == "main.swift"
@@ -123,6 +124,7 @@ public enum Weaver {
                     edits.append(edit)
                     insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: aspect.insert))
                     imports += aspect.imports
+                    declarations += aspect.declarations
                 }
             case .skipped(let line, let reason):
                 skipped.append(SkippedCandidate(function: "main()", file: displayPath, line: line, reason: reason))
@@ -133,11 +135,15 @@ public enum Weaver {
         edits += collector.edits
         insertions += collector.insertions
         imports += collector.imports
+        declarations += collector.declarations.filter { !declarations.contains($0) }
         guard !edits.isEmpty else {
             return WeaveResult(source: source, sites: [], skipped: skipped, insertions: [], isChanged: false)
         }
         return WeaveResult(
-            source: render(source: source, tree: tree, path: path, edits: edits, imports: imports, sites: collector.sites),
+            source: render(
+                source: source, tree: tree, path: path, edits: edits, imports: imports, declarations: declarations,
+                sites: collector.sites
+            ),
             sites: collector.sites,
             skipped: skipped,
             insertions: insertions,
@@ -203,8 +209,10 @@ public enum Weaver {
         return nil
     }
 
-    /// Applies the edits, adds the imports the file lacks and appends the site declarations.
-    private static func render(source: String, tree: SourceFileSyntax, path: String, edits: [Edit], imports: [String], sites: [WovenSite]) -> String {
+    /// Applies the edits, adds the imports the file lacks and appends the aspects' declarations and the sites'.
+    private static func render(
+        source: String, tree: SourceFileSyntax, path: String, edits: [Edit], imports: [String], declarations: [String], sites: [WovenSite]
+    ) -> String {
         let bytes = Array(source.utf8)
         let imported = Set(tree.statements.compactMap { $0.item.as(ImportDeclSyntax.self)?.path.first?.name.text })
         // A byte-order mark and a `#!` line must stay first: the imports go after them.
@@ -231,6 +239,7 @@ public enum Weaver {
         }
         output += String(decoding: bytes[cursor...], as: UTF8.self)
         output += "\n#sourceLocation()\n"
+        for declaration in declarations { output += declaration + "\n" }
         output += "private enum \(sitesEnum) {\n"
         for site in sites {
             output += "    static let s\(site.id) = __AutoTraceSite(id: \(site.id), name: \(literal(site.name)), "

@@ -44,7 +44,7 @@ extension WovenBuildTests {
         let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
             try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
         }
-        try Self.expectGreetingTree(exported.filter { Self.hex($0.traceID) == slow.trace }, callerSpan: slow.span, route: "/slow/{name}")
+        try Self.expectGreetingTree(exported.filter { Self.hex($0.traceID) == slow.trace }, callerSpan: slow.span, route: "GET /slow/{name}")
         #expect(exported.count == 7, "only the slow trace: \(exported.map(\.name))")
 
         // On demand, while the server keeps serving: both formats, with the unsampled fast requests in them.

@@ -63,11 +63,11 @@ extension WovenBuildTests {
             #expect(greet?.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
         }
         let workSpan = try #require(exported.first { $0.name == "work.perform" })
-        let workServer = try #require(exported.first { $0.name == "/work" })
+        let workServer = try #require(exported.first { $0.name == "GET /work" })
         #expect(workSpan.parentSpanID == workServer.spanID)
         // The span covers the simulated work: at least the 5 ms wait.
         #expect(workSpan.endTimeUnixNano - workSpan.startTimeUnixNano >= 5_000_000)
-        let failure = try #require(exported.first { $0.name == "/fail" })
+        let failure = try #require(exported.first { $0.name == "GET /fail" })
         #expect(failure.status.code == .error)
 
         // The file sink saw the same spans.
@@ -78,7 +78,7 @@ extension WovenBuildTests {
 
         let report = try Self.run(Self.autotrace, ["report"], in: package)
         #expect(report.output.contains("5 woven site(s), 2 insertion(s), 0 skipped candidate(s)"), "\(report.output)")
-        #expect(report.output.contains("inserted  router.add(middleware: TracingMiddleware())"))
+        #expect(report.output.contains("inserted  router.add(middleware: __AutoTraceHummingbirdServer())"))
     }
 
     /// A collector that answers every export with a different kind of garbage cannot stop a traced service.
@@ -131,7 +131,7 @@ extension WovenBuildTests {
     static func expectGreetingTree(
         _ trace: [Opentelemetry_Proto_Trace_V1_Span],
         callerSpan: String,
-        route: String = "/hello/{name}"
+        route: String = "GET /hello/{name}"
     ) throws {
         #expect(trace.count == 7, "\(trace.map(\.name))")
         func child(of parent: String, named name: String) -> Opentelemetry_Proto_Trace_V1_Span? {
@@ -144,7 +144,7 @@ extension WovenBuildTests {
         let forecast = try #require(child(of: hex(greet.spanID), named: "ForecastService.forecast"))
         let client = try #require(child(of: hex(forecast.spanID), named: "GET"))
         #expect(client.kind == .client)
-        let callee = try #require(child(of: hex(client.spanID), named: "/weather"))
+        let callee = try #require(child(of: hex(client.spanID), named: "GET /weather"))
         #expect(callee.kind == .server)
         #expect(child(of: hex(callee.spanID), named: "weather.currentConditions") != nil)
     }

@@ -341,7 +341,7 @@ import Testing
             """))
     }
 
-    @Test func hummingbirdRoutersGetTheTracingMiddleware() {
+    @Test func hummingbirdRoutersGetAutotracesServerMiddleware() {
         let source = """
             import Hummingbird
 
@@ -354,13 +354,19 @@ import Testing
         let result = weave(source)
         #expect(result.source.contains("""
                 let router = Router(context: AppContext.self)
-            router.add(middleware: TracingMiddleware())
+            router.add(middleware: __AutoTraceHummingbirdServer())
             #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 4)
               // routes follow
             """), "\(result.source)")
         #expect(result.insertions == [
-            Insertion(aspect: "hummingbird-router", file: "Sources/App/File.swift", line: 4, statements: ["router.add(middleware: TracingMiddleware())"])
+            Insertion(
+                aspect: "hummingbird-router", file: "Sources/App/File.swift", line: 4,
+                statements: ["router.add(middleware: __AutoTraceHummingbirdServer())"]
+            )
         ])
+        // The middleware is declared once, after the original text, private to the file.
+        #expect(result.source.components(separatedBy: "private struct __AutoTraceHummingbirdServer<").count == 2)
+        #expect(result.source.range(of: "#sourceLocation()\nprivate struct __AutoTraceHummingbirdServer") != nil)
         // The application adds its own middleware somewhere in the module: no second server span.
         let own = weave(source, module: ["let m = TracingMiddleware<AppContext>()"])
         #expect(!own.isChanged)

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Instructions per request, a deterministic measure of what instrumentation costs (wall-clock ratios on two shared
+# cores are noisy). Each HelloServer scenario runs under callgrind twice: serving N requests on one keep-alive
+# connection, and serving none; (instructions with N − instructions with 0) ÷ N is one request's cost, startup and
+# shutdown cancel out. Prints a Markdown table with the ratio of each scenario to the unwoven baseline.
+#
+#   Benchmarks/callgrind-requests.sh [--requests N] [--config release|debug] [--route PATH]...
+#
+# Scenarios: baseline (unwoven), woven-dormant (nothing listening), woven-flight (AUTOTRACE_FLIGHT_RECORDER=1),
+# woven-otlp (in-process OTLP export to a local receiver that answers 200). Routes: /health (framework only) and
+# /work?alloc=10 (a woven function making ten allocations; no CPU spin, whose iteration count depends on time).
+# Builds the binaries the way `autotrace bench` does and reuses its build folders. Needs valgrind, clang, objcopy
+# (binutils) and python3.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+requests=2000
+config=release
+routes=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --requests) requests=$2; shift 2 ;;
+        --config) config=$2; shift 2 ;;
+        --route) routes+=("$2"); shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
+    esac
+done
+[ ${#routes[@]} -gt 0 ] || routes=(/health "/work?alloc=10")
+command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind" >&2; exit 1; }
+
+package="$repo/Examples/HelloServer"
+echo "building autotrace and HelloServer, plain and woven ($config)…" >&2
+swift build --package-path "$repo/Tool" -c "$config" --product autotrace >/dev/null
+autotrace="$repo/Tool/.build/$config/autotrace"
+swift build --package-path "$package" --scratch-path "$package/.build-bench-plain" -c "$config" --product HelloServer >/dev/null
+(cd "$package" && "$autotrace" build -c "$config" --product HelloServer >/dev/null)
+work=$(mktemp -d)
+receiver_pid=
+trap '[ -n "$receiver_pid" ] && kill "$receiver_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+# Debian's valgrind 3.19 cannot read the DWARF 5 of Swift 6 binaries (it gives up), and it writes into the mask
+# sigsuspend is given, which libdispatch's main queue (an async `main`) keeps in read-only memory. So the servers run
+# without their debug sections, and with a sigsuspend that hands the kernel a writable copy.
+objcopy --strip-debug "$package/.build-bench-plain/$config/HelloServer" "$work/HelloServer-plain"
+objcopy --strip-debug "$package/.build-autotrace/$config/HelloServer" "$work/HelloServer-woven"
+plain="$work/HelloServer-plain"
+woven="$work/HelloServer-woven"
+cat >"$work/sigsuspend.c" <<'SHIM'
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int sigsuspend(const sigset_t *mask) {
+    sigset_t copy = *mask;
+    return (int)syscall(SYS_rt_sigsuspend, &copy, 8);
+}
+SHIM
+clang -shared -fPIC -O2 -o "$work/sigsuspend.so" "$work/sigsuspend.c"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# An OTLP/HTTP receiver that accepts everything: the exporter's work is counted, not a collector's.
+receiver_port=$(free_port)
+python3 - "$receiver_port" <<'EOF' &
+import http.server, sys
+class Receiver(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Receiver).serve_forever()
+EOF
+receiver_pid=$!
+
+# instructions BINARY ROUTE COUNT VAR=value... : total instructions of a server run that serves COUNT requests.
+instructions() {
+    local binary=$1 route=$2 count=$3
+    shift 3
+    local port out log
+    port=$(free_port)
+    out="$work/callgrind.$RANDOM"
+    log="$work/server.log"
+    # The server logs when it listens (stderr, unbuffered): polling the port would add requests of its own.
+    env SWIFT_BACKTRACE=enable=no LD_PRELOAD="$work/sigsuspend.so" "$@" valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --port "$port" >"$log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 600); do grep -q "listening on" "$log" && break; sleep 0.1; done
+    grep -q "listening on" "$log" || { echo "HelloServer did not start under valgrind:" >&2; cat "$log" >&2; exit 1; }
+    python3 - "$port" "$route" "$count" <<'EOF'
+import http.client, sys
+port, route, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if count:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for _ in range(count):
+        connection.request("GET", route)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            sys.exit(f"GET {route} answered {response.status}")
+    connection.close()
+EOF
+    kill -TERM "$pid"
+    wait "$pid" || true
+    awk '/^(summary|totals):/ {print $2; exit}' "$out"
+}
+
+declare -A scenario_env=(
+    [baseline]=""
+    [woven-dormant]=""
+    [woven-flight]="AUTOTRACE_FLIGHT_RECORDER=1"
+    [woven-otlp]="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$receiver_port OTEL_BSP_SCHEDULE_DELAY=200"
+)
+scenarios=(baseline woven-dormant woven-flight woven-otlp)
+declare -A idle per_request
+for scenario in "${scenarios[@]}"; do
+    binary=$woven
+    [ "$scenario" = baseline ] && binary=$plain
+    # shellcheck disable=SC2086 # the variables are words on purpose
+    idle[$scenario]=$(instructions "$binary" / 0 ${scenario_env[$scenario]})
+    for route in "${routes[@]}"; do
+        echo "  $scenario $route: $requests requests under callgrind…" >&2
+        # shellcheck disable=SC2086
+        total=$(instructions "$binary" "$route" "$requests" ${scenario_env[$scenario]})
+        per_request["$scenario $route"]=$(( (total - ${idle[$scenario]}) / requests ))
+    done
+done
+
+echo
+echo "instructions per request (callgrind, $requests requests, $config build; deterministic up to timers)"
+echo
+echo "| scenario | route | instructions/request | × baseline |"
+echo "|---|---|---:|---:|"
+for route in "${routes[@]}"; do
+    base=${per_request["baseline $route"]}
+    for scenario in "${scenarios[@]}"; do
+        value=${per_request["$scenario $route"]}
+        ratio=$(python3 -c "print(f'{$value / $base:.3f}')")
+        echo "| $scenario | \`$route\` | $value | $ratio× |"
+    done
+done

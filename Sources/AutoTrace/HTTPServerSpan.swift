@@ -1,0 +1,147 @@
+import CAutoTraceProbes
+import Tracing
+
+// The runtime half of the server integrations the weaver generates into a woven module. The generated half reads the
+// framework's request and response (it is compiled where the framework is imported); this half makes the span, so
+// the runtime depends on no server framework. While nothing listens a request costs the integration one load, plus
+// binding the caller's context when a `traceparent` header came in, so that outgoing calls carry the trace on.
+
+/// Whether a server integration should try to make a span: something listens.
+@inlinable
+public func __autotraceServerListening() -> Bool { autotrace_listening() != 0 }
+
+/// The request headers a server span reads. Nothing else is kept, so credentials and cookies never reach a span.
+public struct __AutoTraceHTTPHeaders: Sendable {
+    public var traceparent: String?
+    public var tracestate: String?
+    public var userAgent: String?
+
+    public init() {}
+
+    /// Keeps the trace context headers; `canonicalName` is lowercase, as HTTP/2 and swift-http-types spell names.
+    @inlinable
+    public mutating func readTraceContext(_ canonicalName: String, _ value: String) {
+        if canonicalName == "traceparent" {
+            traceparent = value
+        } else if canonicalName == "tracestate" {
+            tracestate = value
+        }
+    }
+
+    /// Keeps the trace context headers and `User-Agent`.
+    @inlinable
+    public mutating func read(_ canonicalName: String, _ value: String) {
+        if canonicalName == "user-agent" { userAgent = value } else { readTraceContext(canonicalName, value) }
+    }
+}
+
+/// What a server span records of a request, gathered by the generated half.
+public struct __AutoTraceHTTPServerRequest: Sendable {
+    public var method: String
+    /// The matched route template (`/users/{id}`), when the framework matched one.
+    public var route: String?
+    public var path: String
+    /// The raw query; its values are redacted unless `AUTOTRACE_HTTP_QUERY_VALUES` opts in.
+    public var query: String?
+    /// `host[:port]` from the request's authority or `Host` header.
+    public var authority: String?
+    public var headers: __AutoTraceHTTPHeaders
+
+    public init(method: String, route: String?, path: String, query: String?, authority: String?, headers: __AutoTraceHTTPHeaders) {
+        self.method = method
+        self.route = route
+        self.path = path
+        self.query = query
+        self.authority = authority
+        self.headers = headers
+    }
+}
+
+/// Runs `body` in the trace context of the request's `traceparent`, without a span of its own: the dormant path, and
+/// routes left out by `AUTOTRACE_HTTP_EXCLUDED_ROUTES`. Without a valid `traceparent`, only `body` runs.
+public func __autotraceContinuingTrace<R>(
+    _ headers: __AutoTraceHTTPHeaders,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws -> R
+) async throws -> R {
+    guard let parent = headers.traceparent.flatMap(W3CTraceContext.parseTraceparent) else { return try await body() }
+    var context = ServiceContext.current ?? .topLevel
+    context.autoTraceSpan = .remote(
+        traceID: parent.traceID,
+        spanID: parent.spanID,
+        traceFlags: parent.flags,
+        traceState: W3CTraceContext.validTraceState(headers.tracestate)
+    )
+    return try await ServiceContext.$current.withValue(context) { () async throws -> R in try await body() }
+}
+
+/// Starts the server span of a request, a child of its `traceparent`; nil when the route is excluded or no tracer
+/// wants spans.
+public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest) -> __AutoTraceServerSpan? {
+    let settings = AutoTrace.httpSettings
+    if settings.isExcluded(route: request.route ?? request.path) { return nil }
+    var context = ServiceContext.current ?? .topLevel
+    let name = request.route.map { "\(request.method) \($0)" } ?? request.method
+    let span: any Span
+    if let tracer = AutoTrace.tracer {
+        tracer.extract(request.headers, into: &context, using: HeadersExtractor())
+        span = tracer.startSpan(name, context: context, ofKind: .server)
+    } else if AutoTrace.usesApplicationTracer {
+        InstrumentationSystem.instrument.extract(request.headers, into: &context, using: HeadersExtractor())
+        span = InstrumentationSystem.tracer.startAnySpan(name, context: context, ofKind: .server)
+    } else {
+        return nil
+    }
+    if span.isRecording {
+        span.updateAttributes { attributes in
+            attributes["http.request.method"] = request.method
+            attributes["url.path"] = request.path
+            if let query = request.query {
+                attributes["url.query"] = settings.recordsQueryValues ? query : HTTPEndpoint.maskedQuery(query)
+            }
+            if let route = request.route { attributes["http.route"] = route }
+            if let authority = request.authority, let (host, port) = AutoTraceConfiguration.HTTPServerSettings.hostAndPort(authority) {
+                attributes["server.address"] = host
+                if let port { attributes["server.port"] = port }
+            }
+            if let userAgent = request.headers.userAgent { attributes["user_agent.original"] = userAgent }
+        }
+    }
+    return __AutoTraceServerSpan(span: span)
+}
+
+/// A started server span: the generated half runs the request inside it and ends it with the response's status.
+public struct __AutoTraceServerSpan {
+    let span: any Span
+
+    /// Runs `body` with this span as the current one, so spans it makes and requests it sends are its children.
+    public func run<R>(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R) async throws -> R {
+        try await ServiceContext.$current.withValue(span.context) { () async throws -> R in try await body() }
+    }
+
+    /// Ends the span with the response's status code (for a thrown error, the status it stands for). Only a 5xx
+    /// status makes a server span an error, as the HTTP conventions say: a 404 is the client's mistake.
+    public func end(statusCode: Int, error: (any Error)? = nil) {
+        let failed = statusCode >= 500
+        if span.isRecording {
+            span.updateAttributes { attributes in
+                attributes["http.response.status_code"] = statusCode
+                if failed { attributes["error.type"] = error.map { String(reflecting: type(of: $0)) } ?? String(statusCode) }
+            }
+            if failed, let error { span.recordError(error) }
+        }
+        if failed { span.setStatus(SpanStatus(code: .error)) }
+        span.end()
+    }
+}
+
+/// Reads `traceparent` and `tracestate` for a tracer's `extract`.
+private struct HeadersExtractor: Extractor {
+    func extract(key: String, from headers: __AutoTraceHTTPHeaders) -> String? {
+        switch key {
+        case W3CTraceContext.traceparentHeader: headers.traceparent
+        case W3CTraceContext.tracestateHeader: headers.tracestate
+        default: nil
+        }
+    }
+}
