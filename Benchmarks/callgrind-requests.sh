@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# Instructions per request, a deterministic measure of what instrumentation costs (wall-clock ratios on two shared
-# cores are noisy). Each HelloServer scenario runs under callgrind twice: serving N requests on one keep-alive
-# connection, and serving none; (instructions with N − instructions with 0) ÷ N is one request's cost, startup and
-# shutdown cancel out. Prints a Markdown table with the ratio of each scenario to the unwoven baseline.
+# Instructions per request, a steadier measure of what instrumentation costs than wall-clock ratios on two shared
+# cores. Each HelloServer scenario runs under callgrind serving W warm-up requests, and again serving W + N, on one
+# keep-alive connection; (instructions of the second − of the first) ÷ N is one warm request's cost: startup, the
+# first requests' one-time work (metadata, caches) and shutdown cancel out. Each pair is repeated and the median
+# printed with the spread, because the Swift runtime's metadata caches differ from run to run in layout (which
+# thread fills them first), which moves a request by about ±1 %. Prints a Markdown table with ratios to baseline.
 #
-#   Benchmarks/callgrind-requests.sh [--requests N] [--config release|debug] [--route PATH]...
+#   Benchmarks/callgrind-requests.sh [--requests N] [--warmup W] [--repeat R] [--config release|debug] [--route PATH]...
 #
 # Scenarios: baseline (unwoven), woven-dormant (nothing listening), woven-flight (AUTOTRACE_FLIGHT_RECORDER=1),
 # woven-otlp (in-process OTLP export to a local receiver that answers 200). Routes: /health (framework only) and
 # /work?alloc=10 (a woven function making ten allocations; no CPU spin, whose iteration count depends on time).
 # Builds the binaries the way `autotrace bench` does and reuses its build folders. Needs valgrind, clang, objcopy
-# (binutils) and python3.
+# (binutils), setarch (util-linux) and python3. About 15 minutes with the defaults.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 requests=2000
+warmup=200
+repeat=3
 config=release
 routes=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --requests) requests=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --repeat) repeat=$2; shift 2 ;;
         --config) config=$2; shift 2 ;;
         --route) routes+=("$2"); shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
     esac
 done
@@ -85,10 +91,12 @@ instructions() {
     out="$work/callgrind.$RANDOM"
     log="$work/server.log"
     # The server logs when it listens (stderr, unbuffered): polling the port would add requests of its own.
-    env SWIFT_BACKTRACE=enable=no LD_PRELOAD="$work/sigsuspend.so" "$@" valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --port "$port" >"$log" 2>&1 &
+    # Fixed addresses and hash seeds take two more sources of run-to-run difference away.
+    env SWIFT_BACKTRACE=enable=no SWIFT_DETERMINISTIC_HASHING=1 LD_PRELOAD="$work/sigsuspend.so" "$@" \
+        setarch "$(uname -m)" -R valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --port "$port" >"$log" 2>&1 &
     local pid=$!
     for _ in $(seq 600); do grep -q "listening on" "$log" && break; sleep 0.1; done
-    grep -q "listening on" "$log" || { echo "HelloServer did not start under valgrind:" >&2; cat "$log" >&2; exit 1; }
+    grep -q "listening on" "$log" || { echo "HelloServer did not start under valgrind:" >&2; cat "$log" >&2; kill "$pid"; exit 1; }
     python3 - "$port" "$route" "$count" <<'EOF'
 import http.client, sys
 port, route, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -114,30 +122,36 @@ declare -A scenario_env=(
     [woven-otlp]="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$receiver_port OTEL_BSP_SCHEDULE_DELAY=200"
 )
 scenarios=(baseline woven-dormant woven-flight woven-otlp)
-declare -A idle per_request
+declare -A per_request spread
 for scenario in "${scenarios[@]}"; do
     binary=$woven
     [ "$scenario" = baseline ] && binary=$plain
-    # shellcheck disable=SC2086 # the variables are words on purpose
-    idle[$scenario]=$(instructions "$binary" / 0 ${scenario_env[$scenario]})
     for route in "${routes[@]}"; do
-        echo "  $scenario $route: $requests requests under callgrind…" >&2
-        # shellcheck disable=SC2086
-        total=$(instructions "$binary" "$route" "$requests" ${scenario_env[$scenario]})
-        per_request["$scenario $route"]=$(( (total - ${idle[$scenario]}) / requests ))
+        echo "  $scenario $route: $repeat × ($warmup and $((warmup + requests)) requests) under callgrind…" >&2
+        samples=()
+        for _ in $(seq "$repeat"); do
+            # shellcheck disable=SC2086 # the variables are words on purpose
+            before=$(instructions "$binary" "$route" "$warmup" ${scenario_env[$scenario]})
+            # shellcheck disable=SC2086
+            after=$(instructions "$binary" "$route" $((warmup + requests)) ${scenario_env[$scenario]})
+            samples+=($(( (after - before) / requests )))
+        done
+        sorted=($(printf '%s\n' "${samples[@]}" | sort -n))
+        per_request["$scenario $route"]=${sorted[$(( ${#sorted[@]} / 2 ))]}
+        spread["$scenario $route"]="${sorted[0]}–${sorted[-1]}"
     done
 done
 
 echo
-echo "instructions per request (callgrind, $requests requests, $config build; deterministic up to timers)"
+echo "instructions per request (callgrind, median of $repeat, $requests requests after $warmup, $config build)"
 echo
-echo "| scenario | route | instructions/request | × baseline |"
-echo "|---|---|---:|---:|"
+echo "| scenario | route | instructions/request | spread | × baseline |"
+echo "|---|---|---:|---:|---:|"
 for route in "${routes[@]}"; do
     base=${per_request["baseline $route"]}
     for scenario in "${scenarios[@]}"; do
         value=${per_request["$scenario $route"]}
         ratio=$(python3 -c "print(f'{$value / $base:.3f}')")
-        echo "| $scenario | \`$route\` | $value | $ratio× |"
+        echo "| $scenario | \`$route\` | $value | ${spread["$scenario $route"]} | $ratio× |"
     done
 done

@@ -24,6 +24,7 @@ extension WovenBuildTests {
             "AUTOTRACE_TRACES_FILE": file,
             "OTEL_SERVICE_NAME": "hello-e2e",
             "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
         ])
         defer { if server.isRunning { server.terminate() } }
 
@@ -41,7 +42,14 @@ extension WovenBuildTests {
             #expect(reply.body.hasPrefix("Hello, user\(index)! Today will be "))
         }
         #expect(try LoopbackHTTP.get(port: port, path: "/fail").status == 500)
-        let work = try LoopbackHTTP.get(port: port, path: "/work?cpu=500&alloc=20&wait=5")
+        // An excluded route: served, no span.
+        #expect(try LoopbackHTTP.get(port: port, path: "/health").body == "ok")
+        // Credentials and secret query values in the request; none may reach a span.
+        let work = try LoopbackHTTP.get(
+            port: port,
+            path: "/work?cpu=500&alloc=20&wait=5&api_key=s3cr3t-query",
+            headers: [("Authorization", "Bearer s3cr3t-token"), ("Cookie", "session=s3cr3t-cookie")]
+        )
         #expect(work.status == 200)
         #expect(work.body.hasPrefix("cpu 500 µs ("), "\(work.body)")
         #expect(work.body.contains("20 allocations"))
@@ -65,10 +73,25 @@ extension WovenBuildTests {
         let workSpan = try #require(exported.first { $0.name == "work.perform" })
         let workServer = try #require(exported.first { $0.name == "GET /work" })
         #expect(workSpan.parentSpanID == workServer.spanID)
+        // The HTTP server conventions, with the query's values redacted.
+        let attributes = Dictionary(workServer.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        #expect(attributes["http.request.method"]?.stringValue == "GET")
+        #expect(attributes["url.path"]?.stringValue == "/work")
+        #expect(attributes["url.query"]?.stringValue == "cpu=REDACTED&alloc=REDACTED&wait=REDACTED&api_key=REDACTED")
+        #expect(attributes["http.route"]?.stringValue == "/work")
+        #expect(attributes["http.response.status_code"]?.intValue == 200)
+        #expect(attributes["server.address"]?.stringValue == "127.0.0.1")
+        #expect(attributes["server.port"]?.intValue == Int64(port))
+        #expect(!exported.contains { $0.name.contains("/health") })
+        // Protobuf keeps strings as their bytes: a secret anywhere in the export would show in the bodies.
+        #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
+        #expect(!(try String(contentsOfFile: file, encoding: .utf8)).contains("s3cr3t"))
         // The span covers the simulated work: at least the 5 ms wait.
         #expect(workSpan.endTimeUnixNano - workSpan.startTimeUnixNano >= 5_000_000)
         let failure = try #require(exported.first { $0.name == "GET /fail" })
         #expect(failure.status.code == .error)
+        #expect(failure.attributes.first { $0.key == "http.response.status_code" }?.value.intValue == 500)
+        #expect(failure.attributes.contains { $0.key == "error.type" })
 
         // The file sink saw the same spans.
         let recorded = try RecordedSpan.read(file: file)

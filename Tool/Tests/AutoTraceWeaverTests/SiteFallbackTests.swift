@@ -13,6 +13,12 @@ extension WovenBuildTests {
         let source = "\(fixture)/Sources/Pricing/Pricing.swift"
         // A new modification time, so that SwiftPM compiles Pricing again in this run.
         try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: source)
+        // Sites remembered as broken by an earlier run would be left as written without a compile: forget them, so
+        // that this run finds the broken site itself.
+        let woven = "\(fixture)/.build-autotrace/autotrace/woven"
+        for file in FileManager.default.enumerator(atPath: woven)?.compactMap({ $0 as? String }) ?? [] where file.hasSuffix("/unwoven.json") {
+            try FileManager.default.removeItem(atPath: "\(woven)/\(file)")
+        }
         let traces = FileManager.default.temporaryDirectory.appendingPathComponent("pricing-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: traces) }
         let test = try Self.run(
