@@ -95,8 +95,8 @@ instructions() {
     env SWIFT_BACKTRACE=enable=no SWIFT_DETERMINISTIC_HASHING=1 LD_PRELOAD="$work/sigsuspend.so" "$@" \
         setarch "$(uname -m)" -R valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --port "$port" >"$log" 2>&1 &
     local pid=$!
-    for _ in $(seq 600); do grep -q "listening on" "$log" && break; sleep 0.1; done
-    grep -q "listening on" "$log" || { echo "HelloServer did not start under valgrind:" >&2; cat "$log" >&2; kill "$pid"; exit 1; }
+    for _ in $(seq 1200); do grep -q "listening on" "$log" && break; sleep 0.1; done
+    grep -q "listening on" "$log" || { echo "HelloServer did not start under valgrind in 2 minutes:" >&2; cat "$log" >&2; kill "$pid"; exit 1; }
     python3 - "$port" "$route" "$count" <<'EOF'
 import http.client, sys
 port, route, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])

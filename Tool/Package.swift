@@ -59,6 +59,7 @@ let package = Package(
             name: "AutoTraceWeaverTests",
             dependencies: [
                 "AutoTraceWeaver", "autotrace", "AutoTraceELF", "AutoTraceCollector",
+                .product(name: "AutoTrace", package: "swift-autotrace"),
                 .product(name: "AutoTraceTesting", package: "swift-autotrace"),
             ],
             swiftSettings: strictSwift

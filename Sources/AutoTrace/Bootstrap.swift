@@ -78,6 +78,8 @@ extension AutoTrace {
             exitFlushTimeoutNanos.store(exportTimeout, ordering: .relaxed)
             atexit {
                 AutoTrace.tracer?.shutdown(timeoutNanos: AutoTrace.exitFlushTimeoutNanos.load(ordering: .relaxed))
+                // Where every span went, so that nothing is "still in flight" for whoever reads the log.
+                AutoTraceLog.info("at exit: \(AutoTrace.exportStatistics.summary)")
             }
         }
         return .autoTrace(tracer)
@@ -132,7 +134,9 @@ extension AutoTrace {
         for processor in tracer?.processors ?? [] {
             let statistics = processor.statistics
             total.exported += statistics.exported
-            total.dropped += statistics.dropped
+            total.droppedQueueFull += statistics.droppedQueueFull
+            total.droppedExportFailed += statistics.droppedExportFailed
+            total.queued += statistics.queued
             total.failedAttempts += statistics.failedAttempts
         }
         return total

@@ -35,15 +35,30 @@ public struct BatchSettings: Sendable, Equatable {
 public struct ExportStatistics: Sendable, Equatable {
     /// Spans the destination accepted.
     public var exported: UInt64 = 0
-    /// Spans lost: queue full, export failed after its retries, or ended after shutdown.
-    public var dropped: UInt64 = 0
+    /// Spans lost because the queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`) or they ended after shutdown.
+    public var droppedQueueFull: UInt64 = 0
+    /// Spans lost because their export failed: a permanent error, or retries out of time.
+    public var droppedExportFailed: UInt64 = 0
+    /// Spans waiting for export when the counters were read.
+    public var queued: UInt64 = 0
     /// Export attempts that failed (each retry counts).
     public var failedAttempts: UInt64 = 0
 
-    public init(exported: UInt64 = 0, dropped: UInt64 = 0, failedAttempts: UInt64 = 0) {
+    /// Spans lost, for either reason.
+    public var dropped: UInt64 { droppedQueueFull + droppedExportFailed }
+
+    public init(exported: UInt64 = 0, droppedQueueFull: UInt64 = 0, droppedExportFailed: UInt64 = 0, queued: UInt64 = 0, failedAttempts: UInt64 = 0) {
         self.exported = exported
-        self.dropped = dropped
+        self.droppedQueueFull = droppedQueueFull
+        self.droppedExportFailed = droppedExportFailed
+        self.queued = queued
         self.failedAttempts = failedAttempts
+    }
+
+    /// One line for logs and for tools that read them (`autotrace bench`): where every span went.
+    public var summary: String {
+        "exported \(exported) span(s), dropped \(dropped) (queue full \(droppedQueueFull), export failed \(droppedExportFailed)), "
+            + "still queued \(queued)"
     }
 }
 
@@ -86,7 +101,11 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
         }
     }
 
-    var statistics: ExportStatistics { statisticsStorage.withLock { $0 } }
+    var statistics: ExportStatistics {
+        var statistics = statisticsStorage.withLock { $0 }
+        statistics.queued = UInt64(lock.withLock { queue.count })
+        return statistics
+    }
 
     func onEnd(_ span: AutoTraceSpan) {
         let accepted = lock.withLock { () -> Bool in
@@ -95,7 +114,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
             if queue.count == settings.maxExportBatchSize { lock.broadcast() }
             return true
         }
-        if !accepted { countDropped(1, reason: "the export queue is full or shut down") }
+        if !accepted { countDropped(1, reason: "the export queue is full or shut down", queueFull: true) }
     }
 
     func forceFlush(timeoutNanos: UInt64) {
@@ -170,7 +189,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
                 return
             case .failure(let reason):
                 statisticsStorage.withLock { $0.failedAttempts += 1 }
-                countDropped(UInt64(batch.count), reason: reason)
+                countDropped(UInt64(batch.count), reason: reason, queueFull: false)
                 return
             case .retry(let reason, let afterNanos):
                 statisticsStorage.withLock { $0.failedAttempts += 1 }
@@ -178,7 +197,7 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
                 let wait = max(afterNanos ?? backoff, backoff)
                 let shuttingDown = lock.withLock { isShutDown }
                 guard !finalAttempt, !shuttingDown, monotonicNanosNow().addingSaturated(wait) < deadline else {
-                    countDropped(UInt64(batch.count), reason: reason)
+                    countDropped(UInt64(batch.count), reason: reason, queueFull: false)
                     return
                 }
                 sleepUnlessShutDown(nanos: wait)
@@ -196,8 +215,10 @@ final class BatchSpanProcessor: SpanProcessor, @unchecked Sendable {
         }
     }
 
-    private func countDropped(_ count: UInt64, reason: String) {
-        statisticsStorage.withLock { $0.dropped += count }
+    private func countDropped(_ count: UInt64, reason: String, queueFull: Bool) {
+        statisticsStorage.withLock { statistics in
+            if queueFull { statistics.droppedQueueFull += count } else { statistics.droppedExportFailed += count }
+        }
         let message: String? = lock.withLock {
             droppedSinceLog += count
             let now = monotonicNanosNow()

@@ -1,3 +1,4 @@
+import AutoTrace
 import Foundation
 import Testing
 
@@ -32,6 +33,10 @@ extension WovenBuildTests {
             let exporting = try #require(report.scenarios.first { $0.name == name }?.median, "\(name) did not run")
             #expect(exporting.completeness ?? 0 > 0.99, "\(name): spans received / expected")
         }
+        // autotrace's exporter accounts for every span it made: after the graceful stop nothing is in flight.
+        let account = try #require(report.scenarios.first { $0.name == "woven-otlp" }?.median?.spans, "woven-otlp has no span account")
+        #expect(account.made > 0 && account.received == account.exported && account.queuedAtExit == 0, "\(account)")
+        #expect(run.output.contains("- woven-otlp: \(BenchReport.describe(account))"))
         // Plain and manual builds that this bench made from nothing (as on a fresh clone) report their clean time.
         for name in ["baseline", "manual"] where !builtBefore.contains(name) {
             #expect(report.scenarios.first { $0.name == name }?.median?.cleanBuildSeconds ?? 0 > 0, "\(name)")
@@ -79,6 +84,24 @@ extension WovenBuildTests {
         report.scenarios[1].median = measurement(800, completeness: 1)
         #expect(report.comparison(with: old).contains("| woven-otlp | throughput | 900.0 | 800.0 | -11.1% (worse) |"))
         #expect(BenchReport.median(of: [measurement(1), measurement(3), measurement(2)])?.throughput == 2)
+    }
+
+    /// Completeness by the exporter's own account, read from the line the runtime logs at exit.
+    @Test func benchAccountsForEverySpanByTheExportersCounts() throws {
+        let statistics = ExportStatistics(exported: 1200, droppedQueueFull: 30, droppedExportFailed: 4)
+        let log = "2026-11-23T12:00:00+0000 info autotrace: [AutoTrace] at exit: \(statistics.summary)\n"
+        let account = try #require(SpanAccount(exitLog: log, received: 1200))
+        #expect(account.made == 1234)
+        #expect(
+            BenchReport.describe(account)
+                == "1,234 spans made, 30 dropped with the queue full, 4 dropped by failed exports; the receiver got every exported span"
+        )
+        let lossless = try #require(SpanAccount(exitLog: "at exit: \(ExportStatistics(exported: 7).summary)", received: 6))
+        #expect(BenchReport.describe(lossless) == "7 spans made, all exported; the receiver got 6 of 7 exported")
+        #expect(SpanAccount(exitLog: "HelloServer listening on http://127.0.0.1:8080", received: 5) == nil)
+        #expect(BenchReport.median(of: [account, lossless].map { spans in
+            BenchMeasurement(throughput: 1, p50: 1, p99: 1, p999: 1, max: 1, cpuMicrosPerRequest: 1, peakRSSBytes: 1, spans: spans)
+        })?.spans?.made == 1241)
     }
 }
 

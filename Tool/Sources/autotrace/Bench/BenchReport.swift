@@ -93,7 +93,8 @@ struct BenchReport: Codable {
             p999: middle(rounds.map(\.p999)), max: middle(rounds.map(\.max)),
             cpuMicrosPerRequest: middle(rounds.map(\.cpuMicrosPerRequest)), peakRSSBytes: middle(rounds.map(\.peakRSSBytes)),
             completeness: completeness.isEmpty ? nil : middle(completeness),
-            cleanBuildSeconds: build.isEmpty ? nil : middle(build)
+            cleanBuildSeconds: build.isEmpty ? nil : middle(build),
+            spans: rounds.compactMap(\.spans).reduce(nil) { total, round in total.map { $0 + round } ?? round }
         )
     }
 
@@ -137,7 +138,25 @@ struct BenchReport: Codable {
             }
             lines.append("| \(scenario.name) | " + cells.joined(separator: " | ") + " |")
         }
+        let accounts = scenarios.compactMap { scenario in scenario.median?.spans.map { (scenario.name, $0) } }
+        if !accounts.isEmpty { lines.append("\nWhere the spans went (all rounds, by the exporter's own counts at exit):\n") }
+        for (name, spans) in accounts {
+            lines.append("- \(name): " + Self.describe(spans))
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// `412,000 made, all received`, or what was lost and why.
+    static func describe(_ spans: SpanAccount) -> String {
+        func count(_ value: Int) -> String { value < 100 ? String(value) : formatted(Double(value)) }
+        var lost: [String] = []
+        if spans.droppedQueueFull > 0 { lost.append("\(count(spans.droppedQueueFull)) dropped with the queue full") }
+        if spans.droppedExportFailed > 0 { lost.append("\(count(spans.droppedExportFailed)) dropped by failed exports") }
+        if spans.queuedAtExit > 0 { lost.append("\(count(spans.queuedAtExit)) still queued when the exit flush timed out") }
+        return "\(count(spans.made)) spans made, " + (lost.isEmpty ? "all exported" : lost.joined(separator: ", "))
+            + (spans.received == spans.exported
+                ? "; the receiver got every exported span"
+                : "; the receiver got \(count(spans.received)) of \(count(spans.exported)) exported")
     }
 
     /// What changed against an earlier report, metric by metric, for scenarios both have.
