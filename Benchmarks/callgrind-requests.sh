@@ -4,7 +4,7 @@
 # keep-alive connection; (instructions of the second − of the first) ÷ N is one warm request's cost: startup, the
 # first requests' one-time work (metadata, caches) and shutdown cancel out. Each pair is repeated and the median
 # printed with the spread, because the Swift runtime's metadata caches differ from run to run in layout (which
-# thread fills them first), which moves a request by about ±1 %. Prints a Markdown table with ratios to baseline.
+# thread fills them first), which moves a request by about ±1 %. A server that does not come up is tried again once. Prints a Markdown table with ratios to baseline.
 #
 #   Benchmarks/callgrind-requests.sh [--requests N] [--warmup W] [--repeat R] [--config release|debug] [--route PATH]...
 #
@@ -12,7 +12,7 @@
 # woven-otlp (in-process OTLP export to a local receiver that answers 200). Routes: /health (framework only) and
 # /work?alloc=10 (a woven function making ten allocations; no CPU spin, whose iteration count depends on time).
 # Builds the binaries the way `autotrace bench` does and reuses its build folders. Needs valgrind, clang, objcopy
-# (binutils), setarch (util-linux) and python3. About 15 minutes with the defaults.
+# (binutils) and python3. About 15 minutes with the defaults.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 requests=2000
@@ -86,17 +86,24 @@ receiver_pid=$!
 instructions() {
     local binary=$1 route=$2 count=$3
     shift 3
-    local port out log
-    port=$(free_port)
-    out="$work/callgrind.$RANDOM"
+    local port out log pid attempt
+    out="$work/callgrind.$count.$BASHPID"
     log="$work/server.log"
-    # The server logs when it listens (stderr, unbuffered): polling the port would add requests of its own.
-    # Fixed addresses and hash seeds take two more sources of run-to-run difference away.
-    env SWIFT_BACKTRACE=enable=no SWIFT_DETERMINISTIC_HASHING=1 LD_PRELOAD="$work/sigsuspend.so" "$@" \
-        setarch "$(uname -m)" -R valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --port "$port" >"$log" 2>&1 &
-    local pid=$!
-    for _ in $(seq 1200); do grep -q "listening on" "$log" && break; sleep 0.1; done
-    grep -q "listening on" "$log" || { echo "HelloServer did not start under valgrind in 2 minutes:" >&2; cat "$log" >&2; kill "$pid"; exit 1; }
+    for attempt in 1 2; do
+        port=$(free_port)
+        # The server logs when it listens (stderr, unbuffered): polling the port would add requests of its own.
+        # Fixed hash seeds take one source of run-to-run difference away.
+        env SWIFT_BACKTRACE=enable=no SWIFT_DETERMINISTIC_HASHING=1 LD_PRELOAD="$work/sigsuspend.so" "$@" \
+            valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" --port "$port" >"$log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1200); do grep -q "listening on" "$log" && break; sleep 0.1; done
+        grep -q "listening on" "$log" && break
+        echo "HelloServer did not start under valgrind in 2 minutes (attempt $attempt of 2):" >&2
+        cat "$log" >&2
+        kill "$pid" 2>/dev/null
+        wait "$pid" || true
+        [ "$attempt" = 2 ] && exit 1
+    done
     python3 - "$port" "$route" "$count" <<'EOF'
 import http.client, sys
 port, route, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
