@@ -407,6 +407,7 @@ import Testing
         ("aspects:\n  - name: a\n    span: {}\n", "autotrace.yml:2:5: error: aspect 'a' needs exactly one join point"),
         ("aspects:\n  - name: a\n    functions: {}\n    span: { kind: serverr }\n", "autotrace.yml:4:19: error: unknown span kind 'serverr'"),
         ("aspects:\n  - name: a\n    functions: {}\n    insert: [f()]\n", "autotrace.yml:2:5: error: aspect 'a': functions take a span"),
+        ("aspects:\n  - name: a\n    calls: { callee: f }\n    span: {}\n    declare: struct S {}\n", "autotrace.yml:2:5: error: aspect 'a': declare adds what inserted statements use, so it needs insert"),
         ("aspects:\n  - name: a\n    functions: { access: [secret] }\n    span: {}\n", "autotrace.yml:3:26: error: unknown access level 'secret'"),
         ("aspects: [\n", "autotrace.yml:2:1: error: invalid YAML"),
         ("disable-built-in: [routers]\n", "autotrace.yml:1:19: error: no built-in aspect is named 'routers'"),
