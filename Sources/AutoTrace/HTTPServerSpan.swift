@@ -64,7 +64,28 @@ public func __autotraceContinuingTrace<R>(
     isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws -> R
 ) async throws -> R {
-    guard let parent = headers.traceparent.flatMap(W3CTraceContext.parseTraceparent) else { return try await body() }
+    guard let context = callerContext(headers) else { return try await body() }
+    return try await ServiceContext.$current.withValue(context) { () async throws -> R in try await body() }
+}
+
+/// ``__autotraceContinuingTrace(_:isolation:_:)`` for frameworks whose middleware is synchronous (Vapor's returns an
+/// `EventLoopFuture`): `body` gets the bound context, or nil without a valid `traceparent`, so the framework's
+/// request can carry it across event-loop hops.
+public func __autotraceContinuingTraceSynchronously<R>(
+    _ headers: __AutoTraceHTTPHeaders,
+    _ body: (ServiceContext?) throws -> R
+) rethrows -> R {
+    guard let context = callerContext(headers) else { return try body(nil) }
+    return try ServiceContext.$current.withValue(context) { try body(context) }
+}
+
+/// Whether a trace context is bound to the code running now (a span of any tracer, or a caller's context), which a
+/// synchronous client call would lose on its event loop.
+public func __autotraceHasServiceContext() -> Bool { ServiceContext.current != nil }
+
+/// The current context with the request's caller as the active span; nil without a valid `traceparent`.
+private func callerContext(_ headers: __AutoTraceHTTPHeaders) -> ServiceContext? {
+    guard let parent = headers.traceparent.flatMap(W3CTraceContext.parseTraceparent) else { return nil }
     var context = ServiceContext.current ?? .topLevel
     context.autoTraceSpan = .remote(
         traceID: parent.traceID,
@@ -72,7 +93,7 @@ public func __autotraceContinuingTrace<R>(
         traceFlags: parent.flags,
         traceState: W3CTraceContext.validTraceState(headers.tracestate)
     )
-    return try await ServiceContext.$current.withValue(context) { () async throws -> R in try await body() }
+    return context
 }
 
 /// Starts the server span of a request, a child of its `traceparent`; nil when the route is excluded or no tracer
@@ -111,12 +132,20 @@ public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest) 
 }
 
 /// A started server span: the generated half runs the request inside it and ends it with the response's status.
-public struct __AutoTraceServerSpan {
+public struct __AutoTraceServerSpan: Sendable {
     let span: any Span
+
+    /// The context with this span as the active one, for frameworks that carry it on the request.
+    public var context: ServiceContext { span.context }
 
     /// Runs `body` with this span as the current one, so spans it makes and requests it sends are its children.
     public func run<R>(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R) async throws -> R {
         try await ServiceContext.$current.withValue(span.context) { () async throws -> R in try await body() }
+    }
+
+    /// ``run(isolation:_:)`` for synchronous middleware; tasks that `body` starts inherit the context.
+    public func runSynchronously<R>(_ body: () throws -> R) rethrows -> R {
+        try ServiceContext.$current.withValue(span.context) { try body() }
     }
 
     /// Ends the span with the response's status code (for a thrown error, the status it stands for). Only a 5xx

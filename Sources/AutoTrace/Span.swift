@@ -249,9 +249,12 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
 
     private func end(nanos: UInt64) {
         guard let tracer, !isRemote else { return }
+        let privacy = isRecording && (kind == .client || kind == .server)
+        let keepsQueryValues = privacy && AutoTrace.httpSettings.recordsQueryValues
         let first = state.withLock { state in
             guard state.endNanos == 0 else { return false }
             state.endNanos = nanos
+            if privacy { HTTPAttributePrivacy.apply(to: &state.attributes, keepingQueryValues: keepsQueryValues) }
             return true
         }
         if first { tracer.spanEnded(self, endNanos: nanos) }

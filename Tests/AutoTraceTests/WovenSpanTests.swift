@@ -132,6 +132,66 @@ actor Counter {
         #expect(try await __autotraceContinuingTrace(.init()) { ServiceContext.current } == nil)
     }
 
+    /// What Vapor's generated middleware uses: no task, an event loop's thread; tasks started inside inherit the span.
+    @Test func synchronousMiddlewareBindsTheSpanForTheTasksItStarts() async throws {
+        let request = __AutoTraceHTTPServerRequest(method: "GET", route: "/sync", path: "/sync", query: nil, authority: nil, headers: .init())
+        let span = try #require(__autotraceStartServerSpan(request))
+        let child: Task<AutoTraceSpan?, Never> = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "event-loop").async {
+                continuation.resume(returning: span.runSynchronously { Task { ServiceContext.current?.autoTraceSpan } })
+            }
+        }
+        #expect(span.runSynchronously { __autotraceHasServiceContext() })
+        span.end(statusCode: 200)
+        #expect(try #require(await child.value) === spans(named: "GET /sync").last)
+        #expect(!__autotraceHasServiceContext())
+
+        var headers = __AutoTraceHTTPHeaders()
+        headers.readTraceContext("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        let bound = __autotraceContinuingTraceSynchronously(headers) { context in (context, ServiceContext.current) }
+        let context = try #require(bound.0)
+        #expect(bound.1?.autoTraceSpan === context.autoTraceSpan)
+        #expect(context.autoTraceSpan?.spanID.description == "b7ad6b7169203331")
+        #expect(__autotraceContinuingTraceSynchronously(.init()) { context in context == nil && ServiceContext.current == nil })
+    }
+
+    /// Libraries record URLs and headers as they are (AsyncHTTPClient's url.full, Vapor's url.query); the tracer
+    /// applies autotrace's privacy rules to their spans when they end.
+    @Test func librariesClientAndServerSpansAreRedactedWhenTheyEnd() throws {
+        func ended(kind: SpanKind, _ attributes: SpanAttributes) -> AutoTraceSpan {
+            let span = Self.tracer.startSpan("library", context: .topLevel, ofKind: kind)
+            span.attributes = attributes
+            span.end()
+            return span
+        }
+        var library = SpanAttributes()
+        library["url.full"] = "http://user:pw@api.example:8080/v1/items?key=s3cr3t&page=2#top"
+        library["url.query"] = "key=s3cr3t&page=2"
+        library["http.status_code"] = 200
+        library["http.request.header.authorization"] = ["Bearer s3cr3t"]
+        library["http.request.header.Cookie"] = ["a=s3cr3t"]
+        library["http.response.header.set-cookie"] = ["b=s3cr3t"]
+        library["http.request.header.accept"] = ["*/*"]
+        let client = ended(kind: .client, library).attributes
+        #expect(client["url.full"]?.toSpanAttribute() == .string("http://REDACTED@api.example:8080/v1/items?key=REDACTED&page=REDACTED"))
+        #expect(client["url.query"]?.toSpanAttribute() == .string("key=REDACTED&page=REDACTED"))
+        #expect(client["http.response.status_code"]?.toSpanAttribute() == .int64(200))
+        #expect(client["http.status_code"] == nil)
+        var keys: [String] = []
+        client.forEach { key, _ in keys.append(key) }
+        #expect(keys.sorted() == ["http.request.header.accept", "http.response.status_code", "url.full", "url.query"])
+        // Server spans too; internal spans are the application's own business.
+        #expect(ended(kind: .server, library).attributes["url.query"]?.toSpanAttribute() == .string("key=REDACTED&page=REDACTED"))
+        #expect(ended(kind: .internal, library).attributes["url.query"]?.toSpanAttribute() == .string("key=s3cr3t&page=2"))
+        // The opt-in keeps query values; never user-info or credentials.
+        AutoTrace.httpSettings.recordsQueryValues = true
+        defer { AutoTrace.httpSettings = .init() }
+        let optedIn = ended(kind: .client, library).attributes
+        #expect(optedIn["url.full"]?.toSpanAttribute() == .string("http://REDACTED@api.example:8080/v1/items?key=s3cr3t&page=2"))
+        #expect(optedIn["url.query"]?.toSpanAttribute() == .string("key=s3cr3t&page=2"))
+        #expect(optedIn["http.request.header.authorization"] == nil)
+    }
+
     @Test func dormantSiteRunsTheBodyOnlyAndNeverEvaluatesTheSite() throws {
         autotrace_set_in_process_listeners(0)
         defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }

@@ -118,8 +118,9 @@ public struct HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
         }.joined(separator: "&")
     }
 
-    /// A URL-like text as it may be logged: user-info replaced, query values masked. For texts that did not parse.
-    static func redacted(_ url: String) -> String {
+    /// A URL-like text as it may be logged or recorded: user-info replaced, query values masked unless kept, the
+    /// fragment dropped. Works on texts that do not parse as URLs, too.
+    static func redacted(_ url: String, keepingQueryValues: Bool = false) -> String {
         var text = Substring(url)
         if let hash = text.firstIndex(of: "#") { text = text[..<hash] }
         var query: Substring?
@@ -132,7 +133,7 @@ public struct HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
         if let at = text[authorityStart..<authorityEnd].lastIndex(of: "@") {
             text = Substring(String(text[..<authorityStart]) + "REDACTED@" + text[text.index(after: at)...])
         }
-        return String(text) + (query.map { "?" + maskedQuery(String($0)) } ?? "")
+        return String(text) + (query.map { "?" + (keepingQueryValues ? String($0) : maskedQuery(String($0))) } ?? "")
     }
 }
 

@@ -3,7 +3,7 @@
 public enum BuiltinAspects {
     public static let fileName = "built-in"
 
-    public static let yaml = """
+    public static let yaml = #"""
         version: 1
         aspects:
           # __autotraceBootstrap() is AutoTrace.bootstrap() under a name no declaration of the module can shadow.
@@ -69,10 +69,165 @@ public enum BuiltinAspects {
                   }
               }
 
+          # Vapor 4: a server span per request, named "{method} {route}" by the route template, and req.client /
+          # app.client calls as client spans that continue the caller's trace and send its traceparent. Inserted
+          # where the application is made, before configure() runs: a lifecycle handler puts the server middleware
+          # in the list when the application boots (after ErrorMiddleware, so thrown errors keep their status),
+          # whatever configure did to the list; an application that adds Vapor's own TracingMiddleware keeps it and
+          # gets no second span. The client is the default one, except that inside a trace it calls
+          # AsyncHTTPClient's async API, whose span is a child of the caller's: its EventLoopFuture API, which
+          # Vapor uses, starts a new trace. An application that chooses its own client in configure() keeps it.
+          - name: vapor
+            description: Server spans for every request a Vapor 4 application serves; client spans for req.client.
+            calls: { callee: "Application.make" }
+            if-file-imports: Vapor
+            insert: &vapor-insert
+              - "{binding}.lifecycle.use(__AutoTraceVaporBoot())"
+              - "{binding}.clients.use { __AutoTraceVaporClient(application: $0) }"
+            import: &vapor-imports [AsyncHTTPClient, NIOCore, Logging]
+            declare: &vapor-declarations
+              - |
+                private struct __AutoTraceVaporBoot: Vapor.LifecycleHandler {
+                    func willBoot(_ application: Vapor.Application) throws {
+                        let current = application.middleware.resolve()
+                        if current.contains(where: { $0 is Vapor.TracingMiddleware || $0 is __AutoTraceVaporServer }) { return }
+                        var rebuilt = Vapor.Middlewares()
+                        var placed = false
+                        for middleware in current {
+                            rebuilt.use(middleware)
+                            if !placed, middleware is Vapor.ErrorMiddleware {
+                                rebuilt.use(__AutoTraceVaporServer())
+                                placed = true
+                            }
+                        }
+                        if !placed { rebuilt.use(__AutoTraceVaporServer(), at: .beginning) }
+                        application.middleware = rebuilt
+                    }
+                }
+              - |
+                private struct __AutoTraceVaporServer: Vapor.Middleware {
+                    func respond(to request: Vapor.Request, chainingTo next: any Vapor.Responder) -> NIOCore.EventLoopFuture<Vapor.Response> {
+                        if __autotraceServerListening() {
+                            var headers = __AutoTraceHTTPHeaders()
+                            headers.traceparent = request.headers.first(name: "traceparent")
+                            headers.tracestate = request.headers.first(name: "tracestate")
+                            headers.userAgent = request.headers.first(name: "user-agent")
+                            let incoming = __AutoTraceHTTPServerRequest(
+                                method: request.method.rawValue,
+                                route: request.route.map { "/" + $0.path.map(\.description).joined(separator: "/") },
+                                path: request.url.path, query: request.url.query,
+                                authority: request.headers.first(name: "host"), headers: headers
+                            )
+                            if let span = __autotraceStartServerSpan(incoming) {
+                                // Vapor binds the request's context again where a middleware hops event loops, when
+                                // the application turns on traceAutoPropagation.
+                                request.serviceContext = span.context
+                                return span.runSynchronously { next.respond(to: request) }.always { result in
+                                    switch result {
+                                    case .success(let response):
+                                        span.end(statusCode: Int(response.status.code))
+                                    case .failure(let error):
+                                        span.end(statusCode: Int((error as? any Vapor.AbortError)?.status.code ?? 500), error: error)
+                                    }
+                                }
+                            }
+                        }
+                        guard let traceparent = request.headers.first(name: "traceparent") else { return next.respond(to: request) }
+                        var traceContext = __AutoTraceHTTPHeaders()
+                        traceContext.traceparent = traceparent
+                        traceContext.tracestate = request.headers.first(name: "tracestate")
+                        return __autotraceContinuingTraceSynchronously(traceContext) { context in
+                            if let context { request.serviceContext = context }
+                            return next.respond(to: request)
+                        }
+                    }
+                }
+              - |
+                private struct __AutoTraceVaporClient: Vapor.Client {
+                    let http: AsyncHTTPClient.HTTPClient
+                    let eventLoop: any NIOCore.EventLoop
+                    var logger: Logging.Logger?
+                    var byteBufferAllocator: NIOCore.ByteBufferAllocator
+
+                    init(application: Vapor.Application) {
+                        http = application.http.client.shared
+                        eventLoop = application.eventLoopGroup.next()
+                        logger = application.logger
+                        byteBufferAllocator = application.allocator
+                    }
+
+                    init(http: AsyncHTTPClient.HTTPClient, eventLoop: any NIOCore.EventLoop, logger: Logging.Logger?, byteBufferAllocator: NIOCore.ByteBufferAllocator) {
+                        self.http = http
+                        self.eventLoop = eventLoop
+                        self.logger = logger
+                        self.byteBufferAllocator = byteBufferAllocator
+                    }
+
+                    func delegating(to eventLoop: any NIOCore.EventLoop) -> any Vapor.Client {
+                        Self(http: http, eventLoop: eventLoop, logger: logger, byteBufferAllocator: byteBufferAllocator)
+                    }
+
+                    func logging(to logger: Logging.Logger) -> any Vapor.Client {
+                        Self(http: http, eventLoop: eventLoop, logger: logger, byteBufferAllocator: byteBufferAllocator)
+                    }
+
+                    func allocating(to byteBufferAllocator: NIOCore.ByteBufferAllocator) -> any Vapor.Client {
+                        Self(http: http, eventLoop: eventLoop, logger: logger, byteBufferAllocator: byteBufferAllocator)
+                    }
+
+                    func send(_ request: Vapor.ClientRequest) -> NIOCore.EventLoopFuture<Vapor.ClientResponse> {
+                        let url = request.url.string
+                        guard Foundation.URL(string: url) != nil else {
+                            return eventLoop.makeFailedFuture(Vapor.Abort(.internalServerError, reason: "\(url) is an invalid URL"))
+                        }
+                        let deadline = request.timeout.map { NIOCore.NIODeadline.now() + $0 }
+                        if __autotraceHasServiceContext() {
+                            let promise = eventLoop.makePromise(of: Vapor.ClientResponse.self)
+                            promise.completeWithTask { [http, logger, byteBufferAllocator] in
+                                var outgoing = AsyncHTTPClient.HTTPClientRequest(url: url)
+                                outgoing.method = request.method
+                                outgoing.headers = request.headers
+                                if let body = request.body { outgoing.body = .bytes(body) }
+                                let response = try await http.execute(outgoing, deadline: deadline ?? .distantFuture, logger: logger)
+                                let body = try await response.body.collect(upTo: .max)
+                                return Vapor.ClientResponse(
+                                    status: response.status, headers: response.headers,
+                                    body: body.readableBytes == 0 ? nil : body, byteBufferAllocator: byteBufferAllocator
+                                )
+                            }
+                            return promise.futureResult
+                        }
+                        do {
+                            let outgoing = try AsyncHTTPClient.HTTPClient.Request(
+                                url: url, method: request.method, headers: request.headers, body: request.body.map { .byteBuffer($0) }
+                            )
+                            return http.execute(request: outgoing, eventLoop: .delegate(on: eventLoop), deadline: deadline, logger: logger)
+                                .map { [byteBufferAllocator] response in
+                                    Vapor.ClientResponse(
+                                        status: response.status, headers: response.headers, body: response.body,
+                                        byteBufferAllocator: byteBufferAllocator
+                                    )
+                                }
+                        } catch {
+                            return eventLoop.makeFailedFuture(error)
+                        }
+                    }
+                }
+
+          # Vapor before Application.make (deprecated since 4.106, still in older apps): `let app = Application(env)`.
+          - name: vapor-application-init
+            description: The vapor aspect for applications made with Application(env).
+            calls: { callee: "Application" }
+            if-file-imports: Vapor
+            insert: *vapor-insert
+            import: *vapor-imports
+            declare: *vapor-declarations
+
           # AsyncHTTPClient needs no aspect of its own: its async execute() makes a client span and sends its
           # traceparent through the tracer it captured when its configuration was created, and the entry point
-          # bootstraps before the program creates one.
-        """
+          # bootstraps before the program creates one. The tracer redacts the query values it records in url.full
+          # and url.query, as for every library's span, and renames http.status_code to http.response.status_code.
+        """#
 
     /// The parsed built-in aspects.
     public static func aspects() -> [Aspect] {

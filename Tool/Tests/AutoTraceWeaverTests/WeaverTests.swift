@@ -377,6 +377,41 @@ import Testing
         #expect(unbound.skipped.first?.reason.contains("statement or a `let`/`var` initializer") == true)
     }
 
+    @Test func vaporApplicationsGetAutotracesLifecycleHandlerAndClient() {
+        let source = """
+            import Vapor
+
+            @main
+            enum Entrypoint {
+                static func main() async throws {
+                    var env = try Environment.detect()
+                    let app = try await Application.make(env)
+                    try await configure(app)
+                    try await app.execute()
+                }
+            }
+            """
+        let result = weave(source)
+        #expect(result.source.contains("""
+                    let app = try await Application.make(env)
+            app.lifecycle.use(__AutoTraceVaporBoot())
+            app.clients.use { __AutoTraceVaporClient(application: $0) }
+            #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 7)
+            """), "\(result.source)")
+        #expect(result.insertions.map(\.aspect) == ["vapor"])
+        // What the declarations name, imported; each declaration once, private to the file.
+        for module in ["AsyncHTTPClient", "NIOCore", "Logging"] { #expect(result.source.contains("import \(module)\n")) }
+        for type in ["__AutoTraceVaporBoot", "__AutoTraceVaporServer", "__AutoTraceVaporClient"] {
+            #expect(result.source.components(separatedBy: "private struct \(type):").count == 2, "\(type)")
+        }
+        // The form older apps use.
+        let older = weave("import Vapor\nfunc run() throws {\n    let app = Application(.development)\n    defer { app.shutdown() }\n}\n")
+        #expect(older.insertions.map(\.aspect) == ["vapor-application-init"])
+        #expect(older.source.contains("app.lifecycle.use(__AutoTraceVaporBoot())"))
+        // Someone else's Application, in a file that does not import Vapor, is left alone.
+        #expect(!weave("func f() async throws { let app = try await Application.make(1) }\n").isChanged)
+    }
+
     @Test func anApplicationTracerIsBootstrappedByTheApplication() {
         let source = "import Tracing\n\nInstrumentationSystem.bootstrap(MyTracer())\nprint(1)\n"
         let result = weave(source, path: "/pkg/Sources/App/main.swift")

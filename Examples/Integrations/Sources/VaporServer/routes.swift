@@ -1,0 +1,32 @@
+import Vapor
+
+enum Failure: Error {
+    case broken
+}
+
+func routes(_ app: Application) throws {
+    app.get("health") { _ in "ok" }
+
+    app.get("hello", ":name") { req async throws -> String in
+        try Greetings().greeting(for: req.parameters.require("name"))
+    }
+
+    app.get("sync") { req -> EventLoopFuture<String> in
+        req.eventLoop.makeSucceededFuture("synchronous")
+    }
+
+    app.get("missing") { _ async throws -> String in
+        throw Abort(.notFound, reason: "nothing here")
+    }
+
+    app.get("boom") { _ async throws -> String in
+        throw Failure.broken
+    }
+
+    // Calls /hello of the server at ?to=host:port (this one by default) through req.client, with a secret in the
+    // query.
+    app.get("relay") { req async throws -> String in
+        let authority = req.query[String.self, at: "to"] ?? req.headers.first(name: .host) ?? "127.0.0.1:8080"
+        return try await Relay(client: req.client).forward(to: authority, name: "downstream")
+    }
+}

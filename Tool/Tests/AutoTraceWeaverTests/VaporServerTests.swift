@@ -1,0 +1,172 @@
+import AutoTraceTesting
+import Foundation
+import Testing
+
+@testable import autotrace
+
+/// Examples/Integrations' VaporServer, a Vapor 4 app laid out like Vapor's template with no tracing code, woven by
+/// `autotrace build` and run for real: server spans named by route template, req.client calls as client spans in
+/// the caller's trace, secrets kept out of every exported byte.
+extension WovenBuildTests {
+    /// Tool/Tests/Fixtures/Greeter → the repository's Examples/Integrations.
+    static let integrations = URL(fileURLWithPath: fixture).appendingPathComponent("../../../../Examples/Integrations")
+        .standardizedFileURL.path
+
+    @Test func vaporRequestsAndClientCallsMakeOneTraceWithSecretsRedacted() throws {
+        try buildVaporServer()
+        let receiver = try OTLPTestReceiver()
+        let (server, port) = try Self.startVaporServer(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
+        ])
+        defer { if server.isRunning { server.terminate() } }
+
+        let caller = (trace: String(repeating: "cd", count: 16), span: "00f067aa0ba90201")
+        let hello = try LoopbackHTTP.get(
+            port: port,
+            path: "/hello/alice?token=s3cr3t-query",
+            headers: [
+                ("traceparent", "00-\(caller.trace)-\(caller.span)-01"),
+                ("Authorization", "Bearer s3cr3t-token"), ("Cookie", "session=s3cr3t-cookie"),
+            ]
+        )
+        #expect(hello.status == 200 && hello.body == "Hello, alice!", "\(hello)")
+        #expect(try LoopbackHTTP.get(port: port, path: "/sync").body == "synchronous")
+        #expect(try LoopbackHTTP.get(port: port, path: "/missing").status == 404)
+        let boom = try LoopbackHTTP.get(port: port, path: "/boom")
+        #expect(boom.status == 500 && boom.body.contains("\"error\":true"), "ErrorMiddleware still answers: \(boom)")
+        #expect(try LoopbackHTTP.get(port: port, path: "/nowhere").status == 404)
+        #expect(try LoopbackHTTP.get(port: port, path: "/health").body == "ok")
+        let relayCaller = (trace: String(repeating: "ef", count: 16), span: "00f067aa0ba90202")
+        let relay = try LoopbackHTTP.get(port: port, path: "/relay", headers: [("traceparent", "00-\(relayCaller.trace)-\(relayCaller.span)-01")])
+        #expect(relay.status == 200 && relay.body == "relayed: Hello, downstream!", "\(relay)")
+
+        // hello 2 (server, function), sync, missing, boom, nowhere 1 each, relay 5 (server, function, client,
+        // downstream server, downstream function).
+        #expect(receiver.waitForAcceptedSpans(11, timeoutSeconds: 20))
+        server.terminate()
+        server.waitUntilExit()
+        let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
+            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        }
+        #expect(exported.count == 11, "\(exported.map(\.name))")
+        let hex = Self.hex
+
+        // The route template names the span; the caller's trace continues; the query's values are redacted.
+        let helloServer = try #require(exported.first { hex($0.traceID) == caller.trace && $0.name == "GET /hello/:name" })
+        #expect(helloServer.kind == .server)
+        #expect(hex(helloServer.parentSpanID) == caller.span)
+        let attributes = Self.attributes(of: helloServer)
+        #expect(attributes["http.request.method"]?.stringValue == "GET")
+        #expect(attributes["http.route"]?.stringValue == "/hello/:name")
+        #expect(attributes["url.path"]?.stringValue == "/hello/alice")
+        #expect(attributes["url.query"]?.stringValue == "token=REDACTED")
+        #expect(attributes["http.response.status_code"]?.intValue == 200)
+        #expect(attributes["server.address"]?.stringValue == "127.0.0.1")
+        #expect(attributes["server.port"]?.intValue == Int64(port))
+        #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == helloServer.spanID })
+
+        // An EventLoopFuture route; a 404 from Abort and from no route at all (not errors); a thrown error (500).
+        #expect(Self.attributes(of: try #require(exported.first { $0.name == "GET /sync" }))["http.response.status_code"]?.intValue == 200)
+        let missing = try #require(exported.first { $0.name == "GET /missing" })
+        #expect(Self.attributes(of: missing)["http.response.status_code"]?.intValue == 404)
+        #expect(missing.status.code != .error)
+        let unrouted = try #require(exported.first { $0.name == "GET" && $0.kind == .server })
+        #expect(Self.attributes(of: unrouted)["http.route"] == nil)
+        #expect(Self.attributes(of: unrouted)["http.response.status_code"]?.intValue == 404)
+        let failed = try #require(exported.first { $0.name == "GET /boom" })
+        #expect(failed.status.code == .error)
+        #expect(Self.attributes(of: failed)["http.response.status_code"]?.intValue == 500)
+        #expect(Self.attributes(of: failed)["error.type"]?.stringValue.contains("Failure") == true)
+        #expect(!exported.contains { $0.name.contains("/health") })
+
+        // req.client: the client span is the woven function's child and the downstream server span the client's.
+        let relayTrace = exported.filter { hex($0.traceID) == relayCaller.trace }
+        #expect(relayTrace.count == 5, "\(relayTrace.map(\.name))")
+        func child(of parent: Data, named name: String) -> Opentelemetry_Proto_Trace_V1_Span? {
+            relayTrace.first { $0.parentSpanID == parent && $0.name == name }
+        }
+        let relayServer = try #require(relayTrace.first { hex($0.parentSpanID) == relayCaller.span && $0.name == "GET /relay" })
+        let forward = try #require(child(of: relayServer.spanID, named: "Relay.forward"))
+        let client = try #require(child(of: forward.spanID, named: "GET"))
+        #expect(client.kind == .client)
+        let clientAttributes = Self.attributes(of: client)
+        #expect(clientAttributes["url.full"]?.stringValue == "http://127.0.0.1:\(port)/hello/downstream?key=REDACTED")
+        #expect(clientAttributes["url.query"]?.stringValue == "key=REDACTED")
+        #expect(clientAttributes["http.response.status_code"]?.intValue == 200)
+        #expect(clientAttributes["http.status_code"] == nil)
+        let downstream = try #require(child(of: client.spanID, named: "GET /hello/:name"))
+        #expect(Self.attributes(of: downstream)["url.query"]?.stringValue == "key=REDACTED")
+        #expect(child(of: downstream.spanID, named: "Greetings.greeting") != nil)
+
+        // Protobuf keeps strings as their bytes: a secret anywhere in the export would show in the bodies.
+        #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
+
+        let report = try Self.run(Self.autotrace, ["report"], in: Self.integrations)
+        #expect(report.output.contains("inserted  app.lifecycle.use(__AutoTraceVaporBoot())"), "\(report.output)")
+    }
+
+    /// A dormant Vapor server still passes an incoming traceparent on through req.client; an application that
+    /// adds Vapor's own TracingMiddleware keeps it and gets one server span per request, with the query redacted.
+    @Test func dormantVaporPassesTheTraceOnAndVaporsOwnMiddlewareIsKept() throws {
+        try buildVaporServer()
+        let receiver = try OTLPTestReceiver()
+        let (ownTracing, ownPort) = try Self.startVaporServer(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
+            "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "VAPOR_TRACING_MIDDLEWARE": "1",
+        ])
+        defer { if ownTracing.isRunning { ownTracing.terminate() } }
+        let (dormant, dormantPort) = try Self.startVaporServer()
+        defer { if dormant.isRunning { dormant.terminate() } }
+
+        let caller = (trace: String(repeating: "a1", count: 16), span: "00f067aa0ba90203")
+        let relay = try LoopbackHTTP.get(
+            port: dormantPort,
+            path: "/relay?to=127.0.0.1:\(ownPort)",
+            headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")]
+        )
+        #expect(relay.status == 200 && relay.body == "relayed: Hello, downstream!", "\(relay)")
+
+        // Vapor's TracingMiddleware span and the woven function: nothing from the dormant relay.
+        #expect(receiver.waitForAcceptedSpans(2, timeoutSeconds: 20))
+        ownTracing.terminate()
+        ownTracing.waitUntilExit()
+        let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
+            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        }
+        #expect(exported.count == 2, "\(exported.map(\.name))")
+        let server = try #require(exported.first { $0.kind == .server })
+        // The dormant service is invisible: the downstream span's parent is the original caller.
+        #expect(Self.hex(server.traceID) == caller.trace)
+        #expect(Self.hex(server.parentSpanID) == caller.span)
+        // Vapor names its span "{method} {route}" too, but with its own attributes; autotrace's tracer redacted the
+        // query value Vapor recorded.
+        #expect(Self.attributes(of: server)["url.query"]?.stringValue == "key=REDACTED")
+        #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == server.spanID })
+        #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
+    }
+
+    private func buildVaporServer() throws {
+        let build = try Self.run(Self.autotrace, ["build", "--product", "VaporServer"], in: Self.integrations)
+        try #require(build.status == 0, "woven build of VaporServer failed:\n\(build.output)")
+    }
+
+    /// Starts the woven VaporServer on a free loopback port (`serve`, as Vapor apps are run) and waits until it listens.
+    static func startVaporServer(environment: [String: String] = [:]) throws -> (Process, port: Int) {
+        let port = try LoopbackHTTP.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "\(integrations)/.build-autotrace/debug/VaporServer")
+        server.arguments = ["serve", "--hostname", "127.0.0.1", "--port", String(port), "--log", "warning"]
+        server.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
+        return (server, port)
+    }
+
+    static func attributes(of span: Opentelemetry_Proto_Trace_V1_Span) -> [String: Opentelemetry_Proto_Common_V1_AnyValue] {
+        Dictionary(span.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+    }
+}
