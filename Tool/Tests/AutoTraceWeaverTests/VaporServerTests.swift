@@ -144,6 +144,7 @@ extension WovenBuildTests {
         // Vapor names its span "{method} {route}" too, but with its own attributes; autotrace's tracer redacted the
         // query value Vapor recorded.
         #expect(Self.attributes(of: server)["url.query"]?.stringValue == "key=REDACTED")
+        #expect(Self.attributes(of: server)["network.protocol.name"]?.stringValue == "http", "recorded by Vapor's middleware only")
         #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == server.spanID })
         #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
     }

@@ -398,7 +398,7 @@ import Testing
             app.clients.use { __AutoTraceVaporClient(application: $0) }
             #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 7)
             """), "\(result.source)")
-        #expect(result.insertions.map(\.aspect) == ["vapor"])
+        #expect(result.insertions.map(\.aspect) == ["entry-point", "vapor"])
         // What the declarations name, imported; each declaration once, private to the file.
         for module in ["AsyncHTTPClient", "NIOCore", "Logging"] { #expect(result.source.contains("import \(module)\n")) }
         for type in ["__AutoTraceVaporBoot", "__AutoTraceVaporServer", "__AutoTraceVaporClient"] {
