@@ -4,14 +4,10 @@ import Testing
 
 @testable import autotrace
 
-/// Examples/Integrations' VaporServer, a Vapor 4 app laid out like Vapor's template with no tracing code, woven by
+/// Examples/HelloServer's VaporServer, a Vapor 4 app laid out like Vapor's template with no tracing code, woven by
 /// `autotrace build` and run for real: server spans named by route template, req.client calls as client spans in
 /// the caller's trace, secrets kept out of every exported byte.
 extension WovenBuildTests {
-    /// Tool/Tests/Fixtures/Greeter → the repository's Examples/Integrations.
-    static let integrations = URL(fileURLWithPath: fixture).appendingPathComponent("../../../../Examples/Integrations")
-        .standardizedFileURL.path
-
     @Test func vaporRequestsAndClientCallsMakeOneTraceWithSecretsRedacted() throws {
         try buildVaporServer()
         let receiver = try OTLPTestReceiver()
@@ -54,10 +50,10 @@ extension WovenBuildTests {
         let hex = Self.hex
 
         // The route template names the span; the caller's trace continues; the query's values are redacted.
-        let helloServer = try #require(exported.first { hex($0.traceID) == caller.trace && $0.name == "GET /hello/:name" })
-        #expect(helloServer.kind == .server)
-        #expect(hex(helloServer.parentSpanID) == caller.span)
-        let attributes = Self.attributes(of: helloServer)
+        let greeting = try #require(exported.first { hex($0.traceID) == caller.trace && $0.name == "GET /hello/:name" })
+        #expect(greeting.kind == .server)
+        #expect(hex(greeting.parentSpanID) == caller.span)
+        let attributes = Self.attributes(of: greeting)
         #expect(attributes["http.request.method"]?.stringValue == "GET")
         #expect(attributes["http.route"]?.stringValue == "/hello/:name")
         #expect(attributes["url.path"]?.stringValue == "/hello/alice")
@@ -65,7 +61,7 @@ extension WovenBuildTests {
         #expect(attributes["http.response.status_code"]?.intValue == 200)
         #expect(attributes["server.address"]?.stringValue == "127.0.0.1")
         #expect(attributes["server.port"]?.intValue == Int64(port))
-        #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == helloServer.spanID })
+        #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == greeting.spanID })
 
         // An EventLoopFuture route; a 404 from Abort and from no route at all (not errors); a thrown error (500).
         #expect(Self.attributes(of: try #require(exported.first { $0.name == "GET /sync" }))["http.response.status_code"]?.intValue == 200)
@@ -103,8 +99,9 @@ extension WovenBuildTests {
         // Protobuf keeps strings as their bytes: a secret anywhere in the export would show in the bodies.
         #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
 
-        let report = try Self.run(Self.autotrace, ["report"], in: Self.integrations)
-        #expect(report.output.contains("inserted  app.lifecycle.use(__AutoTraceVaporBoot())"), "\(report.output)")
+        let report = try Self.moduleReport("VaporServer", in: Self.helloServer)
+        #expect(report.sites.map(\.name) == ["Greetings.greeting", "Relay.forward"] && report.skipped.isEmpty, "\(report)")
+        #expect(report.insertions.map(\.aspect) == ["entry-point", "vapor"])
     }
 
     /// A dormant Vapor server still passes an incoming traceparent on through req.client; an application that
@@ -150,7 +147,7 @@ extension WovenBuildTests {
     }
 
     private func buildVaporServer() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "VaporServer"], in: Self.integrations)
+        let build = try Self.run(Self.autotrace, ["build", "--product", "VaporServer"], in: Self.helloServer)
         try #require(build.status == 0, "woven build of VaporServer failed:\n\(build.output)")
     }
 
@@ -158,7 +155,7 @@ extension WovenBuildTests {
     static func startVaporServer(environment: [String: String] = [:]) throws -> (Process, port: Int) {
         let port = try LoopbackHTTP.freePort()
         let server = Process()
-        server.executableURL = URL(fileURLWithPath: "\(integrations)/.build-autotrace/debug/VaporServer")
+        server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/VaporServer")
         server.arguments = ["serve", "--hostname", "127.0.0.1", "--port", String(port), "--log", "warning"]
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         server.standardOutput = FileHandle.nullDevice
