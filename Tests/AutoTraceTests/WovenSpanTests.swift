@@ -1,6 +1,8 @@
 import AutoTraceTesting
 import CAutoTraceProbes
 import Dispatch
+import Logging
+import Synchronization
 import Testing
 import Tracing
 
@@ -192,6 +194,29 @@ actor Counter {
         #expect(optedIn["http.request.header.authorization"] == nil)
     }
 
+    /// Log records made in a span carry its ids; outside one they are the wrapped handler's alone.
+    @Test func logRecordsCarryTheCurrentSpansIds() async throws {
+        let captured = CapturingLogHandler.Records()
+        let factory = __AutoTraceLogging.correlating { _ in CapturingLogHandler(records: captured) }
+        var logger = Logger(label: "test", factory: factory)
+        logger[metadataKey: "request"] = "r1"
+        logger.info("outside")
+        let span = Self.tracer.startSpan("logging", context: .topLevel)
+        ServiceContext.$current.withValue(span.context) { logger.info("inside", metadata: ["k": "v"]) }
+        span.end()
+        var headers = __AutoTraceHTTPHeaders()
+        headers.readTraceContext("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        __autotraceContinuingTraceSynchronously(headers) { _ in logger.info("continuing") }
+
+        let records = captured.all
+        #expect(records.map(\.message) == ["outside", "inside", "continuing"])
+        #expect(records[0].metadata == ["request": "r1"])
+        #expect(records[1].metadata == [
+            "request": "r1", "k": "v", "trace_id": .string(span.traceID.description), "span_id": .string(span.spanID.description),
+        ])
+        #expect(records[2].metadata == ["request": "r1", "trace_id": "0af7651916cd43dd8448eb211c80319c"])
+    }
+
     @Test func dormantSiteRunsTheBodyOnlyAndNeverEvaluatesTheSite() throws {
         autotrace_set_in_process_listeners(0)
         defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }
@@ -257,5 +282,28 @@ actor Counter {
         let parent = try #require(spans(named: "woven-parent").first)
         #expect(spans(named: "library-child").first?.parentSpanID == parent.spanID)
         #expect(parent.kind == .internal)
+    }
+}
+
+/// A log handler that keeps what it is asked to log, with its own metadata merged in as swift-log handlers do.
+struct CapturingLogHandler: LogHandler {
+    final class Records: Sendable {
+        private let records = Mutex<[(message: String, metadata: Logger.Metadata)]>([])
+
+        func append(_ message: String, _ metadata: Logger.Metadata) { records.withLock { $0.append((message, metadata)) } }
+        var all: [(message: String, metadata: Logger.Metadata)] { records.withLock { $0 } }
+    }
+
+    let records: Records
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        records.append(event.message.description, metadata.merging(event.metadata ?? [:]) { $1 })
     }
 }

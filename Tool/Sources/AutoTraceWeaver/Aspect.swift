@@ -8,6 +8,9 @@ public struct Aspect: Codable, Sendable, Equatable {
     /// The aspect stands down in a module whose sources contain any of these texts (e.g. the application adds
     /// `TracingMiddleware(` itself, so a second server span would duplicate the first).
     public var unlessModuleContains: [String]
+    /// The same, for texts anywhere in the package's Swift sources (what another module does decides, e.g. who
+    /// bootstraps swift-log, which a process may do only once).
+    public var unlessPackageContains: [String]
     /// The aspect applies only in files that import one of these modules (e.g. `Router` means Hummingbird's
     /// router only where Hummingbird is imported). Empty: every file.
     public var ifFileImports: [String]
@@ -16,10 +19,13 @@ public struct Aspect: Codable, Sendable, Equatable {
     /// Statements inserted after each selected call, or at the start of the program for an entry point.
     /// `{binding}` is the name the call's result is bound to (`let router = Router()` → `router`).
     public var insert: [String]
+    /// A function to call instead of each selected callee, with the same arguments (`LoggingSystem.bootstrap(f)` →
+    /// `__AutoTraceLogging.bootstrap(f)`): it does what the callee does, and more.
+    public var callInstead: String?
     /// Modules imported by every file the aspect changes.
     public var imports: [String]
-    /// Swift declarations appended once to every file where the aspect inserts statements: what those statements
-    /// use (a framework's middleware type) without the runtime depending on the framework. They should be
+    /// Swift declarations appended once to every file where the aspect inserts statements or replaces a callee: what
+    /// they use (a framework's middleware type) without the runtime depending on the framework. They should be
     /// `private` and carry reserved `__autotrace` names, so that files and the user's code cannot collide.
     public var declarations: [String]
     /// Where it was declared: `built-in` or `autotrace.yml:LINE`.
@@ -30,9 +36,11 @@ public struct Aspect: Codable, Sendable, Equatable {
         description: String? = nil,
         joinPoint: JoinPoint,
         unlessModuleContains: [String] = [],
+        unlessPackageContains: [String] = [],
         ifFileImports: [String] = [],
         span: SpanAdvice? = nil,
         insert: [String] = [],
+        callInstead: String? = nil,
         imports: [String] = [],
         declarations: [String] = [],
         origin: String
@@ -41,9 +49,11 @@ public struct Aspect: Codable, Sendable, Equatable {
         self.description = description
         self.joinPoint = joinPoint
         self.unlessModuleContains = unlessModuleContains
+        self.unlessPackageContains = unlessPackageContains
         self.ifFileImports = ifFileImports
         self.span = span
         self.insert = insert
+        self.callInstead = callInstead
         self.imports = imports
         self.declarations = declarations
         self.origin = origin

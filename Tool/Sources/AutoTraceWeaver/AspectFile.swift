@@ -130,7 +130,10 @@ public enum AspectFile {
             let fields = try mapping(
                 node,
                 what: "an aspect",
-                keys: ["name", "description", "functions", "calls", "entry-point", "unless-module-contains", "if-file-imports", "span", "insert", "import", "declare"]
+                keys: [
+                    "name", "description", "functions", "calls", "entry-point", "unless-module-contains", "unless-package-contains",
+                    "if-file-imports", "span", "insert", "call-instead", "import", "declare",
+                ]
             )
             guard let nameNode = fields["name"] else { throw error(node, "an aspect needs a name") }
             let name = try string(nameNode, what: "name")
@@ -153,9 +156,15 @@ public enum AspectFile {
             // A span is all a function can get, so `span:` may be left out: the default name and kind.
             if case .functions = joinPoint, span == nil { span = SpanAdvice() }
             let insert = try fields["insert"].map { node throws(AspectFileError) in try strings(node, what: "insert") } ?? []
+            let callInstead = try fields["call-instead"].map { node throws(AspectFileError) in try string(node, what: "call-instead") }
             let declarations = try fields["declare"].map { node throws(AspectFileError) in try strings(node, what: "declare") } ?? []
-            if !declarations.isEmpty && insert.isEmpty {
-                throw error(node, "aspect '\(name)': declare adds what inserted statements use, so it needs insert")
+            if !declarations.isEmpty && insert.isEmpty && callInstead == nil {
+                throw error(node, "aspect '\(name)': declare adds what inserted statements or call-instead use, so it needs one of them")
+            }
+            if callInstead != nil {
+                guard case .calls = joinPoint, span == nil else {
+                    throw error(node, "aspect '\(name)': call-instead replaces the callee of calls, and cannot go with a span")
+                }
             }
             switch joinPoint {
             case .functions:
@@ -163,8 +172,8 @@ public enum AspectFile {
                     throw error(node, "aspect '\(name)': functions take a span (insert is for calls and the entry point)")
                 }
             case .calls:
-                guard span != nil || !insert.isEmpty else {
-                    throw error(node, "aspect '\(name)': calls take a span, insert, or both")
+                guard span != nil || !insert.isEmpty || callInstead != nil else {
+                    throw error(node, "aspect '\(name)': calls take a span, insert, or call-instead")
                 }
             case .entryPoint:
                 guard span == nil, !insert.isEmpty else {
@@ -178,11 +187,15 @@ public enum AspectFile {
                 unlessModuleContains: try fields["unless-module-contains"].map { node throws(AspectFileError) in
                     try strings(node, what: "unless-module-contains")
                 } ?? [],
+                unlessPackageContains: try fields["unless-package-contains"].map { node throws(AspectFileError) in
+                    try strings(node, what: "unless-package-contains")
+                } ?? [],
                 ifFileImports: try fields["if-file-imports"].map { node throws(AspectFileError) in
                     try strings(node, what: "if-file-imports")
                 } ?? [],
                 span: span,
                 insert: insert,
+                callInstead: callInstead,
                 imports: try fields["import"].map { node throws(AspectFileError) in try strings(node, what: "import") } ?? [],
                 declarations: declarations,
                 origin: "\(file):\(node.mark?.line ?? 1)"

@@ -16,6 +16,16 @@ public enum BuiltinAspects {
             unless-module-contains: ["InstrumentationSystem.bootstrap(", "OTel.bootstrap("]
             insert: __autotraceBootstrap()
 
+          # swift-log: records made while a span is current carry its trace_id and span_id. A program that does not
+          # bootstrap swift-log gets swift-log's default handler, wrapped, first thing; one that does has that call
+          # go to autotrace's (next aspects), which wraps the handlers it chose. Bootstrapping twice stops a process,
+          # so the default stands down when anything in the package bootstraps swift-log, or swift-otel does.
+          - name: default-logging
+            description: Bootstrap swift-log's default handler with trace ids in its records.
+            entry-point: true
+            unless-package-contains: ["LoggingSystem.bootstrap", "OTel.bootstrap("]
+            insert: __AutoTraceLogging.bootstrapDefault()
+
           - name: application-tracer
             description: After the application bootstraps its own tracer, woven spans go to it.
             calls: { callee: "InstrumentationSystem.bootstrap" }
@@ -222,6 +232,48 @@ public enum BuiltinAspects {
             insert: *vapor-insert
             import: *vapor-imports
             declare: *vapor-declarations
+
+          # Vapor's LoggingSystem.bootstrap(from: &env), as Vapor's template calls it, and swift-log's own forms in
+          # a file that imports Vapor (the first matching aspect applies).
+          - name: vapor-logging
+            description: Trace ids in the log records of a Vapor application.
+            calls: { callee: "LoggingSystem.bootstrap" }
+            if-file-imports: Vapor
+            call-instead: __AutoTraceVaporLogging.bootstrap
+            import: Logging
+            declare: |
+              private enum __AutoTraceVaporLogging {
+                  static func bootstrap(from environment: inout Vapor.Environment) throws {
+                      try bootstrap(from: &environment) { level in
+                          let console = Terminal()
+                          return { label in ConsoleLogger(label: label, console: console, level: level) }
+                      }
+                  }
+
+                  static func bootstrap(
+                      from environment: inout Vapor.Environment,
+                      _ factory: @Sendable (Logging.Logger.Level) -> (@Sendable (String) -> any Logging.LogHandler)
+                  ) throws {
+                      try Logging.LoggingSystem.bootstrap(from: &environment) { level in __AutoTraceLogging.correlating(factory(level)) }
+                  }
+
+                  static func bootstrap(_ factory: @escaping @Sendable (String) -> any Logging.LogHandler) {
+                      __AutoTraceLogging.bootstrap(factory)
+                  }
+
+                  static func bootstrap(
+                      _ factory: @escaping @Sendable (String, Logging.Logger.MetadataProvider?) -> any Logging.LogHandler,
+                      metadataProvider: Logging.Logger.MetadataProvider?
+                  ) {
+                      __AutoTraceLogging.bootstrap(factory, metadataProvider: metadataProvider)
+                  }
+              }
+
+          - name: logging
+            description: Trace ids in the log records of an application that bootstraps swift-log.
+            calls: { callee: "LoggingSystem.bootstrap" }
+            if-file-imports: Logging
+            call-instead: __AutoTraceLogging.bootstrap
 
           # AsyncHTTPClient needs no aspect of its own: its async execute() makes a client span and sends its
           # traceparent through the tracer it captured when its configuration was created, and the entry point

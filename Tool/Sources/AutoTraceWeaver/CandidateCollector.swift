@@ -624,6 +624,15 @@ final class CandidateCollector: SyntaxVisitor {
                 declarations.append(declaration)
             }
         }
+        if let callInstead = aspect.callInstead {
+            let start = node.calledExpression.positionAfterSkippingLeadingTrivia.utf8Offset
+            let end = node.calledExpression.endPositionBeforeTrailingTrivia.utf8Offset
+            edits.append(Edit(offset: start, text: callInstead, length: end - start))
+            insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: [callInstead], replacedCallee: callee))
+            for declaration in aspect.declarations where !declarations.contains(declaration) {
+                declarations.append(declaration)
+            }
+        }
         if let advice = aspect.span {
             // A try/await further out may cover this call, but inside the span's closure it would need its own.
             let outer = Self.enclosingEffects(expression)
@@ -770,8 +779,15 @@ public struct ModuleContext: Sendable {
     public var valueTypes: Set<String> = []
     public var referenceTypes: Set<String> = []
 
-    /// `sources` are the texts of all the module's files, for `unless-module-contains` and the kinds of types.
-    public init(name: String, aspects: [Aspect], sources: [String], unwoven: [SiteLocation: String] = [:]) {
+    /// `sources` are the texts of all the module's files, for `unless-module-contains` and the kinds of types;
+    /// `packageSources` reads those of the whole package, only if an aspect has `unless-package-contains`.
+    public init(
+        name: String,
+        aspects: [Aspect],
+        sources: [String],
+        packageSources: () -> [String] = { [] },
+        unwoven: [SiteLocation: String] = [:]
+    ) {
         self.name = name
         self.aspects = aspects
         self.unwoven = unwoven
@@ -781,9 +797,16 @@ public struct ModuleContext: Sendable {
             }
         }
         var standingDown: [String: String] = [:]
+        var package: [String]?
         for aspect in aspects {
             if let text = aspect.unlessModuleContains.first(where: { text in sources.contains { $0.contains(text) } }) {
                 standingDown[aspect.name] = "aspect '\(aspect.name)' stands down: the module already contains \(text)"
+            } else if !aspect.unlessPackageContains.isEmpty {
+                let texts = package ?? packageSources()
+                package = texts
+                if let text = aspect.unlessPackageContains.first(where: { text in texts.contains { $0.contains(text) } }) {
+                    standingDown[aspect.name] = "aspect '\(aspect.name)' stands down: the package already contains \(text)"
+                }
             }
         }
         self.standingDown = standingDown

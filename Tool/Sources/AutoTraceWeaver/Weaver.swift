@@ -53,18 +53,21 @@ public struct SkippedCandidate: Codable, Sendable, Equatable {
     }
 }
 
-/// Statements an aspect inserted after a call or at the entry point.
+/// Statements an aspect inserted after a call or at the entry point, or a callee it replaced (`call-instead`).
 public struct Insertion: Codable, Sendable, Equatable {
     public var aspect: String
     public var file: String
     public var line: Int
     public var statements: [String]
+    /// The callee as written, when the aspect called its `call-instead` function (the one statement) in its place.
+    public var replacedCallee: String?
 
-    public init(aspect: String, file: String, line: Int, statements: [String]) {
+    public init(aspect: String, file: String, line: Int, statements: [String], replacedCallee: String? = nil) {
         self.aspect = aspect
         self.file = file
         self.line = line
         self.statements = statements
+        self.replacedCallee = replacedCallee
     }
 }
 

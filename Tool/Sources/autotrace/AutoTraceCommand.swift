@@ -231,7 +231,9 @@ struct Report: ParsableCommand {
             print("  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.file):\(site.line) (\(site.aspect))")
         }
         for insertion in insertions {
-            print("  inserted  \(insertion.statements.joined(separator: "; "))  \(insertion.file):\(insertion.line) (\(insertion.aspect))")
+            let statements = insertion.statements.joined(separator: "; ")
+            let change = insertion.replacedCallee.map { "calls     \(statements) instead of \($0)" } ?? "inserted  \(statements)"
+            print("  \(change)  \(insertion.file):\(insertion.line) (\(insertion.aspect))")
         }
         for candidate in skipped {
             print("  skipped  \(candidate.function)  \(candidate.file):\(candidate.line): \(candidate.reason)")

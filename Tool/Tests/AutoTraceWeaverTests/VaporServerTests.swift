@@ -6,16 +6,21 @@ import Testing
 
 /// Examples/HelloServer's VaporServer, a Vapor 4 app laid out like Vapor's template with no tracing code, woven by
 /// `autotrace build` and run for real: server spans named by route template, req.client calls as client spans in
-/// the caller's trace, secrets kept out of every exported byte.
+/// the caller's trace, log lines naming their span, secrets kept out of every exported byte.
 extension WovenBuildTests {
     @Test func vaporRequestsAndClientCallsMakeOneTraceWithSecretsRedacted() throws {
         try buildVaporServer()
         let receiver = try OTLPTestReceiver()
-        let (server, port) = try Self.startVaporServer(environment: [
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
-            "OTEL_BSP_SCHEDULE_DELAY": "50",
-            "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
-        ])
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vapor-\(UUID()).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let (server, port) = try Self.startVaporServer(
+            environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
+                "OTEL_BSP_SCHEDULE_DELAY": "50",
+                "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
+            ],
+            log: log
+        )
         defer { if server.isRunning { server.terminate() } }
 
         let caller = (trace: String(repeating: "cd", count: 16), span: "00f067aa0ba90201")
@@ -62,6 +67,9 @@ extension WovenBuildTests {
         #expect(attributes["server.address"]?.stringValue == "127.0.0.1")
         #expect(attributes["server.port"]?.intValue == Int64(port))
         #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == greeting.spanID })
+        // The route's log line (Vapor's console logger, bootstrapped from the environment) names the span it ran in.
+        let logLine = try #require(try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first { $0.contains("greeting alice") })
+        #expect(logLine.contains(caller.trace) && logLine.contains(hex(greeting.spanID)), "\(logLine)")
 
         // An EventLoopFuture route; a 404 from Abort and from no route at all (not errors); a thrown error (500).
         #expect(Self.attributes(of: try #require(exported.first { $0.name == "GET /sync" }))["http.response.status_code"]?.intValue == 200)
@@ -100,8 +108,9 @@ extension WovenBuildTests {
         #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
 
         let report = try Self.moduleReport("VaporServer", in: Self.helloServer)
-        #expect(report.sites.map(\.name) == ["Greetings.greeting", "Relay.forward"] && report.skipped.isEmpty, "\(report)")
-        #expect(report.insertions.map(\.aspect) == ["entry-point", "vapor"])
+        #expect(report.sites.map(\.name) == ["Greetings.greeting", "Relay.forward"], "\(report)")
+        #expect(report.insertions.map(\.aspect) == ["entry-point", "vapor-logging", "vapor"])
+        #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package already contains LoggingSystem.bootstrap"])
     }
 
     /// A dormant Vapor server still passes an incoming traceparent on through req.client; an application that
@@ -152,13 +161,19 @@ extension WovenBuildTests {
     }
 
     /// Starts the woven VaporServer on a free loopback port (`serve`, as Vapor apps are run) and waits until it listens.
-    static func startVaporServer(environment: [String: String] = [:]) throws -> (Process, port: Int) {
+    /// With `log`, Vapor logs at info level into that file.
+    static func startVaporServer(environment: [String: String] = [:], log: URL? = nil) throws -> (Process, port: Int) {
         let port = try LoopbackHTTP.freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/VaporServer")
-        server.arguments = ["serve", "--hostname", "127.0.0.1", "--port", String(port), "--log", "warning"]
+        server.arguments = ["serve", "--hostname", "127.0.0.1", "--port", String(port), "--log", log == nil ? "warning" : "info"]
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        server.standardOutput = FileHandle.nullDevice
+        if let log {
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            server.standardOutput = try FileHandle(forWritingTo: log)
+        } else {
+            server.standardOutput = FileHandle.nullDevice
+        }
         try server.run()
         try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
         return (server, port)

@@ -6,7 +6,9 @@ import Testing
 /// Golden rewrites: what the weaver writes for each construct, and what it refuses.
 @Suite struct WeaverTests {
     /// Weaves with the built-in aspects and, when given, an autotrace.yml; `module` lists the module's other files.
-    func weave(_ source: String, yaml: String? = nil, path: String = "/pkg/Sources/App/File.swift", module: [String] = []) -> WeaveResult {
+    func weave(
+        _ source: String, yaml: String? = nil, path: String = "/pkg/Sources/App/File.swift", module: [String] = [], package: [String] = []
+    ) -> WeaveResult {
         let aspects: [Aspect]
         do {
             aspects = try AspectFile.resolve(userFile: yaml, file: "autotrace.yml")
@@ -14,7 +16,7 @@ import Testing
             Issue.record("\(error)")
             aspects = []
         }
-        let context = ModuleContext(name: "App", aspects: aspects, sources: [source] + module)
+        let context = ModuleContext(name: "App", aspects: aspects, sources: [source] + module, packageSources: { [source] + module + package })
         return Weaver.weave(source: source, path: path, displayPath: "Sources/App/File.swift", module: context, firstSiteID: 1)
     }
 
@@ -398,7 +400,7 @@ import Testing
             app.clients.use { __AutoTraceVaporClient(application: $0) }
             #sourceLocation(file: "/pkg/Sources/App/File.swift", line: 7)
             """), "\(result.source)")
-        #expect(result.insertions.map(\.aspect) == ["entry-point", "vapor"])
+        #expect(result.insertions.map(\.aspect) == ["entry-point", "default-logging", "vapor"])
         // What the declarations name, imported; each declaration once, private to the file.
         for module in ["AsyncHTTPClient", "NIOCore", "Logging"] { #expect(result.source.contains("import \(module)\n")) }
         for type in ["__AutoTraceVaporBoot", "__AutoTraceVaporServer", "__AutoTraceVaporClient"] {
@@ -410,6 +412,39 @@ import Testing
         #expect(older.source.contains("app.lifecycle.use(__AutoTraceVaporBoot())"))
         // Someone else's Application, in a file that does not import Vapor, is left alone.
         #expect(!weave("func f() async throws { let app = try await Application.make(1) }\n").isChanged)
+    }
+
+    @Test func logRecordsGetTraceIdsWhetherTheProgramBootstrapsSwiftLogOrNot() {
+        // Nobody bootstraps swift-log: the entry point does, with the default handler wrapped, after the tracer.
+        let plain = weave("print(1)\n", path: "/pkg/Sources/App/main.swift")
+        #expect(plain.source.contains("__autotraceBootstrap()\n"))
+        #expect(plain.source.contains("__AutoTraceLogging.bootstrapDefault()\n"))
+        #expect(plain.insertions.map(\.aspect) == ["entry-point", "default-logging"])
+        // Another module of the package does: a second bootstrap would stop the process, so the default stands down.
+        let elsewhere = weave("print(1)\n", path: "/pkg/Sources/App/main.swift", package: ["LoggingSystem.bootstrap(MyHandler.init)"])
+        #expect(!elsewhere.source.contains("bootstrapDefault"))
+        #expect(elsewhere.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package already contains LoggingSystem.bootstrap"])
+        // The program bootstraps swift-log: the call goes to autotrace's, with the same arguments and trailing closure.
+        let own = weave("""
+            import Logging
+            func start() {
+                LoggingSystem.bootstrap(StreamLogHandler.standardOutput)
+                Logging.LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+            }
+            """)
+        #expect(own.source.contains("    __AutoTraceLogging.bootstrap(StreamLogHandler.standardOutput)\n"), "\(own.source)")
+        #expect(own.source.contains("    __AutoTraceLogging.bootstrap { label in StreamLogHandler.standardError(label: label) }\n"))
+        #expect(own.insertions == [
+            Insertion(aspect: "logging", file: "Sources/App/File.swift", line: 3, statements: ["__AutoTraceLogging.bootstrap"], replacedCallee: "LoggingSystem.bootstrap"),
+            Insertion(aspect: "logging", file: "Sources/App/File.swift", line: 4, statements: ["__AutoTraceLogging.bootstrap"], replacedCallee: "Logging.LoggingSystem.bootstrap"),
+        ])
+        // Vapor's form, in a file that imports Vapor: a generated function that wraps Vapor's console logger.
+        let vapor = weave("import Vapor\nimport Logging\nfunc start() throws {\n    var env = try Environment.detect()\n    try LoggingSystem.bootstrap(from: &env)\n}\n")
+        #expect(vapor.source.contains("    try __AutoTraceVaporLogging.bootstrap(from: &env)\n"))
+        #expect(vapor.source.contains("private enum __AutoTraceVaporLogging {"))
+        #expect(vapor.insertions.map(\.aspect) == ["vapor-logging"])
+        // Someone else's LoggingSystem, in a file that imports no logging library, is left alone.
+        #expect(!weave("func f() { LoggingSystem.bootstrap(1) }\n").isChanged)
     }
 
     @Test func anApplicationTracerIsBootstrappedByTheApplication() {
@@ -442,7 +477,8 @@ import Testing
         ("aspects:\n  - name: a\n    span: {}\n", "autotrace.yml:2:5: error: aspect 'a' needs exactly one join point"),
         ("aspects:\n  - name: a\n    functions: {}\n    span: { kind: serverr }\n", "autotrace.yml:4:19: error: unknown span kind 'serverr'"),
         ("aspects:\n  - name: a\n    functions: {}\n    insert: [f()]\n", "autotrace.yml:2:5: error: aspect 'a': functions take a span"),
-        ("aspects:\n  - name: a\n    calls: { callee: f }\n    span: {}\n    declare: struct S {}\n", "autotrace.yml:2:5: error: aspect 'a': declare adds what inserted statements use, so it needs insert"),
+        ("aspects:\n  - name: a\n    calls: { callee: f }\n    span: {}\n    declare: struct S {}\n", "autotrace.yml:2:5: error: aspect 'a': declare adds what inserted statements or call-instead use"),
+        ("aspects:\n  - name: a\n    functions: {}\n    call-instead: g\n", "autotrace.yml:2:5: error: aspect 'a': call-instead replaces the callee of calls"),
         ("aspects:\n  - name: a\n    functions: { access: [secret] }\n    span: {}\n", "autotrace.yml:3:26: error: unknown access level 'secret'"),
         ("aspects: [\n", "autotrace.yml:2:1: error: invalid YAML"),
         ("disable-built-in: [routers]\n", "autotrace.yml:1:19: error: no built-in aspect is named 'routers'"),
@@ -510,7 +546,8 @@ import Testing
     }
 
     @Test func mainSwiftBootstrapsBeforeItsFirstStatement() {
-        let result = weave("import Foundation\n\nprint(1)\n", path: "/pkg/Sources/App/main.swift")
+        let tracerOnly = "disable-built-in: [default-logging]\n"
+        let result = weave("import Foundation\n\nprint(1)\n", yaml: tracerOnly, path: "/pkg/Sources/App/main.swift")
         #expect(result.source.contains("import Foundation\n\n__autotraceBootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 3)\nprint(1)\n"))
         // Top-level `let`s are code that runs in order: a client made there must find the tracer bootstrapped.
         let client = weave("""
@@ -520,7 +557,7 @@ import Testing
             #endif
             let client = HTTPClient()
             func use() {}
-            """, path: "/pkg/Sources/App/main.swift")
+            """, yaml: tracerOnly, path: "/pkg/Sources/App/main.swift")
         #expect(client.source.contains("#endif\n__autotraceBootstrap()\n#sourceLocation(file: \"/pkg/Sources/App/main.swift\", line: 5)\nlet client = HTTPClient()\n"))
     }
 

@@ -8,7 +8,9 @@ func routes(_ app: Application) throws {
     app.get("health") { _ in "ok" }
 
     app.get("hello", ":name") { req async throws -> String in
-        try Greetings().greeting(for: req.parameters.require("name"))
+        let name = try req.parameters.require("name")
+        req.logger.info("greeting \(name)")
+        return Greetings().greeting(for: name)
     }
 
     app.get("sync") { req -> EventLoopFuture<String> in
