@@ -11,6 +11,10 @@ public struct Aspect: Codable, Sendable, Equatable {
     /// The same, for texts anywhere in the package's Swift sources (what another module does decides, e.g. who
     /// bootstraps swift-log, which a process may do only once).
     public var unlessPackageContains: [String]
+    /// Why the aspect stands down package-wide: set by `autotrace build` when a text of `unlessPackageContains` is
+    /// in the package or its dependencies (see ``standingDownInPackage(_:sources:)``), so that a change there
+    /// changes the aspects and the package's modules are woven again.
+    public var packageStandDown: String?
     /// The aspect applies only in files that import one of these modules (e.g. `Router` means Hummingbird's
     /// router only where Hummingbird is imported). Empty: every file.
     public var ifFileImports: [String]
@@ -57,6 +61,22 @@ public struct Aspect: Codable, Sendable, Equatable {
         self.imports = imports
         self.declarations = declarations
         self.origin = origin
+    }
+}
+
+extension Aspect {
+    /// The aspects with ``packageStandDown`` set where a text of their `unless-package-contains` is in `sources`:
+    /// the Swift sources of the package and of its dependencies.
+    public static func standingDownInPackage(_ aspects: [Aspect], sources: () -> [String]) -> [Aspect] {
+        guard aspects.contains(where: { !$0.unlessPackageContains.isEmpty }) else { return aspects }
+        let texts = sources()
+        return aspects.map { aspect in
+            var aspect = aspect
+            if let text = aspect.unlessPackageContains.first(where: { text in texts.contains { $0.contains(text) } }) {
+                aspect.packageStandDown = "aspect '\(aspect.name)' stands down: the package or a dependency contains \(text)"
+            }
+            return aspect
+        }
     }
 }
 

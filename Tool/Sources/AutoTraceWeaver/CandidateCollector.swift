@@ -779,15 +779,8 @@ public struct ModuleContext: Sendable {
     public var valueTypes: Set<String> = []
     public var referenceTypes: Set<String> = []
 
-    /// `sources` are the texts of all the module's files, for `unless-module-contains` and the kinds of types;
-    /// `packageSources` reads those of the whole package, only if an aspect has `unless-package-contains`.
-    public init(
-        name: String,
-        aspects: [Aspect],
-        sources: [String],
-        packageSources: () -> [String] = { [] },
-        unwoven: [SiteLocation: String] = [:]
-    ) {
+    /// `sources` are the texts of all the module's files, for `unless-module-contains` and the kinds of types.
+    public init(name: String, aspects: [Aspect], sources: [String], unwoven: [SiteLocation: String] = [:]) {
         self.name = name
         self.aspects = aspects
         self.unwoven = unwoven
@@ -797,16 +790,11 @@ public struct ModuleContext: Sendable {
             }
         }
         var standingDown: [String: String] = [:]
-        var package: [String]?
         for aspect in aspects {
             if let text = aspect.unlessModuleContains.first(where: { text in sources.contains { $0.contains(text) } }) {
                 standingDown[aspect.name] = "aspect '\(aspect.name)' stands down: the module already contains \(text)"
-            } else if !aspect.unlessPackageContains.isEmpty {
-                let texts = package ?? packageSources()
-                package = texts
-                if let text = aspect.unlessPackageContains.first(where: { text in texts.contains { $0.contains(text) } }) {
-                    standingDown[aspect.name] = "aspect '\(aspect.name)' stands down: the package already contains \(text)"
-                }
+            } else if let reason = aspect.packageStandDown {
+                standingDown[aspect.name] = reason
             }
         }
         self.standingDown = standingDown

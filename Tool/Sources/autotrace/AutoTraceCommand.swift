@@ -69,7 +69,14 @@ struct WovenSwiftPMCommand {
             throw ValidationError("swift and swiftc must be on PATH (a Swift toolchain, 6.2 or later)")
         }
         let scratch = "\(root)/\(Self.scratchPath)"
-        let aspects = try Self.loadAspects(root: root)
+        let checkouts = "\(Self.scratchArgument(arguments) ?? scratch)/checkouts"
+        if !FileManager.default.fileExists(atPath: checkouts) {
+            // `unless-package-contains` reads the dependencies' sources, which the first build has not fetched yet.
+            _ = Subprocess.run(swift, ["package", "resolve", "--package-path", root, "--scratch-path", Self.scratchArgument(arguments) ?? scratch])
+        }
+        let aspects = Aspect.standingDownInPackage(try Self.loadAspects(root: root)) {
+            PackageSources.texts(root: root, checkouts: checkouts)
+        }
         try Self.recordWeaver(this, aspects: aspects, scratch: scratch)
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_EXEC"] = try Self.wrapperToolchain(wrapper: this, realCompiler: swiftc, scratch: scratch)
@@ -86,6 +93,11 @@ struct WovenSwiftPMCommand {
 
 extension WovenSwiftPMCommand {
     static let aspectFileName = "autotrace.yml"
+
+    /// The value of a `--scratch-path` the user passed on to SwiftPM.
+    static func scratchArgument(_ arguments: [String]) -> String? {
+        arguments.firstIndex(of: "--scratch-path").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+    }
 
     /// The built-in aspects and the package's autotrace.yml; an invalid file stops here, before any compile.
     static func loadAspects(root: String) throws -> [Aspect] {

@@ -325,9 +325,7 @@ struct CompilerWrapper {
         let aspects =
             (try? JSONDecoder().decode([Aspect].self, from: Data(contentsOf: URL(fileURLWithPath: Self.aspectsPath(workDirectory: workDirectory)))))
             ?? BuiltinAspects.aspects()
-        let context = ModuleContext(
-            name: module, aspects: aspects, sources: Array(sources.values), packageSources: packageSources, unwoven: unwoven
-        )
+        let context = ModuleContext(name: module, aspects: aspects, sources: Array(sources.values), unwoven: unwoven)
 
         func weaveFile(_ path: String) throws -> String {
             guard let source = sources[path] else { return path }
@@ -415,22 +413,6 @@ struct CompilerWrapper {
             return arguments[index].hasPrefix("-I") && arguments[index].count > 2 ? String(arguments[index].dropFirst(2)) : nil
         }
         return searchPaths.contains { FileManager.default.fileExists(atPath: "\($0)/AutoTrace.swiftmodule") }
-    }
-
-    /// The texts of every Swift file of the package (all its targets, not the build folders), for
-    /// `unless-package-contains`.
-    private func packageSources() -> [String] {
-        guard let walker = FileManager.default.enumerator(atPath: packageRoot) else { return [] }
-        var texts: [String] = []
-        while let relative = walker.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix(".") {
-                walker.skipDescendants()
-            } else if isPackageSource("\(packageRoot)/\(relative)"), let text = try? String(contentsOfFile: "\(packageRoot)/\(relative)", encoding: .utf8) {
-                texts.append(text)
-            }
-        }
-        return texts
     }
 
     /// A Swift file of the package itself (not a dependency's checkout, not a woven copy).

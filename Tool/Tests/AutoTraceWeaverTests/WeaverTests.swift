@@ -16,7 +16,9 @@ import Testing
             Issue.record("\(error)")
             aspects = []
         }
-        let context = ModuleContext(name: "App", aspects: aspects, sources: [source] + module, packageSources: { [source] + module + package })
+        let context = ModuleContext(
+            name: "App", aspects: Aspect.standingDownInPackage(aspects) { [source] + module + package }, sources: [source] + module
+        )
         return Weaver.weave(source: source, path: path, displayPath: "Sources/App/File.swift", module: context, firstSiteID: 1)
     }
 
@@ -420,10 +422,10 @@ import Testing
         #expect(plain.source.contains("__autotraceBootstrap()\n"))
         #expect(plain.source.contains("__AutoTraceLogging.bootstrapDefault()\n"))
         #expect(plain.insertions.map(\.aspect) == ["entry-point", "default-logging"])
-        // Another module of the package does: a second bootstrap would stop the process, so the default stands down.
+        // Another module of the package, or a dependency, does: a second bootstrap would stop the process.
         let elsewhere = weave("print(1)\n", path: "/pkg/Sources/App/main.swift", package: ["LoggingSystem.bootstrap(MyHandler.init)"])
         #expect(!elsewhere.source.contains("bootstrapDefault"))
-        #expect(elsewhere.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package already contains LoggingSystem.bootstrap"])
+        #expect(elsewhere.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
         // The program bootstraps swift-log: the call goes to autotrace's, with the same arguments and trailing closure.
         let own = weave("""
             import Logging

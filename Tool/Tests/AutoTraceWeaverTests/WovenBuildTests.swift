@@ -264,3 +264,25 @@ import Testing
         if kill(program, 0) == 0 { kill(program, SIGKILL) }
     }
 }
+
+/// swift-log in a program that never bootstraps it: the woven entry point does, with swift-log's default handler.
+extension WovenBuildTests {
+    @Test func logRecordsOfAProgramThatNeverBootstrapsSwiftLogNameTheirSpan() throws {
+        let build = try Self.run(Self.autotrace, ["build", "--product", "Logbook"], in: Self.fixture)
+        try #require(build.status == 0, "woven build of Logbook failed:\n\(build.output)")
+        let traces = FileManager.default.temporaryDirectory.appendingPathComponent("logbook-\(UUID()).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: traces) }
+        let run = try Self.run(
+            "\(Self.fixture)/.build-autotrace/debug/Logbook", [], in: Self.fixture,
+            environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"]
+        )
+        #expect(run.status == 0)
+        let lines = run.output.split(separator: "\n")
+        let opening = try #require(lines.first { $0.contains("opening") }, "\(run.output)")
+        #expect(!opening.contains("trace_id"), "no span, no ids: \(opening)")
+        let span = try #require(try Self.spans(in: traces).first { $0["name"] as? String == "checkIn" })
+        let checkIn = try #require(lines.first { $0.contains("checked in ada") })
+        #expect(checkIn.contains("trace_id=\(span["traceId"] as? String ?? "?")"), "\(checkIn)")
+        #expect(checkIn.contains("span_id=\(span["spanId"] as? String ?? "?")"), "\(checkIn)")
+    }
+}

@@ -8,6 +8,7 @@ let package = Package(
         .package(name: "swift-autotrace", path: "../../../.."),
         // Another major version than the autotrace tool's own swift-syntax: the runtime must not care.
         .package(url: "https://github.com/swiftlang/swift-syntax.git", exact: "600.0.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
     ],
     targets: [
         .executableTarget(
@@ -24,6 +25,11 @@ let package = Package(
         ),
         .target(name: "Pricing", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]),
         .testTarget(name: "PricingTests", dependencies: ["Pricing"]),
+        // Logs with swift-log but never bootstraps it.
+        .executableTarget(
+            name: "Logbook",
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "AutoTrace", package: "swift-autotrace")]
+        ),
         .executableTarget(
             name: "SyntaxCheck",
             dependencies: [
