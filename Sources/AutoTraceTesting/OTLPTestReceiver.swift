@@ -114,6 +114,13 @@ public final class OTLPTestReceiver: Sendable {
     /// Every request so far, in arrival order.
     public var requests: [Request] { state.withLock { $0.requests } }
 
+    /// The spans of the requests answered with 200, decoded, in the order they arrived.
+    public func acceptedSpans() throws -> [Opentelemetry_Proto_Trace_V1_Span] {
+        try requests.filter { $0.status == 200 }.flatMap { request in
+            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+        }
+    }
+
     /// Spans in the requests answered with 2xx.
     public var acceptedSpanCount: Int { state.withLock { $0.acceptedSpans } }
 

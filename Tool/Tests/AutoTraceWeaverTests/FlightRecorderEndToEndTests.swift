@@ -41,9 +41,7 @@ extension WovenBuildTests {
         // Tail capture: the slow trace reaches the receiver whole, the fast ones do not.
         #expect(receiver.waitForAcceptedSpans(7, timeoutSeconds: 10))
         usleep(500_000)
-        let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
-            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
-        }
+        let exported = try receiver.acceptedSpans()
         try Self.expectGreetingTree(exported.filter { Self.hex($0.traceID) == slow.trace }, callerSpan: slow.span, route: "GET /slow/{name}")
         #expect(exported.count == 7, "only the slow trace: \(exported.map(\.name))")
 

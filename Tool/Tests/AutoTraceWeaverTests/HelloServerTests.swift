@@ -58,9 +58,7 @@ extension WovenBuildTests {
         server.terminate()
         server.waitUntilExit()
 
-        let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
-            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
-        }
+        let exported = try receiver.acceptedSpans()
         #expect(exported.count == 24)
         let hex = Self.hex
         for caller in callers {

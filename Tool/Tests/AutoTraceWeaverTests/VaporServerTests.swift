@@ -48,9 +48,7 @@ extension WovenBuildTests {
         #expect(receiver.waitForAcceptedSpans(11, timeoutSeconds: 20))
         server.terminate()
         server.waitUntilExit()
-        let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
-            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
-        }
+        let exported = try receiver.acceptedSpans()
         #expect(exported.count == 11, "\(exported.map(\.name))")
         let hex = Self.hex
 
@@ -139,9 +137,7 @@ extension WovenBuildTests {
         #expect(receiver.waitForAcceptedSpans(2, timeoutSeconds: 20))
         ownTracing.terminate()
         ownTracing.waitUntilExit()
-        let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
-            try request.decodedProtobuf().resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
-        }
+        let exported = try receiver.acceptedSpans()
         #expect(exported.count == 2, "\(exported.map(\.name))")
         let server = try #require(exported.first { $0.kind == .server })
         // The dormant service is invisible: the downstream span's parent is the original caller.

@@ -84,7 +84,7 @@ import Testing
         let skipped = (greeter["skipped"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
         #expect(skipped == ["inlinableHelper()"])
         let insertions = (greeter["insertions"] as? [[String: Any]] ?? []).compactMap { $0["aspect"] as? String }
-        #expect(insertions == ["entry-point"])
+        #expect(insertions == ["entry-point", "default-logging"])
         let fragile = try #require(modules.first { $0["module"] as? String == "Fragile" })
         #expect((fragile["sites"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["fragileAnswer"])
         #expect((fragile["skipped"] as? [Any])?.isEmpty ?? true)
