@@ -8,8 +8,8 @@ public struct Aspect: Codable, Sendable, Equatable {
     /// The aspect stands down in a module whose sources contain any of these texts (e.g. the application adds
     /// `TracingMiddleware(` itself, so a second server span would duplicate the first).
     public var unlessModuleContains: [String]
-    /// The same, for texts anywhere in the package's Swift sources (what another module does decides, e.g. who
-    /// bootstraps swift-log, which a process may do only once).
+    /// The same, for texts anywhere in the Swift sources of the package or of its fetched dependencies (what another
+    /// module does decides, e.g. who bootstraps swift-log, which a process may do only once).
     public var unlessPackageContains: [String]
     /// Why the aspect stands down package-wide: set by `autotrace build` when a text of `unlessPackageContains` is
     /// in the package or its dependencies (see ``standingDownInPackage(_:sources:)``), so that a change there
