@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of autotrace's parsers with libFuzzer (the package in Fuzz/, see Fuzz/README.md).
 #
-#   scripts/fuzz.sh [--time SECONDS] [--no-build] [--regressions] [TARGET...]
+#   scripts/fuzz.sh [--time SECONDS] [--no-build | --build-only] [--regressions] [TARGET...]
 #
 # Builds the fuzz targets, then runs each for SECONDS (default 60) from its committed seeds in Fuzz/Corpus/TARGET.
 # New corpus entries go to .build-fuzz/corpus/TARGET, crashing inputs to .build-fuzz/artifacts/TARGET: the
 # committed folders are only read. Prints executions, exec/s, coverage, corpus growth and crashes per target and
-# exits non-zero if any target crashed. --regressions replays Fuzz/Regressions/TARGET (known crashes handed over
+# exits non-zero if any target crashed. --build-only builds and stops. --regressions replays Fuzz/Regressions/TARGET (known crashes handed over
 # to the owner of the code) instead of fuzzing, and fails while any of them still crashes.
 # Targets: FuzzTraceContext FuzzHTTPResponse FuzzAspectFile FuzzDirective FuzzELF FuzzConfiguration (default: all).
 set -euo pipefail
@@ -22,6 +22,7 @@ while [[ $# -gt 0 ]]; do
         --time) seconds="${2:?--time needs a number of seconds}"; shift 2 ;;
         --time=*) seconds="${1#--time=}"; shift ;;
         --no-build) build=no; shift ;;
+        --build-only) mode=build; shift ;;
         --regressions) mode=regressions; shift ;;
         -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -55,6 +56,7 @@ if [[ $build == yes ]]; then
     grep -E "(warning|error):" "$scratch/build.log" | grep -v "unhandled; explicitly declare them" || true
     echo "fuzz.sh: built in $((SECONDS - start)) s"
 fi
+[[ $mode == build ]] && exit 0
 binaries="$(swift build --package-path "$root/Fuzz" --scratch-path "$scratch" --show-bin-path 2>/dev/null)"
 
 # Swift's own backtracer would take the trap's signal first, and libFuzzer would then save no crashing input.

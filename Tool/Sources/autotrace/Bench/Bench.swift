@@ -7,7 +7,8 @@ struct Bench: ParsableCommand {
         abstract: "Run HelloServer in every instrumentation scenario under identical load and report the numbers.",
         discussion: """
             Builds HelloServer three ways — plain, woven, and HelloServerManual (the same server traced by hand with \
-            swift-otel) — each once, in a scratch folder of its own that later runs reuse. Then, for each round, it \
+            swift-otel) — in two scratch folders that later runs reuse: the woven one of `autotrace build`, and \
+            .build-bench-plain, where the plain and hand-traced builds share their dependencies. Then, for each round, it \
             runs every scenario in turn: baseline, manual, woven dormant, woven with in-process OTLP export, woven \
             with `autotrace attach`, woven with the flight recorder, unwoven with `attach --symbols`. Every scenario \
             gets the same load: wrk saturating /work?cpu=50&alloc=10 for SECONDS, then a fixed RATE with latencies \
@@ -18,9 +19,9 @@ struct Bench: ParsableCommand {
             network needed). A scenario that cannot run here (no root or libbpf for attach, a failed build) is \
             shown as not available, with the reason. Needs wrk (apt-get install wrk).
 
-            Duration on a 2-core machine: the first run builds the three binaries (release: about 23 minutes, \
-            debug: about 15); after that --quick (1 round of 3 s) takes about 4 minutes and the full run \
-            (3 rounds of 10 s) about 9.
+            Duration on a 2-core machine: the first run compiles the dependencies twice, plain and woven (release: \
+            under 23 minutes, debug: under 15); after that --quick (1 round of 3 s) takes about 4 minutes and the \
+            full run (3 rounds of 10 s) about 9.
             """
     )
 
@@ -51,7 +52,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("scenario"), help: "Run only this scenario (repeat for more); baseline always runs, as the reference.")
     var scenarioNames: [String] = []
 
-    @Flag(help: "Build every binary from an empty scratch folder, so that the clean build times are measured now.")
+    @Flag(help: "Empty the scratch folders first, so that the clean build times of baseline and woven are measured now.")
     var cleanBuilds = false
 
     @Option(help: "An earlier bench.json: write its bench.html again (in this version's layout) and run nothing.")
@@ -89,10 +90,16 @@ struct Bench: ParsableCommand {
         // unavailable and the others still run.
         var buildSeconds: [String: Double] = [:]
         var builds: [BenchScenario.Binary: BenchBuild.Outcome] = [:]
-        for binary in BenchScenario.Binary.allCases where scenarios.contains(where: { $0.binary == binary && $0.unavailable == nil }) {
-            let build = BenchBuild(binary: binary, package: package, configuration: buildConfiguration)
+        let needed = BenchScenario.Binary.allCases.filter { binary in
+            scenarios.contains { $0.binary == binary && $0.unavailable == nil }
+        }.map { BenchBuild(binary: $0, package: package, configuration: buildConfiguration) }
+        if cleanBuilds {
+            for scratch in Set(needed.map(\.scratch)) { try? FileManager.default.removeItem(atPath: scratch) }
+        }
+        for build in needed {
+            let binary = build.binary
             progress("building \(build.product) \(binary.rawValue) (\(buildConfiguration))\(cleanBuilds ? " from clean" : "")…")
-            let outcome = build.run(clean: cleanBuilds)
+            let outcome = build.run()
             builds[binary] = outcome
             buildSeconds[binary.rawValue] = outcome.seconds
             if let failure = outcome.failure { progress("  \(failure)") }
@@ -126,7 +133,10 @@ struct Bench: ParsableCommand {
         print("\nHelloServer \(BenchRun.path), \(buildConfiguration), \(rounds) round(s) of \(Int(seconds)) s, medians (ratio to baseline):\n")
         print(report.markdown)
         if builds.values.contains(where: { $0.failure == nil && $0.cleanSeconds == nil }) {
-            print("\nA clean build time shows \"–\" for a binary built before autotrace bench first ran; --clean-builds measures it.")
+            print(
+                "\nA clean build time shows \"–\" for a binary built before autotrace bench first ran (--clean-builds measures it) "
+                    + "and for manual, which reuses the baseline's dependency build."
+            )
         }
         if let old { print("\nCompared with \(compare!):\n\n" + report.comparison(with: old)) }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

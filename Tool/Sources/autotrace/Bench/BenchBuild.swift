@@ -1,7 +1,9 @@
 import Foundation
 
-/// One build of HelloServer that scenarios run: plain, woven or traced by hand. Each has a scratch folder of its
-/// own, so every build's clean time is a real clean build, and later runs reuse it.
+/// One build of HelloServer that scenarios run: plain, woven or traced by hand. The woven build has the scratch folder
+/// `autotrace build` uses; the plain and hand-traced builds share one, so their dependencies (SwiftNIO, Hummingbird,
+/// AsyncHTTPClient) compile once. The baseline's clean time is a real clean build; the hand-traced binary, built
+/// beside it, reports a clean time only when it was built in an empty folder.
 struct BenchBuild {
     let binary: BenchScenario.Binary
     let package: String
@@ -10,8 +12,7 @@ struct BenchBuild {
     var scratch: String {
         switch binary {
         case .woven: "\(package)/\(WovenSwiftPMCommand.scratchPath)"  // shared with `autotrace run` and the demo
-        case .plain: "\(package)/.build-bench-plain"
-        case .manual: "\(package)/.build-bench-manual"
+        case .plain, .manual: "\(package)/.build-bench-plain"
         }
     }
 
@@ -29,9 +30,8 @@ struct BenchBuild {
         var failure: String?
     }
 
-    /// Builds the binary; with `clean`, from an empty scratch folder.
-    func run(clean: Bool) -> Outcome {
-        if clean { try? FileManager.default.removeItem(atPath: scratch) }
+    /// Builds the binary in its scratch folder; an empty (or missing) folder makes it a clean build.
+    func run() -> Outcome {
         let isClean = !FileManager.default.fileExists(atPath: scratch)
         let started = Date()
         var failure: String?
