@@ -1,3 +1,5 @@
+import SwiftSyntax
+
 /// An aspect: where to weave (a join point) and what to weave there (advice). The built-in integrations and the
 /// user's `autotrace.yml` are both lists of aspects, in the same YAML format.
 public struct Aspect: Codable, Sendable, Equatable {
@@ -131,15 +133,26 @@ public struct CallSelector: Codable, Sendable, Equatable {
     public var callee: String
     /// Glob on the module name.
     public var module: String?
+    /// Only calls whose first argument has no label (`client.query("SELECT 1")`, not `Todo.query(on: db)`).
+    public var unlabeledFirstArgument: Bool
 
-    public init(callee: String, module: String? = nil) {
+    public init(callee: String, module: String? = nil, unlabeledFirstArgument: Bool = false) {
         self.callee = callee
         self.module = module
+        self.unlabeledFirstArgument = unlabeledFirstArgument
+    }
+
+    func matches(_ call: FunctionCallExprSyntax, callee text: String) -> Bool {
+        guard CandidateCollector.calleeMatches(callee, text) else { return false }
+        guard unlabeledFirstArgument else { return true }
+        return call.arguments.first.map { $0.label == nil } ?? false
     }
 }
 
-/// A span's static description. Templates: `{module}`, `{type}`, `{function}`, `{file}`; attribute values may
-/// also name a parameter of the woven function, e.g. `{orderID}`.
+/// A span's static description. Templates: `{module}`, `{type}`, `{function}`, `{file}`; for calls also `{callee}`
+/// and, when the first argument is a string literal, `{sql.text}`, `{sql.operation}`, `{sql.collection}` and
+/// `{sql.summary}` (see ``SQLQueryText``); attribute values may also name a parameter of the woven function, e.g.
+/// `{orderID}`. An attribute whose value comes out empty is left out; a name that does, is the callee's.
 public struct SpanAdvice: Codable, Sendable, Equatable {
     /// Nil: `Type.function` for a function, the callee's text for a call.
     public var name: String?

@@ -275,6 +275,25 @@ public enum BuiltinAspects {
             if-file-imports: Logging
             call-instead: __AutoTraceLogging.bootstrap
 
+          # PostgresNIO: a client span around each query(...) of PostgresClient and PostgresConnection, named by
+          # the database conventions ("SELECT visits"). Its SQL is read from the literal the call passes, while
+          # weaving: interpolations become $1, $2 as PostgresNIO binds them, literal values become ?, so no bind
+          # value or literal can reach a span and nothing is parsed at run time. A query held in a variable gives a
+          # span named after the call, without db.query.text. The span ends when the server has answered; rows
+          # stream after it. Calls with a labelled first argument (Fluent's Todo.query(on: db)) are not queries.
+          - name: postgres
+            description: Client spans for PostgresNIO queries, their SQL without literals or bind values.
+            calls: { callee: query, unlabeled-first-argument: true }
+            if-file-imports: PostgresNIO
+            span:
+              name: "{sql.summary}"
+              kind: client
+              attributes:
+                db.system.name: postgresql
+                db.operation.name: "{sql.operation}"
+                db.collection.name: "{sql.collection}"
+                db.query.text: "{sql.text}"
+
           # AsyncHTTPClient needs no aspect of its own: its async execute() makes a client span and sends its
           # traceparent through the tracer it captured when its configuration was created, and the entry point
           # bootstraps before the program creates one. The tracer redacts the query values it records in url.full

@@ -491,6 +491,15 @@ final class CandidateCollector: SyntaxVisitor {
 
     /// `, attributes: [...]` for the span's attributes; evaluated only when something listens.
     private func attributeArgument(_ attributes: [(String, [Template.Part])], _ placeholders: [String: String]) -> String {
+        // An attribute made only of placeholders that are empty here (the SQL of a query that is not a literal).
+        let attributes = attributes.filter { _, parts in
+            parts.contains { part in
+                switch part {
+                case .literal: true
+                case .placeholder(let name): placeholders[name] != ""
+                }
+            }
+        }
         guard !attributes.isEmpty else { return "" }
         let entries = attributes.map { key, parts in
             let value = parts.map { part -> String in
@@ -563,7 +572,7 @@ final class CandidateCollector: SyntaxVisitor {
 
     override func visit(_ node: FunctionCallExprSyntax) -> SyntaxVisitorContinueKind {
         let callee = Self.calleeText(node.calledExpression)
-        guard let aspect = callAspects.first(where: { Self.calleeMatches($0.1.callee, callee) })?.0 else {
+        guard let aspect = callAspects.first(where: { $0.1.matches(node, callee: callee) })?.0 else {
             return .visitChildren
         }
         let line = line(node)
@@ -652,12 +661,16 @@ final class CandidateCollector: SyntaxVisitor {
                 skip(Self.didNotCompile(message))
                 return .visitChildren
             }
+            let sql = node.arguments.first.flatMap { $0.label == nil ? SQLQueryText(argument: $0.expression) : nil }
             let placeholders = [
                 "module": module, "type": typeStack.last?.name ?? "", "function": functionStack.last ?? "",
                 "file": displayPath, "callee": callee,
+                "sql.text": sql?.text ?? "", "sql.operation": sql?.operation ?? "", "sql.collection": sql?.collection ?? "",
+                "sql.summary": sql?.summary ?? "",
             ]
+            let name = advice.name.map { Template.fill($0, placeholders) }.flatMap { $0.allSatisfy(\.isWhitespace) ? nil : $0 }
             let id = addSite(
-                name: advice.name.map { Template.fill($0, placeholders) } ?? callee,
+                name: name ?? callee,
                 kind: advice.kind,
                 function: function,
                 line: line,

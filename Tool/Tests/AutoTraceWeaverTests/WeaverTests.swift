@@ -416,6 +416,53 @@ import Testing
         #expect(!weave("func f() async throws { let app = try await Application.make(1) }\n").isChanged)
     }
 
+    @Test func postgresQueriesGetClientSpansWithTheirSQLWithoutValues() {
+        let source = """
+            import PostgresNIO
+
+            struct Visitors {
+                let client: PostgresClient
+                func record(_ name: String, connection: PostgresConnection, logger: Logger) async throws -> PostgresRowSequence {
+                    try await client.query("INSERT INTO visits (name, note) VALUES (\\(name), 'top secret') ON CONFLICT DO NOTHING")
+                    let statement: PostgresQuery = "SELECT 1"
+                    _ = try await connection.query(statement, logger: logger)
+                    _ = try await Visit.query(on: client)
+                    return try await client.query(
+                        \"\"\"
+                        SELECT count -- how often
+                        FROM "visits" WHERE name = \\(name) AND since > 42 AND tag = E'it\\\\'s'
+                        \"\"\"
+                    )
+                }
+            }
+            """
+        let result = weave(source)
+        #expect(result.sites.map(\.name) == ["INSERT visits", "connection.query", "SELECT \"visits\""], "\(result.sites)")
+        #expect(result.sites.allSatisfy { $0.kind == "client" && $0.aspect == "postgres" })
+        // The literal values are gone, the interpolations are binds; a query in a variable has no text to give.
+        #expect(result.source.contains(#"attributes: ["db.system.name": "postgresql", "db.operation.name": "INSERT", "db.collection.name": "visits", "db.query.text": "INSERT INTO visits (name, note) VALUES ($1, ?) ON CONFLICT DO NOTHING"]"#), "\(result.source)")
+        #expect(result.source.contains(#"attributes: ["db.system.name": "postgresql"], { try await connection.query(statement, logger: logger) })"#), "\(result.source)")
+        #expect(result.source.contains(#""db.query.text": "SELECT count FROM \"visits\" WHERE name = $1 AND since > ? AND tag = ?""#), "\(result.source)")
+        #expect(!result.source.contains("secret\", \"") && !result.source.contains(": \"SELECT 1"))
+        // Another library's query(...) in a file that does not import PostgresNIO is left alone.
+        #expect(!weave("func f() async throws { _ = try await db.query(\"SELECT 1\") }\n").isChanged)
+    }
+
+    @Test(arguments: [
+        ("SELECT * FROM users WHERE id = 7 AND name = 'o''brien'", "SELECT * FROM users WHERE id = ? AND name = ?", "SELECT users"),
+        ("update public.accounts set balance = 1.5e3 where iban = $1", "update public.accounts set balance = ? where iban = $1", "UPDATE public.accounts"),
+        ("DELETE FROM t2 /* remove /* nested */ rows */ WHERE x IN (1, 2)", "DELETE FROM t2 WHERE x IN (?, ?)", "DELETE t2"),
+        ("SELECT $tag$a 'quoted' $1 body$tag$, $$x$$, B'1010', X'ff'", "SELECT ?, ?, ?, ?", "SELECT"),
+        ("WITH recent AS (SELECT 1) SELECT * FROM recent", "WITH recent AS (SELECT ?) SELECT * FROM recent", "WITH"),
+        ("SELECT * FROM (SELECT 1) AS sub", "SELECT * FROM (SELECT ?) AS sub", "SELECT"),
+        ("select col1, t3.col2 from t3", "select col1, t3.col2 from t3", "SELECT t3"),
+    ])
+    func sqlLosesItsLiteralsAndNamesItsOperationAndTable(_ sql: String, _ text: String, _ summary: String) {
+        let query = SQLQueryText(sql: sql)
+        #expect(query.text == text)
+        #expect(query.summary == summary)
+    }
+
     @Test func logRecordsGetTraceIdsWhetherTheProgramBootstrapsSwiftLogOrNot() {
         // Nobody bootstraps swift-log: the entry point does, with the default handler wrapped, after the tracer.
         let plain = weave("print(1)\n", path: "/pkg/Sources/App/main.swift")

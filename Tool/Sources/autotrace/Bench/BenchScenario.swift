@@ -123,7 +123,7 @@ struct BenchRun {
         server.environment = environment
         server.standardOutput = FileHandle.nullDevice
         let serverLog = FileManager.default.temporaryDirectory.appendingPathComponent("autotrace-bench-\(UUID()).log")
-        FileManager.default.createFile(atPath: serverLog.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: serverLog.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: serverLog) }
         server.standardError = try FileHandle(forWritingTo: serverLog)
         try server.run()
