@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Servers with no tracing code at all, written the way their frameworks' guides write them: `autotrace run` weaves
-// them (see autotrace.yml). HelloServer (Hummingbird 2) is the demo; VaporServer proves the Vapor integration. One
-// package, so that the tests build SwiftNIO, AsyncHTTPClient and their dependencies once for all of them.
+// them (see autotrace.yml). HelloServer (Hummingbird 2) is the demo; VaporServer proves the Vapor and PostgresNIO
+// integrations. One package, so that the tests build SwiftNIO, AsyncHTTPClient and their dependencies once for all
+// of them.
 let package = Package(
     name: "HelloServer",
     platforms: [.macOS(.v15)],
@@ -12,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/vapor.git", from: "4.122.3"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // Only for HelloServerManual, and only its OTLP/HTTP exporter (no gRPC to build).
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
@@ -24,12 +26,14 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        // Vapor 4 as its app template lays it out: entrypoint.swift, configure.swift, routes.swift.
+        // Vapor 4 as its app template lays it out: entrypoint.swift, configure.swift, routes.swift; PostgreSQL through
+        // PostgresNIO's client when POSTGRES_HOST is set.
         .executableTarget(
             name: "VaporServer",
             dependencies: [
                 .product(name: "AutoTrace", package: "swift-autotrace"),
                 .product(name: "Vapor", package: "vapor"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // The same server traced by hand (swift-otel, TracingMiddleware, withSpan): the `manual` scenario of

@@ -106,7 +106,10 @@ extension WovenBuildTests {
         #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
 
         let report = try Self.moduleReport("VaporServer", in: Self.helloServer)
-        #expect(report.sites.map(\.name) == ["Greetings.greeting", "Relay.forward"], "\(report)")
+        #expect(
+            report.sites.map(\.name) == ["Greetings.greeting", "Relay.forward", "Visitors.recordVisit", "INSERT visits", "SELECT visits"],
+            "\(report)"
+        )
         #expect(report.insertions.map(\.aspect) == ["entry-point", "vapor-logging", "vapor"])
         #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
     }
@@ -149,6 +152,65 @@ extension WovenBuildTests {
         #expect(Self.attributes(of: server)["network.protocol.name"]?.stringValue == "http", "recorded by Vapor's middleware only")
         #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == server.spanID })
         #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
+    }
+
+    /// Vapor → a woven function → PostgreSQL (a real server) → a log line: one trace, its queries as client spans
+    /// with their SQL and no literal or bind value in any exported byte.
+    @Test func aVaporRequestReachesPostgresThroughAWovenFunctionAndLogsItsTrace() throws {
+        try buildVaporServer()
+        let postgres = try PostgresTestServer()
+        defer { postgres.stop() }
+        try postgres.execute("CREATE TABLE visits (name text PRIMARY KEY, count integer NOT NULL, note text)")
+        let receiver = try OTLPTestReceiver()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("vapor-postgres-\(UUID()).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let (server, port) = try Self.startVaporServer(
+            environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
+                "POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": String(postgres.port), "POSTGRES_USER": "postgres",
+                "POSTGRES_DB": "postgres",
+            ],
+            log: log
+        )
+        defer { if server.isRunning { server.terminate() } }
+
+        let caller = (trace: String(repeating: "b7", count: 16), span: "00f067aa0ba90204")
+        let first = try LoopbackHTTP.get(port: port, path: "/visits/bob", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+        #expect(first.status == 200 && first.body == "bob visited 1 time(s)", "\(first)")
+        let second = try LoopbackHTTP.get(port: port, path: "/visits/bob")
+        #expect(second.body == "bob visited 2 time(s)", "the row is in PostgreSQL: \(second)")
+
+        // Per request: the server span, Visitors.recordVisit, the INSERT and the SELECT.
+        #expect(receiver.waitForAcceptedSpans(8, timeoutSeconds: 20))
+        server.terminate()
+        server.waitUntilExit()
+        let exported = try receiver.acceptedSpans()
+        #expect(exported.count == 8, "\(exported.map(\.name))")
+        let trace = exported.filter { Self.hex($0.traceID) == caller.trace }
+        let request = try #require(trace.first { $0.name == "GET /visits/:name" && Self.hex($0.parentSpanID) == caller.span })
+        let function = try #require(trace.first { $0.name == "Visitors.recordVisit" && $0.parentSpanID == request.spanID })
+        let insert = try #require(trace.first { $0.name == "INSERT visits" && $0.parentSpanID == function.spanID })
+        let select = try #require(trace.first { $0.name == "SELECT visits" && $0.parentSpanID == function.spanID })
+        for (span, operation, text) in [
+            (insert, "INSERT", "INSERT INTO visits (name, count, note) VALUES ($1, ?, ?) ON CONFLICT (name) DO UPDATE SET count = visits.count + ?"),
+            (select, "SELECT", "SELECT count FROM visits WHERE name = $1 AND count > ?"),
+        ] {
+            #expect(span.kind == .client)
+            let attributes = Self.attributes(of: span)
+            #expect(attributes["db.system.name"]?.stringValue == "postgresql")
+            #expect(attributes["db.operation.name"]?.stringValue == operation)
+            #expect(attributes["db.collection.name"]?.stringValue == "visits")
+            #expect(attributes["db.query.text"]?.stringValue == text)
+            #expect(span.startTimeUnixNano >= function.startTimeUnixNano && span.endTimeUnixNano <= function.endTimeUnixNano)
+        }
+        #expect(insert.endTimeUnixNano <= select.startTimeUnixNano)
+        // The route's log line names the request's trace and span.
+        let logLine = try #require(try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first { $0.contains("visit 1 of bob") })
+        #expect(logLine.contains(caller.trace) && logLine.contains(Self.hex(request.spanID)), "\(logLine)")
+        // Neither the query's literal nor its bind value (the name, which only the server span's path shows).
+        let bodies = receiver.requests.map { String(decoding: $0.body, as: UTF8.self) }
+        #expect(!bodies.contains { $0.contains("first-visit-secret") })
+        for span in [insert, select] { #expect(!span.attributes.contains { $0.value.stringValue.contains("bob") }) }
     }
 
     private func buildVaporServer() throws {

@@ -1,3 +1,4 @@
+import PostgresNIO
 import Vapor
 
 public func configure(_ app: Application) async throws {
@@ -8,5 +9,29 @@ public func configure(_ app: Application) async throws {
     if Environment.get("VAPOR_TRACING_MIDDLEWARE") == "1" {
         app.middleware.use(TracingMiddleware())
     }
-    try routes(app)
+    try routes(app, visitors: try database(app).map(Visitors.init))
+}
+
+/// PostgreSQL at POSTGRES_HOST:POSTGRES_PORT (user POSTGRES_USER, database POSTGRES_DB), with its table; nil when
+/// POSTGRES_HOST is not set.
+func database(_ app: Application) throws -> PostgresClient? {
+    guard let host = Environment.get("POSTGRES_HOST") else { return nil }
+    let configuration = PostgresClient.Configuration(
+        host: host, port: Environment.get("POSTGRES_PORT").flatMap(Int.init) ?? 5432,
+        username: Environment.get("POSTGRES_USER") ?? "postgres", password: Environment.get("POSTGRES_PASSWORD"),
+        database: Environment.get("POSTGRES_DB"), tls: .disable
+    )
+    let client = PostgresClient(configuration: configuration, backgroundLogger: app.logger)
+    let running = Task { await client.run() }
+    app.lifecycle.use(DatabaseShutdown(running: running))
+    return client
+}
+
+/// Ends the client's run loop when the application shuts down.
+struct DatabaseShutdown: LifecycleHandler {
+    let running: Task<Void, Never>
+
+    func shutdown(_ application: Application) {
+        running.cancel()
+    }
 }

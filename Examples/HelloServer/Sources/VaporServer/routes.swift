@@ -4,13 +4,22 @@ enum Failure: Error {
     case broken
 }
 
-func routes(_ app: Application) throws {
+func routes(_ app: Application, visitors: Visitors?) throws {
     app.get("health") { _ in "ok" }
 
     app.get("hello", ":name") { req async throws -> String in
         let name = try req.parameters.require("name")
         req.logger.info("greeting \(name)")
         return Greetings().greeting(for: name)
+    }
+
+    // Counts the visits of a name in PostgreSQL.
+    app.get("visits", ":name") { req async throws -> String in
+        guard let visitors else { throw Abort(.serviceUnavailable, reason: "no database: set POSTGRES_HOST") }
+        let name = try req.parameters.require("name")
+        let count = try await visitors.recordVisit(of: name)
+        req.logger.info("visit \(count) of \(name)")
+        return "\(name) visited \(count) time(s)"
     }
 
     app.get("sync") { req -> EventLoopFuture<String> in
