@@ -26,7 +26,8 @@ public struct Aspect: Codable, Sendable, Equatable {
     /// `{binding}` is the name the call's result is bound to (`let router = Router()` → `router`).
     public var insert: [String]
     /// A function to call instead of each selected callee, with the same arguments (`LoggingSystem.bootstrap(f)` →
-    /// `__AutoTraceLogging.bootstrap(f)`): it does what the callee does, and more.
+    /// `__AutoTraceLogging.bootstrap(f)`): it does what the callee does, and more. `{receiver}` is what a method is
+    /// called on (`client.execute` → `client`).
     public var callInstead: String?
     /// Modules imported by every file the aspect changes.
     public var imports: [String]
@@ -133,19 +134,21 @@ public struct CallSelector: Codable, Sendable, Equatable {
     public var callee: String
     /// Glob on the module name.
     public var module: String?
-    /// Only calls whose first argument has no label (`client.query("SELECT 1")`, not `Todo.query(on: db)`).
-    public var unlabeledFirstArgument: Bool
+    /// Only calls whose first argument has this label; `_`: no label (`client.query("SELECT 1")`, not
+    /// `Todo.query(on: db)`).
+    public var firstArgumentLabel: String?
 
-    public init(callee: String, module: String? = nil, unlabeledFirstArgument: Bool = false) {
+    public init(callee: String, module: String? = nil, firstArgumentLabel: String? = nil) {
         self.callee = callee
         self.module = module
-        self.unlabeledFirstArgument = unlabeledFirstArgument
+        self.firstArgumentLabel = firstArgumentLabel
     }
 
     func matches(_ call: FunctionCallExprSyntax, callee text: String) -> Bool {
         guard CandidateCollector.calleeMatches(callee, text) else { return false }
-        guard unlabeledFirstArgument else { return true }
-        return call.arguments.first.map { $0.label == nil } ?? false
+        guard let firstArgumentLabel else { return true }
+        guard let first = call.arguments.first else { return false }
+        return (first.label?.text ?? "_") == firstArgumentLabel
     }
 }
 

@@ -227,16 +227,16 @@ public enum AspectFile {
         }
 
         func callSelector(_ node: Node) throws(AspectFileError) -> CallSelector {
-            let fields = try mapping(node, what: "calls", keys: ["callee", "module", "unlabeled-first-argument"])
+            let fields = try mapping(node, what: "calls", keys: ["callee", "module", "first-argument-label"])
             guard let callee = fields["callee"] else {
                 throw error(node, "calls needs a callee, e.g. `callee: Router` or `callee: \"*.execute\"`")
             }
             return CallSelector(
                 callee: try string(callee, what: "callee"),
                 module: try fields["module"].map { node throws(AspectFileError) in try string(node, what: "module") },
-                unlabeledFirstArgument: try fields["unlabeled-first-argument"].map { node throws(AspectFileError) in
-                    try bool(node, what: "unlabeled-first-argument")
-                } ?? false
+                firstArgumentLabel: try fields["first-argument-label"].map { node throws(AspectFileError) in
+                    try string(node, what: "first-argument-label")
+                }
             )
         }
 

@@ -94,7 +94,7 @@ public enum BuiltinAspects {
             insert: &vapor-insert
               - "{binding}.lifecycle.use(__AutoTraceVaporBoot())"
               - "{binding}.clients.use { __AutoTraceVaporClient(application: $0) }"
-            import: &vapor-imports [AsyncHTTPClient, NIOCore, Logging]
+            import: &vapor-imports [AsyncHTTPClient, NIOCore, NIOConcurrencyHelpers, Logging]
             declare: &vapor-declarations
               - |
                 private struct __AutoTraceVaporBoot: Vapor.LifecycleHandler {
@@ -190,39 +190,95 @@ public enum BuiltinAspects {
                         guard Foundation.URL(string: url) != nil else {
                             return eventLoop.makeFailedFuture(Vapor.Abort(.internalServerError, reason: "\(url) is an invalid URL"))
                         }
-                        let deadline = request.timeout.map { NIOCore.NIODeadline.now() + $0 }
-                        if __autotraceHasServiceContext() {
-                            let promise = eventLoop.makePromise(of: Vapor.ClientResponse.self)
-                            promise.completeWithTask { [http, logger, byteBufferAllocator] in
-                                var outgoing = AsyncHTTPClient.HTTPClientRequest(url: url)
-                                outgoing.method = request.method
-                                outgoing.headers = request.headers
-                                if let body = request.body { outgoing.body = .bytes(body) }
-                                let response = try await http.execute(outgoing, deadline: deadline ?? .distantFuture, logger: logger)
-                                let body = try await response.body.collect(upTo: .max)
-                                return Vapor.ClientResponse(
-                                    status: response.status, headers: response.headers,
-                                    body: body.readableBytes == 0 ? nil : body, byteBufferAllocator: byteBufferAllocator
-                                )
-                            }
-                            return promise.futureResult
-                        }
                         do {
                             let outgoing = try AsyncHTTPClient.HTTPClient.Request(
                                 url: url, method: request.method, headers: request.headers, body: request.body.map { .byteBuffer($0) }
                             )
-                            return http.execute(request: outgoing, eventLoop: .delegate(on: eventLoop), deadline: deadline, logger: logger)
+                            return __AutoTraceFutureClient(client: http)
+                                .execute(
+                                    request: outgoing, eventLoop: .delegate(on: eventLoop),
+                                    deadline: request.timeout.map { NIOCore.NIODeadline.now() + $0 }, logger: logger
+                                )
                                 .map { [byteBufferAllocator] response in
                                     Vapor.ClientResponse(
                                         status: response.status, headers: response.headers, body: response.body,
                                         byteBufferAllocator: byteBufferAllocator
                                     )
                                 }
+                                .hop(to: eventLoop)
                         } catch {
                             return eventLoop.makeFailedFuture(error)
                         }
                     }
                 }
+              - &future-client |
+                private struct __AutoTraceFutureClient {
+                    let client: AsyncHTTPClient.HTTPClient
+
+                    func execute(
+                        request: AsyncHTTPClient.HTTPClient.Request,
+                        eventLoop preference: AsyncHTTPClient.HTTPClient.EventLoopPreference = .indifferent,
+                        deadline: NIOCore.NIODeadline? = nil,
+                        logger: Logging.Logger? = nil
+                    ) -> NIOCore.EventLoopFuture<AsyncHTTPClient.HTTPClient.Response> {
+                        // Outside a trace, or with a body too large to hold, exactly the call that was written.
+                        guard __autotraceHasServiceContext(), (request.body?.contentLength ?? 0) <= 1 << 20 else {
+                            return client.execute(request: request, eventLoop: preference, deadline: deadline, logger: logger)
+                        }
+                        let promise = client.eventLoopGroup.any().makePromise(of: AsyncHTTPClient.HTTPClient.Response.self)
+                        promise.completeWithTask { [client] in
+                            var outgoing = AsyncHTTPClient.HTTPClientRequest(url: request.url.absoluteString)
+                            outgoing.method = request.method
+                            outgoing.headers = request.headers
+                            if let body = request.body {
+                                let collected = NIOConcurrencyHelpers.NIOLockedValueBox(NIOCore.ByteBuffer())
+                                let writer = AsyncHTTPClient.HTTPClient.Body.StreamWriter { part in
+                                    if case .byteBuffer(var bytes) = part { collected.withLockedValue { $0.writeBuffer(&bytes) } }
+                                    return client.eventLoopGroup.any().makeSucceededVoidFuture()
+                                }
+                                try await body.stream(writer).get()
+                                outgoing.body = .bytes(collected.withLockedValue { $0 })
+                            }
+                            let response = try await client.execute(outgoing, deadline: deadline ?? .distantFuture, logger: logger)
+                            let body = try await response.body.collect(upTo: .max)
+                            return AsyncHTTPClient.HTTPClient.Response(
+                                host: request.host, status: response.status, version: response.version, headers: response.headers,
+                                body: body.readableBytes == 0 ? nil : body
+                            )
+                        }
+                        return promise.futureResult
+                    }
+
+                    func execute<Delegate: AsyncHTTPClient.HTTPClientResponseDelegate>(
+                        request: AsyncHTTPClient.HTTPClient.Request,
+                        delegate: Delegate,
+                        eventLoop preference: AsyncHTTPClient.HTTPClient.EventLoopPreference = .indifferent,
+                        deadline: NIOCore.NIODeadline? = nil,
+                        logger: Logging.Logger? = nil
+                    ) -> AsyncHTTPClient.HTTPClient.Task<Delegate.Response> {
+                        client.execute(request: request, delegate: delegate, eventLoop: preference, deadline: deadline, logger: logger)
+                    }
+                }
+
+          # AsyncHTTPClient's EventLoopFuture API starts its client span on an event loop, where the caller's
+          # context is not current, and sends no traceparent. Inside a trace, execute(request:) goes through the
+          # async API in a task instead, whose span is the caller's child; outside one, and for bodies over 1 MiB
+          # (which would have to be held), the call is the one written. The receiver passes through a function that
+          # only an HTTPClient changes, so another type's execute(request:) compiles as before.
+          - name: async-http-client-futures
+            description: AsyncHTTPClient's EventLoopFuture execute(request:) continues the caller's trace.
+            calls: { callee: execute, first-argument-label: request }
+            if-file-imports: AsyncHTTPClient
+            call-instead: "__autotraceFutureClient({receiver}).execute"
+            import: [NIOCore, NIOConcurrencyHelpers, Logging]
+            declare:
+              - |
+                private func __autotraceFutureClient<Receiver>(_ receiver: Receiver) -> Receiver { receiver }
+              - |
+                private func __autotraceFutureClient(_ client: AsyncHTTPClient.HTTPClient) -> __AutoTraceFutureClient {
+                    __AutoTraceFutureClient(client: client)
+                }
+              - *future-client
 
           # Vapor before Application.make (deprecated since 4.106, still in older apps): `let app = Application(env)`.
           - name: vapor-application-init
@@ -283,7 +339,7 @@ public enum BuiltinAspects {
           # stream after it. Calls with a labelled first argument (Fluent's Todo.query(on: db)) are not queries.
           - name: postgres
             description: Client spans for PostgresNIO queries, their SQL without literals or bind values.
-            calls: { callee: query, unlabeled-first-argument: true }
+            calls: { callee: query, first-argument-label: _ }
             if-file-imports: PostgresNIO
             span:
               name: "{sql.summary}"
@@ -294,7 +350,7 @@ public enum BuiltinAspects {
                 db.collection.name: "{sql.collection}"
                 db.query.text: "{sql.text}"
 
-          # AsyncHTTPClient needs no aspect of its own: its async execute() makes a client span and sends its
+          # AsyncHTTPClient's async execute() needs no aspect: it makes a client span and sends its
           # traceparent through the tracer it captured when its configuration was created, and the entry point
           # bootstraps before the program creates one. The tracer redacts the query values it records in url.full
           # and url.query, as for every library's span, and renames http.status_code to http.response.status_code.

@@ -605,6 +605,15 @@ final class CandidateCollector: SyntaxVisitor {
                 break
             }
         }
+        var callInstead = aspect.callInstead
+        if let template = callInstead, template.contains("{receiver}") {
+            // The receiver is written once more inside the call; a chain of names reads the same value again.
+            guard let member = node.calledExpression.as(MemberAccessExprSyntax.self), let base = member.base, Self.isNameChain(base) else {
+                skip("aspect '\(aspect.name)' calls a function with the receiver, but the method is not called on a name or a chain of names")
+                return .visitChildren
+            }
+            callInstead = Template.fill(template, ["receiver": base.trimmedDescription])
+        }
         let statement = Self.enclosingStatement(of: expression)
         if !aspect.insert.isEmpty {
             guard let statement else {
@@ -633,7 +642,7 @@ final class CandidateCollector: SyntaxVisitor {
                 declarations.append(declaration)
             }
         }
-        if let callInstead = aspect.callInstead {
+        if let callInstead {
             let start = node.calledExpression.positionAfterSkippingLeadingTrivia.utf8Offset
             let end = node.calledExpression.endPositionBeforeTrailingTrivia.utf8Offset
             edits.append(Edit(offset: start, text: callInstead, length: end - start))
@@ -695,6 +704,13 @@ final class CandidateCollector: SyntaxVisitor {
 
     static func didNotCompile(_ message: String) -> String {
         "woven, this site did not compile, so it is left as written: \(message)"
+    }
+
+    /// `client`, `self.client`, `HTTPClient.shared`: names and member accesses only.
+    static func isNameChain(_ expression: ExprSyntax) -> Bool {
+        if expression.is(DeclReferenceExprSyntax.self) { return true }
+        guard let member = expression.as(MemberAccessExprSyntax.self), let base = member.base else { return false }
+        return isNameChain(base)
     }
 
     /// The called expression's text without generic arguments or whitespace: `Router<Context>` → `Router`.

@@ -41,6 +41,10 @@ extension WovenBuildTests {
             #expect(reply.status == 200)
             #expect(reply.body.hasPrefix("Hello, user\(index)! Today will be "))
         }
+        // AsyncHTTPClient's EventLoopFuture API inside a trace: its request continues the caller's trace too.
+        let futuresCaller = (trace: String(repeating: "fe", count: 16), span: "00f067aa0ba902ff")
+        let forecast = try LoopbackHTTP.get(port: port, path: "/forecast/ada", headers: [("traceparent", "00-\(futuresCaller.trace)-\(futuresCaller.span)-01")])
+        #expect(forecast.status == 200 && ["sunny", "cloudy"].contains(forecast.body), "\(forecast)")
         #expect(try LoopbackHTTP.get(port: port, path: "/fail").status == 500)
         // An excluded route: served, no span.
         #expect(try LoopbackHTTP.get(port: port, path: "/health").body == "ok")
@@ -53,13 +57,14 @@ extension WovenBuildTests {
         #expect(work.status == 200)
         #expect(work.body.hasPrefix("cpu 500 µs ("), "\(work.body)")
         #expect(work.body.contains("20 allocations"))
-        // 7 spans per greeting (server, 3 functions, client, callee server, callee function), 1 for /fail, 2 for /work.
-        #expect(receiver.waitForAcceptedSpans(24, timeoutSeconds: 20))
+        // 7 spans per greeting (server, 3 functions, client, callee server, callee function), 5 for the forecast
+        // (server, function, client, callee server, callee function), 1 for /fail, 2 for /work.
+        #expect(receiver.waitForAcceptedSpans(29, timeoutSeconds: 20))
         server.terminate()
         server.waitUntilExit()
 
         let exported = try receiver.acceptedSpans()
-        #expect(exported.count == 24)
+        #expect(exported.count == 29)
         let hex = Self.hex
         for caller in callers {
             let trace = exported.filter { hex($0.traceID) == caller.trace }
@@ -68,6 +73,17 @@ extension WovenBuildTests {
             let greet = trace.first { $0.name == "GreetingService.greet" }
             #expect(greet?.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
         }
+        let futures = exported.filter { hex($0.traceID) == futuresCaller.trace }
+        #expect(futures.count == 5, "\(futures.map(\.name))")
+        let futuresServer = try #require(futures.first { $0.name == "GET /forecast/{name}" && hex($0.parentSpanID) == futuresCaller.span })
+        let throughFutures = try #require(
+            futures.first { $0.name == "ForecastService.forecastThroughFutures" && $0.parentSpanID == futuresServer.spanID }
+        )
+        let futuresClient = try #require(futures.first { $0.kind == .client && $0.parentSpanID == throughFutures.spanID })
+        #expect(
+            futuresClient.attributes.first { $0.key == "url.full" }?.value.stringValue == "http://127.0.0.1:\(port)/weather?for=REDACTED"
+        )
+        #expect(futures.contains { $0.name == "GET /weather" && $0.parentSpanID == futuresClient.spanID })
         let workSpan = try #require(exported.first { $0.name == "work.perform" })
         let workServer = try #require(exported.first { $0.name == "GET /work" })
         #expect(workSpan.parentSpanID == workServer.spanID)
@@ -99,10 +115,16 @@ extension WovenBuildTests {
 
         // The package's other servers have reports of their own in the same build folder.
         let report = try Self.moduleReport("HelloServer", in: package)
-        #expect(report.sites.count == 5, "\(report)")
+        #expect(report.sites.count == 6, "\(report)")
         // VaporServer, in the same package, bootstraps swift-log itself.
         #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
-        #expect(report.insertions.map(\.statements) == [["__autotraceBootstrap()"], ["router.add(middleware: __AutoTraceHummingbirdServer())"]])
+        #expect(
+            report.insertions.map(\.statements) == [
+                ["__autotraceBootstrap()"], ["router.add(middleware: __AutoTraceHummingbirdServer())"],
+                ["__autotraceFutureClient(HTTPClient.shared).execute"],
+            ],
+            "\(report.insertions)"
+        )
     }
 
     /// A collector that answers every export with a different kind of garbage cannot stop a traced service.

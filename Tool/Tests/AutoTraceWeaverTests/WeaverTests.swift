@@ -416,6 +416,31 @@ import Testing
         #expect(!weave("func f() async throws { let app = try await Application.make(1) }\n").isChanged)
     }
 
+    @Test func asyncHTTPClientFutureCallsGoThroughAutotracesBridge() {
+        let source = """
+            import AsyncHTTPClient
+
+            func fetch(_ request: HTTPClient.Request, client: HTTPClient, pool: Pool) async throws {
+                _ = try await HTTPClient.shared.execute(request: request, deadline: .now() + .seconds(5)).get()
+                _ = try await client.execute(request: request).get()
+                _ = try await makeClient().execute(request: request).get()
+                _ = try await pool.execute(HTTPClientRequest(url: "http://a"), timeout: .seconds(1))
+            }
+            """
+        let result = weave(source)
+        #expect(result.source.contains("try await __autotraceFutureClient(HTTPClient.shared).execute(request: request, deadline: .now() + .seconds(5)).get()"), "\(result.source)")
+        #expect(result.source.contains("try await __autotraceFutureClient(client).execute(request: request).get()"))
+        // A receiver that is itself a call would be written twice: left alone, with the reason.
+        #expect(result.source.contains("try await makeClient().execute(request: request).get()"))
+        #expect(result.skipped.contains { $0.reason.contains("not called on a name or a chain of names") })
+        // The async API (first argument without a label) traces itself.
+        #expect(result.source.contains("try await pool.execute(HTTPClientRequest("))
+        #expect(result.insertions.map(\.aspect) == ["async-http-client-futures", "async-http-client-futures"])
+        // The receiver passes through a function only an HTTPClient changes.
+        #expect(result.source.contains("private func __autotraceFutureClient<Receiver>(_ receiver: Receiver) -> Receiver { receiver }"))
+        #expect(result.source.components(separatedBy: "private struct __AutoTraceFutureClient {").count == 2)
+    }
+
     @Test func postgresQueriesGetClientSpansWithTheirSQLWithoutValues() {
         let source = """
             import PostgresNIO

@@ -43,6 +43,10 @@ func buildApplication(port: Int) -> Application<RouterResponder<BasicRequestCont
             waitMillis: value("wait", max: 60_000)
         )
     }
+    // The forecast alone, fetched through AsyncHTTPClient's EventLoopFuture API.
+    router.get("/forecast/{name}") { _, context in
+        try await greetings.forecasts.forecastThroughFutures(for: context.parameters.require("name"))
+    }
     router.get("/weather") { _, _ in
         WeatherStation().currentConditions()
     }
