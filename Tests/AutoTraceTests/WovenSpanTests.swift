@@ -117,6 +117,41 @@ actor Counter {
         }
     }
 
+    /// The runtime half of the generated client bridges (`__AutoTraceURLSession`).
+    @Test func clientSpansSendTheirContextAndRedactTheURL() async throws {
+        let parent = Self.tracer.startSpan("caller")
+        let client = try #require(
+            ServiceContext.$current.withValue(parent.context) {
+                __autotraceStartClientSpan(method: "POST", url: "https://user:pw@api.example.com/v1/items?token=hunter2#top")
+            }
+        )
+        let inside = try await client.run { ServiceContext.current?.autoTraceSpan }
+        client.end(statusCode: 503)
+        parent.end()
+        let span = try #require(spans(named: "POST").last)
+        #expect(inside === span)
+        #expect(span.kind == .client && span.parentSpanID == parent.spanID && span.traceID == parent.traceID)
+        #expect(client.headers.map(\.name) == ["traceparent"])
+        #expect(client.headers.first?.value == "00-\(span.traceID)-\(span.spanID)-01")
+        let attributes = span.attributes
+        #expect(attributes["url.full"]?.toSpanAttribute() == .string("https://REDACTED@api.example.com/v1/items?token=REDACTED"))
+        #expect(attributes["server.address"]?.toSpanAttribute() == .string("api.example.com"))
+        #expect(attributes["server.port"]?.toSpanAttribute() == .int64(443))
+        #expect(attributes["http.response.status_code"]?.toSpanAttribute() == .int64(503))
+        #expect(span.snapshot().status?.code == .error)
+
+        // Dormant: no span, but a caller's context is still sent on; with no context, nothing at all.
+        autotrace_set_in_process_listeners(0)
+        defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }
+        #expect(__autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1/") == nil)
+        var caller = ServiceContext.topLevel
+        caller.autoTraceSpan = .remote(traceID: span.traceID, spanID: span.spanID, traceFlags: .sampled, traceState: nil)
+        let passing = try #require(ServiceContext.$current.withValue(caller) { __autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1/") })
+        #expect(passing.headers.first?.value == "00-\(span.traceID)-\(span.spanID)-01")
+        passing.end(statusCode: 200)
+        #expect(spans(named: "GET").isEmpty)
+    }
+
     @Test func excludedRoutesGetNoSpanButPassTheCallersTraceOn() async throws {
         AutoTrace.httpSettings.excludedRoutes = ["/health"]
         defer { AutoTrace.httpSettings = .init() }

@@ -233,7 +233,7 @@ public enum BuiltinAspects {
                             if let body = request.body {
                                 let collected = NIOConcurrencyHelpers.NIOLockedValueBox(NIOCore.ByteBuffer())
                                 let writer = AsyncHTTPClient.HTTPClient.Body.StreamWriter { part in
-                                    if case .byteBuffer(var bytes) = part { collected.withLockedValue { $0.writeBuffer(&bytes) } }
+                                    if case .byteBuffer(var bytes) = part { collected.withLockedValue { _ = $0.writeBuffer(&bytes) } }
                                     return client.eventLoopGroup.any().makeSucceededVoidFuture()
                                 }
                                 try await body.stream(writer).get()
@@ -279,6 +279,57 @@ public enum BuiltinAspects {
                     __AutoTraceFutureClient(client: client)
                 }
               - *future-client
+
+          # URLSession (FoundationNetworking on Linux): a client span around each async data(for:) and data(from:),
+          # its traceparent sent, url.full redacted; while nothing listens, a caller's trace is still sent on. The
+          # receiver passes through a function that only a URLSession changes, so another type's data(for:)
+          # compiles as before.
+          - name: urlsession
+            description: Client spans and traceparent for URLSession's async data(for:).
+            calls: { callee: data, first-argument-label: for }
+            if-file-imports: FoundationNetworking
+            call-instead: "__autotraceURLSession({receiver}).data"
+            import: Foundation
+            declare: &urlsession-declarations
+              - |
+                private func __autotraceURLSession<Receiver>(_ receiver: Receiver) -> Receiver { receiver }
+              - |
+                private func __autotraceURLSession(_ session: URLSession) -> __AutoTraceURLSession {
+                    __AutoTraceURLSession(session: session)
+                }
+              - |
+                private struct __AutoTraceURLSession {
+                    let session: URLSession
+
+                    func data(for request: URLRequest, delegate: (any URLSessionTaskDelegate)? = nil) async throws -> (Foundation.Data, URLResponse) {
+                        let method = request.httpMethod ?? "GET"
+                        guard let span = __autotraceStartClientSpan(method: method, url: request.url?.absoluteString ?? "") else {
+                            return try await session.data(for: request, delegate: delegate)
+                        }
+                        var traced = request
+                        for header in span.headers { traced.setValue(header.value, forHTTPHeaderField: header.name) }
+                        do {
+                            let (data, response) = try await span.run { try await session.data(for: traced, delegate: delegate) }
+                            span.end(statusCode: (response as? HTTPURLResponse)?.statusCode)
+                            return (data, response)
+                        } catch {
+                            span.end(error: error)
+                            throw error
+                        }
+                    }
+
+                    func data(from url: Foundation.URL, delegate: (any URLSessionTaskDelegate)? = nil) async throws -> (Foundation.Data, URLResponse) {
+                        try await data(for: URLRequest(url: url), delegate: delegate)
+                    }
+                }
+
+          - name: urlsession-url
+            description: The urlsession aspect for data(from:).
+            calls: { callee: data, first-argument-label: from }
+            if-file-imports: FoundationNetworking
+            call-instead: "__autotraceURLSession({receiver}).data"
+            import: Foundation
+            declare: *urlsession-declarations
 
           # Vapor before Application.make (deprecated since 4.106, still in older apps): `let app = Application(env)`.
           - name: vapor-application-init

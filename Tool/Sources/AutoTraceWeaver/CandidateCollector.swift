@@ -52,9 +52,7 @@ final class CandidateCollector: SyntaxVisitor {
         self.path = path
         self.displayPath = displayPath
         self.module = module.name
-        let imported = Set(
-            tree.statements.compactMap { $0.item.as(ImportDeclSyntax.self)?.path.first?.name.text }
-        )
+        let imported = Weaver.importedModules(tree.statements)
         let applicable = module.aspects.filter { aspect in
             aspect.ifFileImports.isEmpty || aspect.ifFileImports.contains(where: imported.contains)
         }

@@ -212,12 +212,27 @@ public enum Weaver {
         return nil
     }
 
+    /// The modules a file imports at its top level, also under `#if` (`#if canImport(FoundationNetworking)`).
+    static func importedModules(_ statements: CodeBlockItemListSyntax) -> Set<String> {
+        var modules: Set<String> = []
+        for statement in statements {
+            if let declaration = statement.item.as(ImportDeclSyntax.self), let module = declaration.path.first?.name.text {
+                modules.insert(module)
+            } else if let conditional = statement.item.as(IfConfigDeclSyntax.self) {
+                for clause in conditional.clauses {
+                    if case .statements(let nested)? = clause.elements { modules.formUnion(importedModules(nested)) }
+                }
+            }
+        }
+        return modules
+    }
+
     /// Applies the edits, adds the imports the file lacks and appends the aspects' declarations and the sites'.
     private static func render(
         source: String, tree: SourceFileSyntax, path: String, edits: [Edit], imports: [String], declarations: [String], sites: [WovenSite]
     ) -> String {
         let bytes = Array(source.utf8)
-        let imported = Set(tree.statements.compactMap { $0.item.as(ImportDeclSyntax.self)?.path.first?.name.text })
+        let imported = importedModules(tree.statements)
         // A byte-order mark and a `#!` line must stay first: the imports go after them.
         var cursor = 0
         var line = 1

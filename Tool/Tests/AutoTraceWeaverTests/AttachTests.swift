@@ -33,8 +33,8 @@ extension WovenBuildTests {
             #expect(entry.contains("Arguments: \(probe.arguments.joined(separator: " "))"))
             #expect(listing.output.contains("autotrace:\(probe.name)  at 0x\(String(probe.address, radix: 16))"))
         }
-        // The site table lists the six woven sites the report lists.
-        #expect(listing.output.contains("Site table (6 woven sites):"), "\(listing.output)")
+        // The site table lists the seven woven sites the report lists.
+        #expect(listing.output.contains("Site table (7 woven sites):"), "\(listing.output)")
         #expect(listing.output.contains("GreetingService.greet"))
 
         let script = try Self.run(Self.autotrace, ["probes", Self.helloServerBinary, "--bpftrace"], in: Self.helloServer)

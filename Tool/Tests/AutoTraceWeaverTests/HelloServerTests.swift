@@ -45,6 +45,12 @@ extension WovenBuildTests {
         let futuresCaller = (trace: String(repeating: "fe", count: 16), span: "00f067aa0ba902ff")
         let forecast = try LoopbackHTTP.get(port: port, path: "/forecast/ada", headers: [("traceparent", "00-\(futuresCaller.trace)-\(futuresCaller.span)-01")])
         #expect(forecast.status == 200 && ["sunny", "cloudy"].contains(forecast.body), "\(forecast)")
+        // And URLSession's.
+        let sessionCaller = (trace: String(repeating: "5e", count: 16), span: "00f067aa0ba902fe")
+        let viaSession = try LoopbackHTTP.get(
+            port: port, path: "/forecast/ada?via=urlsession", headers: [("traceparent", "00-\(sessionCaller.trace)-\(sessionCaller.span)-01")]
+        )
+        #expect(viaSession.status == 200 && ["sunny", "cloudy"].contains(viaSession.body), "\(viaSession)")
         #expect(try LoopbackHTTP.get(port: port, path: "/fail").status == 500)
         // An excluded route: served, no span.
         #expect(try LoopbackHTTP.get(port: port, path: "/health").body == "ok")
@@ -57,14 +63,14 @@ extension WovenBuildTests {
         #expect(work.status == 200)
         #expect(work.body.hasPrefix("cpu 500 µs ("), "\(work.body)")
         #expect(work.body.contains("20 allocations"))
-        // 7 spans per greeting (server, 3 functions, client, callee server, callee function), 5 for the forecast
+        // 7 spans per greeting (server, 3 functions, client, callee server, callee function), 5 for each forecast
         // (server, function, client, callee server, callee function), 1 for /fail, 2 for /work.
-        #expect(receiver.waitForAcceptedSpans(29, timeoutSeconds: 20))
+        #expect(receiver.waitForAcceptedSpans(34, timeoutSeconds: 20))
         server.terminate()
         server.waitUntilExit()
 
         let exported = try receiver.acceptedSpans()
-        #expect(exported.count == 29)
+        #expect(exported.count == 34)
         let hex = Self.hex
         for caller in callers {
             let trace = exported.filter { hex($0.traceID) == caller.trace }
@@ -73,17 +79,20 @@ extension WovenBuildTests {
             let greet = trace.first { $0.name == "GreetingService.greet" }
             #expect(greet?.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
         }
-        let futures = exported.filter { hex($0.traceID) == futuresCaller.trace }
-        #expect(futures.count == 5, "\(futures.map(\.name))")
-        let futuresServer = try #require(futures.first { $0.name == "GET /forecast/{name}" && hex($0.parentSpanID) == futuresCaller.span })
-        let throughFutures = try #require(
-            futures.first { $0.name == "ForecastService.forecastThroughFutures" && $0.parentSpanID == futuresServer.spanID }
-        )
-        let futuresClient = try #require(futures.first { $0.kind == .client && $0.parentSpanID == throughFutures.spanID })
-        #expect(
-            futuresClient.attributes.first { $0.key == "url.full" }?.value.stringValue == "http://127.0.0.1:\(port)/weather?for=REDACTED"
-        )
-        #expect(futures.contains { $0.name == "GET /weather" && $0.parentSpanID == futuresClient.spanID })
+        // Both forecast clients: server → function → client span → the callee's server span, one trace.
+        for (caller, function) in [(futuresCaller, "forecastThroughFutures"), (sessionCaller, "forecastThroughURLSession")] {
+            let trace = exported.filter { hex($0.traceID) == caller.trace }
+            #expect(trace.count == 5, "\(trace.map(\.name))")
+            let server = try #require(trace.first { $0.name == "GET /forecast/{name}" && hex($0.parentSpanID) == caller.span })
+            let fetch = try #require(trace.first { $0.name == "ForecastService.\(function)" && $0.parentSpanID == server.spanID })
+            let client = try #require(trace.first { $0.kind == .client && $0.parentSpanID == fetch.spanID }, "\(function)")
+            let attributes = Dictionary(client.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+            #expect(attributes["url.full"]?.stringValue == "http://127.0.0.1:\(port)/weather?for=REDACTED", "\(function)")
+            #expect(attributes["http.request.method"]?.stringValue == "GET")
+            #expect(attributes["http.response.status_code"]?.intValue == 200)
+            #expect(attributes["server.port"]?.intValue == Int64(port))
+            #expect(trace.contains { $0.name == "GET /weather" && $0.parentSpanID == client.spanID }, "\(function)")
+        }
         let workSpan = try #require(exported.first { $0.name == "work.perform" })
         let workServer = try #require(exported.first { $0.name == "GET /work" })
         #expect(workSpan.parentSpanID == workServer.spanID)
@@ -115,13 +124,13 @@ extension WovenBuildTests {
 
         // The package's other servers have reports of their own in the same build folder.
         let report = try Self.moduleReport("HelloServer", in: package)
-        #expect(report.sites.count == 6, "\(report)")
+        #expect(report.sites.count == 7, "\(report)")
         // VaporServer, in the same package, bootstraps swift-log itself.
         #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
         #expect(
             report.insertions.map(\.statements) == [
                 ["__autotraceBootstrap()"], ["router.add(middleware: __AutoTraceHummingbirdServer())"],
-                ["__autotraceFutureClient(HTTPClient.shared).execute"],
+                ["__autotraceFutureClient(HTTPClient.shared).execute"], ["__autotraceURLSession(URLSession.shared).data"],
             ],
             "\(report.insertions)"
         )

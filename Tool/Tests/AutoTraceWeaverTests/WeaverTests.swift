@@ -441,6 +441,29 @@ import Testing
         #expect(result.source.components(separatedBy: "private struct __AutoTraceFutureClient {").count == 2)
     }
 
+    @Test func urlSessionCallsGoThroughAutotracesBridgeWhereverFoundationNetworkingIsImported() {
+        let source = """
+            import Foundation
+            #if canImport(FoundationNetworking)
+            import FoundationNetworking
+            #endif
+
+            func fetch(_ url: URL, request: URLRequest, cache: Cache) async throws {
+                _ = try await URLSession.shared.data(from: url)
+                _ = try await session.data(for: request, delegate: nil)
+                _ = cache.data(forKey: "k")
+            }
+            """
+        let result = weave(source)
+        #expect(result.source.contains("try await __autotraceURLSession(URLSession.shared).data(from: url)"), "\(result.source)")
+        #expect(result.source.contains("try await __autotraceURLSession(session).data(for: request, delegate: nil)"))
+        #expect(result.source.contains("_ = cache.data(forKey: \"k\")"))
+        #expect(result.insertions.map(\.aspect) == ["urlsession-url", "urlsession"])
+        #expect(result.source.components(separatedBy: "private struct __AutoTraceURLSession {").count == 2)
+        // Without FoundationNetworking (another platform's Foundation, or none), nothing changes.
+        #expect(!weave("import Foundation\nfunc f(u: URL) async throws { _ = try await URLSession.shared.data(from: u) }\n").isChanged)
+    }
+
     @Test func postgresQueriesGetClientSpansWithTheirSQLWithoutValues() {
         let source = """
             import PostgresNIO

@@ -43,9 +43,14 @@ func buildApplication(port: Int) -> Application<RouterResponder<BasicRequestCont
             waitMillis: value("wait", max: 60_000)
         )
     }
-    // The forecast alone, fetched through AsyncHTTPClient's EventLoopFuture API.
-    router.get("/forecast/{name}") { _, context in
-        try await greetings.forecasts.forecastThroughFutures(for: context.parameters.require("name"))
+    // The forecast alone, fetched through AsyncHTTPClient's EventLoopFuture API, or with ?via=urlsession through
+    // URLSession.
+    router.get("/forecast/{name}") { request, context in
+        let name = try context.parameters.require("name")
+        if request.uri.queryParameters.get("via") == "urlsession" {
+            return try await greetings.forecasts.forecastThroughURLSession(for: name)
+        }
+        return try await greetings.forecasts.forecastThroughFutures(for: name)
     }
     router.get("/weather") { _, _ in
         WeatherStation().currentConditions()

@@ -1,6 +1,11 @@
 import AsyncHTTPClient
+import Foundation
 import Hummingbird
 import NIOCore
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 struct GreetingService: Sendable {
     let forecasts: ForecastService
@@ -36,6 +41,16 @@ struct ForecastService: Sendable {
             throw HTTPError(.badGateway, message: "the weather route answered \(response.status.code)")
         }
         return String(buffer: body)
+    }
+
+    /// The same through Foundation's URLSession.
+    func forecastThroughURLSession(for name: String) async throws -> String {
+        guard let url = URL(string: "\(baseURL)/weather?for=\(name)") else { throw HTTPError(.badRequest) }
+        let (data, response) = try await URLSession.shared.data(from: url)
+        guard (response as? HTTPURLResponse)?.statusCode == 200 else {
+            throw HTTPError(.badGateway, message: "the weather route did not answer 200")
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
