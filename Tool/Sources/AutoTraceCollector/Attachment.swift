@@ -126,8 +126,11 @@ public final class Attachment: Sendable {
         configuration.resource = AutoTraceConfiguration(environment: targetEnvironment).resource
         configuration.resource.attributes.append((key: "process.pid", value: String(target.pid)))
         if let output = options.output {
-            guard FileManager.default.createFile(atPath: output, contents: nil) || FileManager.default.isWritableFile(atPath: output)
-            else { throw CollectorError(.nowhereToExport, "cannot write --output \(output); choose a writable path") }
+            // Opened the way the file sink opens it: appending, never replacing (Foundation's createFile writes a new
+            // file and renames it over the path, which as root turned /dev/null into a regular file).
+            let descriptor = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw CollectorError(.nowhereToExport, "cannot write --output \(output); choose a writable path") }
+            close(descriptor)
             configuration.tracesFile = output
         }
         if options.environment["OTEL_BSP_MAX_QUEUE_SIZE"] == nil {

@@ -137,18 +137,34 @@ public struct CallSelector: Codable, Sendable, Equatable {
     /// Only calls whose first argument has this label; `_`: no label (`client.query("SELECT 1")`, not
     /// `Todo.query(on: db)`).
     public var firstArgumentLabel: String?
+    /// Only calls with `await` written directly before them (`try await db.query(…)`), not those whose result is
+    /// awaited later (`db.query(…).get()` returns an `EventLoopFuture` at once).
+    public var awaited: Bool
 
-    public init(callee: String, module: String? = nil, firstArgumentLabel: String? = nil) {
+    public init(callee: String, module: String? = nil, firstArgumentLabel: String? = nil, awaited: Bool = false) {
         self.callee = callee
         self.module = module
         self.firstArgumentLabel = firstArgumentLabel
+        self.awaited = awaited
     }
 
     func matches(_ call: FunctionCallExprSyntax, callee text: String) -> Bool {
         guard CandidateCollector.calleeMatches(callee, text) else { return false }
-        guard let firstArgumentLabel else { return true }
-        guard let first = call.arguments.first else { return false }
-        return (first.label?.text ?? "_") == firstArgumentLabel
+        if let firstArgumentLabel {
+            guard let first = call.arguments.first, (first.label?.text ?? "_") == firstArgumentLabel else { return false }
+        }
+        return !awaited || Self.isAwaitedDirectly(call)
+    }
+
+    /// `await x(…)` or `try await x(…)`: an await among the try/await written right before the call.
+    private static func isAwaitedDirectly(_ call: FunctionCallExprSyntax) -> Bool {
+        var node = Syntax(call)
+        while let parent = node.parent {
+            if parent.is(AwaitExprSyntax.self) { return true }
+            guard parent.is(TryExprSyntax.self) else { return false }
+            node = parent
+        }
+        return false
     }
 }
 

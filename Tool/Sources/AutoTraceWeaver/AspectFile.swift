@@ -227,7 +227,7 @@ public enum AspectFile {
         }
 
         func callSelector(_ node: Node) throws(AspectFileError) -> CallSelector {
-            let fields = try mapping(node, what: "calls", keys: ["callee", "module", "first-argument-label"])
+            let fields = try mapping(node, what: "calls", keys: ["callee", "module", "first-argument-label", "awaited"])
             guard let callee = fields["callee"] else {
                 throw error(node, "calls needs a callee, e.g. `callee: Router` or `callee: \"*.execute\"`")
             }
@@ -236,7 +236,8 @@ public enum AspectFile {
                 module: try fields["module"].map { node throws(AspectFileError) in try string(node, what: "module") },
                 firstArgumentLabel: try fields["first-argument-label"].map { node throws(AspectFileError) in
                     try string(node, what: "first-argument-label")
-                }
+                },
+                awaited: try fields["awaited"].map { node throws(AspectFileError) in try bool(node, what: "awaited") } ?? false
             )
         }
 

@@ -382,21 +382,38 @@ public enum BuiltinAspects {
             if-file-imports: Logging
             call-instead: __AutoTraceLogging.bootstrap
 
-          # PostgresNIO: a client span around each query(...) of PostgresClient and PostgresConnection, named by
-          # the database conventions ("SELECT visits"). Its SQL is read from the literal the call passes, while
-          # weaving: interpolations become $1, $2 as PostgresNIO binds them, literal values become ?, so no bind
-          # value or literal can reach a span and nothing is parsed at run time. A query held in a variable gives a
-          # span named after the call, without db.query.text. The span ends when the server has answered; rows
-          # stream after it. Calls with a labelled first argument (Fluent's Todo.query(on: db)) are not queries.
+          # PostgresNIO: a client span around each awaited query(...) of PostgresClient and PostgresConnection,
+          # named by the database conventions ("SELECT visits"). Its SQL is read from the literal the call passes,
+          # while weaving: interpolations become $1, $2 as PostgresNIO binds them, literal values become ?, so no
+          # bind value or literal can reach a span and nothing is parsed at run time. A query held in a variable
+          # gives a span named after the call, without db.query.text. The span ends when the server has answered;
+          # rows stream after it. Calls with a labelled first argument (Fluent's Todo.query(on: db)) are not
+          # queries, and an EventLoopFuture query (not awaited where it is called) would end its span at once.
           - name: postgres
             description: Client spans for PostgresNIO queries, their SQL without literals or bind values.
-            calls: { callee: query, first-argument-label: _ }
+            calls: { callee: query, first-argument-label: _, awaited: true }
             if-file-imports: PostgresNIO
             span:
               name: "{sql.summary}"
               kind: client
               attributes:
                 db.system.name: postgresql
+                db.operation.name: "{sql.operation}"
+                db.collection.name: "{sql.collection}"
+                db.query.text: "{sql.text}"
+
+          # SQLiteNIO: the same for SQLiteConnection's awaited query("…", binds), which returns every row, so the
+          # span covers the whole statement. Binds are separate values (? in the SQL); an interpolation in the
+          # literal is shown as $1, $2, never its value.
+          - name: sqlite
+            description: Client spans for SQLiteNIO queries, their SQL without literals or bind values.
+            calls: { callee: query, first-argument-label: _, awaited: true }
+            if-file-imports: SQLiteNIO
+            span:
+              name: "{sql.summary}"
+              kind: client
+              attributes:
+                db.system.name: sqlite
                 db.operation.name: "{sql.operation}"
                 db.collection.name: "{sql.collection}"
                 db.query.text: "{sql.text}"

@@ -45,11 +45,13 @@ struct SQLQueryText: Equatable {
             case "SELECT", "DELETE": "FROM"
             case "INSERT": "INTO"
             case "UPDATE": "UPDATE"
+            case "CREATE", "DROP", "ALTER", "TRUNCATE": "TABLE"
             default: nil
             }
-        if let tableKeyword, let index = words.firstIndex(where: { $0.uppercased() == tableKeyword }), index + 1 < words.count {
-            let table = words[index + 1]
-            collection = table.first.map { $0.isLetter || $0 == "_" || $0 == "\"" } == true ? table : nil
+        if let tableKeyword, let index = words.firstIndex(where: { $0.uppercased() == tableKeyword }) {
+            // `CREATE TABLE IF NOT EXISTS notes`: the name after the condition.
+            let table = words[(index + 1)...].first { !["IF", "NOT", "EXISTS", "ONLY"].contains($0.uppercased()) }
+            collection = table.flatMap { $0.first.map { $0.isLetter || $0 == "_" || $0 == "\"" } == true ? $0 : nil }
         }
     }
 

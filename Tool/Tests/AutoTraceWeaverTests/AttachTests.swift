@@ -184,6 +184,13 @@ extension WovenBuildTests {
             in: Self.helloServer
         )
         #expect(nowhere.output.contains("nowhere to send spans: set OTEL_EXPORTER_OTLP_ENDPOINT"), "\(nowhere.output)")
+
+        // --output /dev/null (as autotrace bench attaches) is written to, not replaced by a file.
+        let discarded = try Self.run(
+            Self.autotrace, ["attach", "--pid", String(server.processIdentifier), "--duration", "0.5", "--output", "/dev/null"], in: Self.helloServer
+        )
+        #expect(discarded.status == 0, "\(discarded.output)")
+        #expect(try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType == .typeCharacterSpecial)
     }
 
     /// Attached: `autotrace:span`'s semaphore raised (the only probe `attach` uses). Detached: every one at zero.

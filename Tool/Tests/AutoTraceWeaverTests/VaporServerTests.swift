@@ -107,7 +107,10 @@ extension WovenBuildTests {
 
         let report = try Self.moduleReport("VaporServer", in: Self.helloServer)
         #expect(
-            report.sites.map(\.name) == ["Greetings.greeting", "Relay.forward", "Visitors.recordVisit", "INSERT visits", "SELECT visits"],
+            report.sites.map(\.name) == [
+                "Notebook.write", "CREATE notes", "INSERT notes", "SELECT notes", "Greetings.greeting", "Relay.forward",
+                "Visitors.recordVisit", "INSERT visits", "SELECT visits",
+            ],
             "\(report)"
         )
         #expect(report.insertions.map(\.aspect) == ["entry-point", "vapor-logging", "vapor"])
@@ -211,6 +214,47 @@ extension WovenBuildTests {
         let bodies = receiver.requests.map { String(decoding: $0.body, as: UTF8.self) }
         #expect(!bodies.contains { $0.contains("first-visit-secret") })
         for span in [insert, select] { #expect(!span.attributes.contains { $0.value.stringValue.contains("bob") }) }
+    }
+
+    /// Vapor → a woven function → a real SQLite file through SQLiteNIO: each statement a client span of the function.
+    @Test func aVaporRequestWritesASQLiteFileThroughAWovenFunction() throws {
+        try buildVaporServer()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vapor-sqlite-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let receiver = try OTLPTestReceiver()
+        let (server, port) = try Self.startVaporServer(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "SQLITE_PATH": folder.appendingPathComponent("notes.sqlite").path,
+        ])
+        defer { if server.isRunning { server.terminate() } }
+        #expect(try LoopbackHTTP.get(port: port, path: "/notes/swift").body == "swift has 1 note(s)")
+        let second = try LoopbackHTTP.get(port: port, path: "/notes/swift")
+        #expect(second.body == "swift has 2 note(s)", "the notes are in the file: \(second)")
+
+        // Per request: the server span, Notebook.write and its three statements.
+        #expect(receiver.waitForAcceptedSpans(10, timeoutSeconds: 20))
+        server.terminate()
+        server.waitUntilExit()
+        let exported = try receiver.acceptedSpans()
+        #expect(exported.count == 10, "\(exported.map(\.name))")
+        let request = try #require(exported.first { $0.name == "GET /notes/:topic" })
+        let write = try #require(exported.first { $0.name == "Notebook.write" && $0.parentSpanID == request.spanID })
+        let statements = exported.filter { $0.parentSpanID == write.spanID }
+        #expect(statements.map(\.name) == ["CREATE notes", "INSERT notes", "SELECT notes"])
+        for span in statements {
+            #expect(span.kind == .client)
+            #expect(Self.attributes(of: span)["db.system.name"]?.stringValue == "sqlite")
+        }
+        #expect(
+            statements.map { Self.attributes(of: $0)["db.query.text"]?.stringValue } == [
+                "CREATE TABLE IF NOT EXISTS notes (topic TEXT, body TEXT, kind TEXT DEFAULT ?)",
+                "INSERT INTO notes (topic, body) VALUES (?, ?)",
+                "SELECT count(*) AS total FROM notes WHERE topic = ? AND kind <> ?",
+            ]
+        )
+        let bodies = receiver.requests.map { String(decoding: $0.body, as: UTF8.self) }
+        #expect(!bodies.contains { $0.contains("private-note") || $0.contains("a note on") })
     }
 
     private func buildVaporServer() throws {

@@ -475,6 +475,7 @@ import Testing
                     let statement: PostgresQuery = "SELECT 1"
                     _ = try await connection.query(statement, logger: logger)
                     _ = try await Visit.query(on: client)
+                    _ = try await connection.query("SELECT 2", logger: logger).get()
                     return try await client.query(
                         \"\"\"
                         SELECT count -- how often
@@ -504,6 +505,8 @@ import Testing
         ("WITH recent AS (SELECT 1) SELECT * FROM recent", "WITH recent AS (SELECT ?) SELECT * FROM recent", "WITH"),
         ("SELECT * FROM (SELECT 1) AS sub", "SELECT * FROM (SELECT ?) AS sub", "SELECT"),
         ("select col1, t3.col2 from t3", "select col1, t3.col2 from t3", "SELECT t3"),
+        ("CREATE TABLE IF NOT EXISTS notes (body TEXT DEFAULT 'x')", "CREATE TABLE IF NOT EXISTS notes (body TEXT DEFAULT ?)", "CREATE notes"),
+        ("CREATE INDEX ON notes (body)", "CREATE INDEX ON notes (body)", "CREATE"),
     ])
     func sqlLosesItsLiteralsAndNamesItsOperationAndTable(_ sql: String, _ text: String, _ summary: String) {
         let query = SQLQueryText(sql: sql)

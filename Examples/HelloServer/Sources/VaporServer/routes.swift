@@ -22,6 +22,14 @@ func routes(_ app: Application, visitors: Visitors?) throws {
         return "\(name) visited \(count) time(s)"
     }
 
+    // Adds a note in the SQLite file at SQLITE_PATH.
+    app.get("notes", ":topic") { req async throws -> String in
+        guard let path = Environment.get("SQLITE_PATH") else { throw Abort(.serviceUnavailable, reason: "no notebook: set SQLITE_PATH") }
+        let topic = try req.parameters.require("topic")
+        let count = try await Notebook(path: path).write("a note on \(topic)", on: topic)
+        return "\(topic) has \(count) note(s)"
+    }
+
     app.get("sync") { req -> EventLoopFuture<String> in
         req.eventLoop.makeSucceededFuture("synchronous")
     }
