@@ -45,11 +45,7 @@ extension WovenBuildTests {
 
         // hello 2 (server, function), sync, missing, boom, nowhere 1 each, relay 5 (server, function, client,
         // downstream server, downstream function).
-        #expect(receiver.waitForAcceptedSpans(11, timeoutSeconds: 20))
-        server.terminate()
-        server.waitUntilExit()
-        let exported = try receiver.acceptedSpans()
-        #expect(exported.count == 11, "\(exported.map(\.name))")
+        let exported = try Self.stop(server, collecting: 11, from: receiver)
         let hex = Self.hex
 
         // The route template names the span; the caller's trace continues; the query's values are redacted.
@@ -184,11 +180,7 @@ extension WovenBuildTests {
         #expect(second.body == "bob visited 2 time(s)", "the row is in PostgreSQL: \(second)")
 
         // Per request: the server span, Visitors.recordVisit, the INSERT and the SELECT.
-        #expect(receiver.waitForAcceptedSpans(8, timeoutSeconds: 20))
-        server.terminate()
-        server.waitUntilExit()
-        let exported = try receiver.acceptedSpans()
-        #expect(exported.count == 8, "\(exported.map(\.name))")
+        let exported = try Self.stop(server, collecting: 8, from: receiver)
         let trace = exported.filter { Self.hex($0.traceID) == caller.trace }
         let request = try #require(trace.first { $0.name == "GET /visits/:name" && Self.hex($0.parentSpanID) == caller.span })
         let function = try #require(trace.first { $0.name == "Visitors.recordVisit" && $0.parentSpanID == request.spanID })
@@ -233,11 +225,7 @@ extension WovenBuildTests {
         #expect(second.body == "swift has 2 note(s)", "the notes are in the file: \(second)")
 
         // Per request: the server span, Notebook.write and its three statements.
-        #expect(receiver.waitForAcceptedSpans(10, timeoutSeconds: 20))
-        server.terminate()
-        server.waitUntilExit()
-        let exported = try receiver.acceptedSpans()
-        #expect(exported.count == 10, "\(exported.map(\.name))")
+        let exported = try Self.stop(server, collecting: 10, from: receiver)
         let request = try #require(exported.first { $0.name == "GET /notes/:topic" })
         let write = try #require(exported.first { $0.name == "Notebook.write" && $0.parentSpanID == request.spanID })
         let statements = exported.filter { $0.parentSpanID == write.spanID }
@@ -255,6 +243,17 @@ extension WovenBuildTests {
         )
         let bodies = receiver.requests.map { String(decoding: $0.body, as: UTF8.self) }
         #expect(!bodies.contains { $0.contains("private-note") || $0.contains("a note on") })
+    }
+
+    /// Waits until the receiver has accepted `count` spans, stops the server (its exporter flushes at exit) and
+    /// decodes every span accepted; exactly `count` are expected.
+    static func stop(_ server: Process, collecting count: Int, from receiver: OTLPTestReceiver) throws -> [Opentelemetry_Proto_Trace_V1_Span] {
+        #expect(receiver.waitForAcceptedSpans(count, timeoutSeconds: 20))
+        server.terminate()
+        server.waitUntilExit()
+        let exported = try receiver.acceptedSpans()
+        #expect(exported.count == count, "\(exported.map(\.name))")
+        return exported
     }
 
     private func buildVaporServer() throws {
