@@ -604,6 +604,10 @@ final class CandidateCollector: SyntaxVisitor {
             }
         }
         var callInstead = aspect.callInstead
+        if callInstead != nil, let message = unwoven[SiteLocation(file: displayPath, line: line)] {
+            skip(Self.didNotCompile(message))
+            return .visitChildren
+        }
         if let template = callInstead, template.contains("{receiver}") {
             // The receiver is written once more inside the call; a chain of names reads the same value again.
             guard let member = node.calledExpression.as(MemberAccessExprSyntax.self), let base = member.base, Self.isNameChain(base) else {
@@ -644,7 +648,12 @@ final class CandidateCollector: SyntaxVisitor {
             let start = node.calledExpression.positionAfterSkippingLeadingTrivia.utf8Offset
             let end = node.calledExpression.endPositionBeforeTrailingTrivia.utf8Offset
             edits.append(Edit(offset: start, text: callInstead, length: end - start))
-            insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: [callInstead], replacedCallee: callee))
+            insertions.append(
+                Insertion(
+                    aspect: aspect.name, file: displayPath, line: line, statements: [callInstead], replacedCallee: callee,
+                    endLine: converter.location(for: node.endPositionBeforeTrailingTrivia).line
+                )
+            )
             for declaration in aspect.declarations where !declarations.contains(declaration) {
                 declarations.append(declaration)
             }

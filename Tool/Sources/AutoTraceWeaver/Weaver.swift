@@ -61,13 +61,17 @@ public struct Insertion: Codable, Sendable, Equatable {
     public var statements: [String]
     /// The callee as written, when the aspect called its `call-instead` function (the one statement) in its place.
     public var replacedCallee: String?
+    /// The last line of that call: a compiler error from `line` to here belongs to the replacement, which is then
+    /// left as written while the rest of the module stays woven.
+    public var endLine: Int?
 
-    public init(aspect: String, file: String, line: Int, statements: [String], replacedCallee: String? = nil) {
+    public init(aspect: String, file: String, line: Int, statements: [String], replacedCallee: String? = nil, endLine: Int? = nil) {
         self.aspect = aspect
         self.file = file
         self.line = line
         self.statements = statements
         self.replacedCallee = replacedCallee
+        self.endLine = endLine
     }
 }
 

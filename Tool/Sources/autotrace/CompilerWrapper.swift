@@ -79,18 +79,18 @@ struct CompilerWrapper {
             // Errors inside sites leave those sites as written. An error no site explains may be a consequence of
             // them (a failed function stops the file's compile before its site table is constant-folded), so it
             // only ends the attempts when no error names a new site; if it remains then, the module falls back.
-            let culprits = errors.map { error in (error, Self.innermostSite(of: error, in: plan.report.sites)) }
+            let culprits = errors.map { error in (error, Self.culprit(of: error, in: plan.report)) }
             if let unexplained = culprits.first(where: { $0.1 == nil })?.0 {
                 lastError = "\(unexplained.file):\(unexplained.line): \(unexplained.message)"
             }
             guard !errors.isEmpty else { break }
             var added = false
-            for case let (error, site?) in culprits where unwoven[SiteLocation(file: site.file, line: site.line)] == nil {
-                unwoven[SiteLocation(file: site.file, line: site.line)] = error.message
+            for case let (error, location?) in culprits where unwoven[location] == nil {
+                unwoven[location] = error.message
                 added = true
             }
             guard added else { break }
-            let count = Set(culprits.compactMap { $0.1?.id }).count
+            let count = Set(culprits.compactMap { $0.1 }).count
             let first = culprits.first { $0.1 != nil }.map { "\($0.0.file):\($0.0.line): \($0.0.message)" } ?? lastError
             FileHandle.standardError.write(
                 Data("warning: autotrace: \(count) woven site(s) of module \(job.module) did not compile (\(first)); they are left as written\n".utf8)
@@ -113,6 +113,17 @@ struct CompilerWrapper {
         report.insertions = []
         try? writeReport(report)
         return Subprocess.run(realCompiler, arguments)
+    }
+
+    /// Where the woven code that holds the error's line was written: a call given to another function
+    /// (`call-instead`), else the innermost site around it. Left as written next time.
+    static func culprit(of error: CompilerError, in report: ModuleReport) -> SiteLocation? {
+        let replaced = report.insertions.first { insertion in
+            insertion.replacedCallee != nil && insertion.file == error.file && insertion.line <= error.line
+                && error.line <= (insertion.endLine ?? insertion.line)
+        }
+        if let replaced { return SiteLocation(file: replaced.file, line: replaced.line) }
+        return innermostSite(of: error, in: report.sites).map { SiteLocation(file: $0.file, line: $0.line) }
     }
 
     /// The site whose wrapped code holds the error's line; the innermost one when sites nest (a call in a function).

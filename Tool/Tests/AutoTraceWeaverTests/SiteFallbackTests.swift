@@ -6,8 +6,9 @@ import Testing
 /// other tests that build it).
 extension WovenBuildTests {
     /// Pricing's `roundedPrice` gets a planted compile error (and a follow-on error outside every site, which goes
-    /// with it): only that site is left as written, the module's other sites stay woven, the package's tests pass,
-    /// and the test process exports spans of the code under test.
+    /// with it), and `total`'s `prices.reduce` call is given to a bridge that lacks `reduce`: only that site and that
+    /// call are left as written, the module's other sites stay woven, the package's tests pass, and the test process
+    /// exports spans of the code under test.
     @Test func aSiteThatDoesNotCompileCostsOnlyThatSiteAndWovenTestsGiveSpans() throws {
         let fixture = Self.fixture
         let source = "\(fixture)/Sources/Pricing/Pricing.swift"
@@ -28,7 +29,7 @@ extension WovenBuildTests {
             environment: ["AUTOTRACE_TESTING_BREAK_SITE": "roundedPrice", "AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"]
         )
         try #require(test.status == 0, "autotrace test failed:\n\(test.output)")
-        #expect(test.output.contains("1 woven site(s) of module Pricing did not compile"), "\(test.output)")
+        #expect(test.output.contains("2 woven site(s) of module Pricing did not compile"), "\(test.output)")
         #expect(!test.output.contains("module Pricing did not compile once woven"), "\(test.output)")
         // Both testing libraries ran, found through the real toolchain's libIndexStore.
         #expect(test.output.contains("Executed 1 test, with 0 failures"), "\(test.output)")
@@ -55,6 +56,8 @@ extension WovenBuildTests {
         #expect(first.woven == ["priceTag(_:)", "total(_:)"])
         let reason = try #require(first.skipped["roundedPrice(_:)"])
         #expect(reason.contains("did not compile") && reason.contains("cannot convert value of type 'String'"), "\(reason)")
+        let bridge = try #require(first.skipped["prices.reduce(…) in total"], "\(first.skipped)")
+        #expect(bridge.contains("did not compile") && bridge.contains("has no member 'reduce'"), "\(bridge)")
 
         // The outcome is remembered while the file is unchanged: the next build leaves the site as written at once.
         try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: source)

@@ -535,8 +535,8 @@ import Testing
         #expect(own.source.contains("    __AutoTraceLogging.bootstrap(StreamLogHandler.standardOutput)\n"), "\(own.source)")
         #expect(own.source.contains("    __AutoTraceLogging.bootstrap { label in StreamLogHandler.standardError(label: label) }\n"))
         #expect(own.insertions == [
-            Insertion(aspect: "logging", file: "Sources/App/File.swift", line: 3, statements: ["__AutoTraceLogging.bootstrap"], replacedCallee: "LoggingSystem.bootstrap"),
-            Insertion(aspect: "logging", file: "Sources/App/File.swift", line: 4, statements: ["__AutoTraceLogging.bootstrap"], replacedCallee: "Logging.LoggingSystem.bootstrap"),
+            Insertion(aspect: "logging", file: "Sources/App/File.swift", line: 3, statements: ["__AutoTraceLogging.bootstrap"], replacedCallee: "LoggingSystem.bootstrap", endLine: 3),
+            Insertion(aspect: "logging", file: "Sources/App/File.swift", line: 4, statements: ["__AutoTraceLogging.bootstrap"], replacedCallee: "Logging.LoggingSystem.bootstrap", endLine: 4),
         ])
         // Vapor's form, in a file that imports Vapor: a generated function that wraps Vapor's console logger.
         let vapor = weave("import Vapor\nimport Logging\nfunc start() throws {\n    var env = try Environment.detect()\n    try LoggingSystem.bootstrap(from: &env)\n}\n")

@@ -10,9 +10,7 @@ public func roundedPrice(_ cents: Int) -> Int {
 }
 
 public func total(_ prices: [Int]) -> Int {
-    var sum = 0
-    for price in prices { sum += price }
-    return sum
+    prices.reduce(0, +)
 }
 
 public func priceTag(_ cents: Int) throws -> String {
