@@ -254,7 +254,10 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
         let first = state.withLock { state in
             guard state.endNanos == 0 else { return false }
             state.endNanos = nanos
-            if privacy { HTTPAttributePrivacy.apply(to: &state.attributes, keepingQueryValues: keepsQueryValues) }
+            if privacy {
+                HTTPAttributePrivacy.apply(to: &state.attributes, keepingQueryValues: keepsQueryValues)
+                DatabaseEndpoints.complete(&state.attributes)
+            }
             return true
         }
         if first { tracer.spanEnded(self, endNanos: nanos) }

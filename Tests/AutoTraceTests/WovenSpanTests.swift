@@ -152,6 +152,28 @@ actor Counter {
         #expect(spans(named: "GET").isEmpty)
     }
 
+    /// Database spans name the server and database their program's clients were made for, unless two disagree.
+    @Test func databaseSpansNameTheServerTheirClientWasMadeFor() throws {
+        DatabaseEndpoints.reset()
+        defer { DatabaseEndpoints.reset() }
+        func query() throws -> AutoTraceSpan {
+            let span = Self.tracer.startSpan("SELECT visits", ofKind: .client)
+            span.attributes["db.system.name"] = "postgresql"
+            span.end()
+            return try #require(spans(named: "SELECT visits").last)
+        }
+        #expect(try query().attributes["server.address"] == nil, "no client recorded")
+        __autotraceRememberDatabase(system: "postgresql", namespace: "shop", address: "db.internal", port: 5432)
+        __autotraceRememberDatabase(system: "sqlite", namespace: nil, address: nil, port: nil)
+        let named = try query().attributes
+        #expect(named["db.namespace"]?.toSpanAttribute() == .string("shop"))
+        #expect(named["server.address"]?.toSpanAttribute() == .string("db.internal"))
+        #expect(named["server.port"]?.toSpanAttribute() == .int64(5432))
+        // A second client of another database: which one a query used is unknown, so neither is named.
+        __autotraceRememberDatabase(system: "postgresql", namespace: "audit", address: "db.internal", port: 5432)
+        #expect(try query().attributes["db.namespace"] == nil)
+    }
+
     @Test func excludedRoutesGetNoSpanButPassTheCallersTraceOn() async throws {
         AutoTrace.httpSettings.excludedRoutes = ["/health"]
         defer { AutoTrace.httpSettings = .init() }

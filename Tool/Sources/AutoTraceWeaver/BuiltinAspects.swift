@@ -402,6 +402,28 @@ public enum BuiltinAspects {
                 db.collection.name: "{sql.collection}"
                 db.query.text: "{sql.text}"
 
+          # Where the program makes a PostgresClient, autotrace's function makes it and records its host, port and
+          # database, which the client does not expose: the query spans then carry db.namespace, server.address and
+          # server.port (unless the program's clients disagree on them, which leaves them out).
+          - name: postgres-client
+            description: Server and database of PostgresNIO query spans, from the client's configuration.
+            calls: { callee: PostgresClient, first-argument-label: configuration }
+            if-file-imports: PostgresNIO
+            call-instead: __autotracePostgresClient
+            import: [NIOCore, Logging]
+            declare: |
+              private func __autotracePostgresClient(
+                  configuration: PostgresNIO.PostgresClient.Configuration,
+                  eventLoopGroup: any NIOCore.EventLoopGroup = PostgresNIO.PostgresClient.defaultEventLoopGroup,
+                  backgroundLogger: Logging.Logger
+              ) -> PostgresNIO.PostgresClient {
+                  __autotraceRememberDatabase(
+                      system: "postgresql", namespace: configuration.database ?? configuration.username,
+                      address: configuration.host ?? configuration.unixSocketPath, port: configuration.port
+                  )
+                  return PostgresNIO.PostgresClient(configuration: configuration, eventLoopGroup: eventLoopGroup, backgroundLogger: backgroundLogger)
+              }
+
           # SQLiteNIO: the same for SQLiteConnection's awaited query("…", binds), which returns every row, so the
           # span covers the whole statement. Binds are separate values (? in the SQL); an interpolation in the
           # literal is shown as $1, $2, never its value.

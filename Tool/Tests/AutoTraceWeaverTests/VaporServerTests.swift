@@ -109,7 +109,7 @@ extension WovenBuildTests {
             ],
             "\(report)"
         )
-        #expect(report.insertions.map(\.aspect) == ["entry-point", "vapor-logging", "vapor"])
+        #expect(report.insertions.map(\.aspect) == ["postgres-client", "entry-point", "vapor-logging", "vapor"], "\(report.insertions)")
         #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
     }
 
@@ -196,6 +196,10 @@ extension WovenBuildTests {
             #expect(attributes["db.operation.name"]?.stringValue == operation)
             #expect(attributes["db.collection.name"]?.stringValue == "visits")
             #expect(attributes["db.query.text"]?.stringValue == text)
+            // From the client's configuration, recorded where configure() made the client.
+            #expect(attributes["db.namespace"]?.stringValue == "postgres")
+            #expect(attributes["server.address"]?.stringValue == "127.0.0.1")
+            #expect(attributes["server.port"]?.intValue == Int64(postgres.port))
             #expect(span.startTimeUnixNano >= function.startTimeUnixNano && span.endTimeUnixNano <= function.endTimeUnixNano)
         }
         #expect(insert.endTimeUnixNano <= select.startTimeUnixNano)
