@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Servers with no tracing code at all, written the way their frameworks' guides write them: `autotrace run` weaves
-// them (see autotrace.yml). HelloServer (Hummingbird 2) is the demo; VaporServer proves the Vapor, PostgresNIO and
-// SQLiteNIO integrations. One package, so that the tests build SwiftNIO, AsyncHTTPClient and their dependencies once for all
+// them (see autotrace.yml). HelloServer (Hummingbird 2) is the demo; VaporServer proves the Vapor, PostgresNIO,
+// SQLiteNIO and Fluent integrations. One package, so that the tests build SwiftNIO, AsyncHTTPClient and their dependencies once for all
 // of them.
 let package = Package(
     name: "HelloServer",
@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/vapor.git", from: "4.122.3"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/fluent.git", from: "4.13.0"),
+        .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
         // Only for HelloServerManual, and only its OTLP/HTTP exporter (no gRPC to build).
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
@@ -28,7 +30,8 @@ let package = Package(
             ]
         ),
         // Vapor 4 as its app template lays it out: entrypoint.swift, configure.swift, routes.swift; PostgreSQL through
-        // PostgresNIO's client when POSTGRES_HOST is set, a SQLite file through SQLiteNIO when SQLITE_PATH is.
+        // PostgresNIO's client when POSTGRES_HOST is set, a SQLite file through SQLiteNIO when SQLITE_PATH is, Fluent
+        // models in a SQLite file when FLUENT_SQLITE_PATH is.
         .executableTarget(
             name: "VaporServer",
             dependencies: [
@@ -36,6 +39,8 @@ let package = Package(
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Fluent", package: "fluent"),
+                .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
             ]
         ),
         // The same server traced by hand (swift-otel, TracingMiddleware, withSpan): the `manual` scenario of

@@ -256,6 +256,7 @@ public final class AutoTraceSpan: Span, @unchecked Sendable {
             state.endNanos = nanos
             if privacy {
                 HTTPAttributePrivacy.apply(to: &state.attributes, keepingQueryValues: keepsQueryValues)
+                FluentConventions.apply(name: &state.name, attributes: &state.attributes)
                 DatabaseEndpoints.complete(&state.attributes)
             }
             return true

@@ -174,6 +174,27 @@ actor Counter {
         #expect(try query().attributes["db.namespace"] == nil)
     }
 
+    /// Fluent's own query spans end named and described by the database conventions.
+    @Test func fluentQuerySpansFollowTheDatabaseConventions() throws {
+        for (action, name, operation) in [
+            ("create", "INSERT todos", "INSERT"), ("aggregate(count(todos[id]))", "SELECT todos", "SELECT"),
+            ("custom(DROP secret)", "custom todos", "custom"),
+        ] {
+            let span = Self.tracer.startSpan("fluent.query", ofKind: .client)
+            span.attributes["fluent.query.collection"] = "todos"
+            span.attributes["fluent.query.operation"] = action
+            span.attributes["fluent.query.summary"] = "\(action) todos"
+            span.end()
+            let ended = try #require(spans(named: name).last, "\(action)")
+            let attributes = ended.attributes
+            #expect(attributes["db.operation.name"]?.toSpanAttribute() == .string(operation))
+            #expect(attributes["db.collection.name"]?.toSpanAttribute() == .string("todos"))
+            var keys: [String] = []
+            attributes.forEach { key, _ in keys.append(key) }
+            #expect(!keys.contains { $0.hasPrefix("fluent.") }, "\(keys)")
+        }
+    }
+
     @Test func excludedRoutesGetNoSpanButPassTheCallersTraceOn() async throws {
         AutoTrace.httpSettings.excludedRoutes = ["/health"]
         defer { AutoTrace.httpSettings = .init() }

@@ -105,7 +105,7 @@ extension WovenBuildTests {
         #expect(
             report.sites.map(\.name) == [
                 "Notebook.write", "CREATE notes", "INSERT notes", "SELECT notes", "Greetings.greeting", "Relay.forward",
-                "Visitors.recordVisit", "INSERT visits", "SELECT visits",
+                "TodoList.add", "Visitors.recordVisit", "INSERT visits", "SELECT visits",
             ],
             "\(report)"
         )
@@ -247,6 +247,43 @@ extension WovenBuildTests {
         )
         let bodies = receiver.requests.map { String(decoding: $0.body, as: UTF8.self) }
         #expect(!bodies.contains { $0.contains("private-note") || $0.contains("a note on") })
+    }
+
+    /// Vapor → a woven function → Fluent (SQLite driver): Fluent's own query spans, children of the function, named
+    /// and described by the database conventions, with no second span from the driver underneath.
+    @Test func fluentQueriesAreChildrenOfTheWovenFunctionWithTheDatabaseConventions() throws {
+        try buildVaporServer()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vapor-fluent-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let receiver = try OTLPTestReceiver()
+        let (server, port) = try Self.startVaporServer(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "FLUENT_SQLITE_PATH": folder.appendingPathComponent("todos.sqlite").path,
+        ])
+        defer { if server.isRunning { server.terminate() } }
+        let caller = (trace: String(repeating: "f1", count: 16), span: "00f067aa0ba90205")
+        let added = try LoopbackHTTP.get(port: port, path: "/todos/milk", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+        #expect(added.body == "1 todo(s) titled milk", "\(added)")
+
+        // The request's trace: server span, TodoList.add, Fluent's INSERT and SELECT (the migrations at start make
+        // traces of their own).
+        #expect(receiver.waitForAcceptedSpans(4, timeoutSeconds: 20))
+        server.terminate()
+        server.waitUntilExit()
+        let trace = try receiver.acceptedSpans().filter { Self.hex($0.traceID) == caller.trace }
+        #expect(trace.count == 4, "\(trace.map(\.name))")
+        let request = try #require(trace.first { $0.name == "GET /todos/:title" && Self.hex($0.parentSpanID) == caller.span })
+        let add = try #require(trace.first { $0.name == "TodoList.add" && $0.parentSpanID == request.spanID })
+        let queries = trace.filter { $0.parentSpanID == add.spanID }
+        #expect(queries.map(\.name) == ["INSERT todos", "SELECT todos"])
+        for (query, operation) in zip(queries, ["INSERT", "SELECT"]) {
+            #expect(query.kind == .client)
+            let attributes = Self.attributes(of: query)
+            #expect(attributes["db.operation.name"]?.stringValue == operation)
+            #expect(attributes["db.collection.name"]?.stringValue == "todos")
+            #expect(!attributes.keys.contains { $0.hasPrefix("fluent.") }, "\(attributes.keys)")
+        }
     }
 
     /// Waits until the receiver has accepted `count` spans, stops the server (its exporter flushes at exit) and

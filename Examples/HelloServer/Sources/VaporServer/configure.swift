@@ -1,3 +1,5 @@
+import Fluent
+import FluentSQLiteDriver
 import PostgresNIO
 import Vapor
 
@@ -8,6 +10,11 @@ public func configure(_ app: Application) async throws {
     // An application that traces with Vapor's own middleware (switched on here for a test) keeps it.
     if Environment.get("VAPOR_TRACING_MIDDLEWARE") == "1" {
         app.middleware.use(TracingMiddleware())
+    }
+    if let path = Environment.get("FLUENT_SQLITE_PATH") {
+        app.databases.use(.sqlite(.file(path)), as: .sqlite)
+        app.migrations.add(CreateTodo())
+        try await app.autoMigrate()
     }
     try routes(app, visitors: try database(app).map(Visitors.init))
 }

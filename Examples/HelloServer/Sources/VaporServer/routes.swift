@@ -30,6 +30,12 @@ func routes(_ app: Application, visitors: Visitors?) throws {
         return "\(topic) has \(count) note(s)"
     }
 
+    // Adds a to-do through Fluent (FLUENT_SQLITE_PATH).
+    app.get("todos", ":title") { req async throws -> String in
+        let title = try req.parameters.require("title")
+        return "\(try await TodoList(database: req.db).add(title)) todo(s) titled \(title)"
+    }
+
     app.get("sync") { req -> EventLoopFuture<String> in
         req.eventLoop.makeSucceededFuture("synchronous")
     }
