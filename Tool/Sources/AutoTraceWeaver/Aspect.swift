@@ -27,7 +27,7 @@ public struct Aspect: Codable, Sendable, Equatable {
     public var insert: [String]
     /// A function to call instead of each selected callee, with the same arguments (`LoggingSystem.bootstrap(f)` →
     /// `__AutoTraceLogging.bootstrap(f)`): it does what the callee does, and more. `{receiver}` is what a method is
-    /// called on (`client.execute` → `client`).
+    /// called on and `{method}` its name (`client.get` → `client`, `get`).
     public var callInstead: String?
     /// Modules imported by every file the aspect changes.
     public var imports: [String]
@@ -127,11 +127,12 @@ public struct FunctionSelector: Codable, Sendable, Equatable {
     }
 }
 
-/// Selects call expressions by the called expression's text, generic arguments removed. The glob matches the
+/// Selects call expressions by the called expression's text, generic arguments removed. A glob matches the
 /// whole text or any part of it after a dot: `execute` matches `client.execute`, `Router` matches
 /// `Hummingbird.Router`. The match is syntactic: the weaver sees no types.
 public struct CallSelector: Codable, Sendable, Equatable {
-    public var callee: String
+    /// Globs on the called expression; any one matching selects the call.
+    public var callees: [String]
     /// Glob on the module name.
     public var module: String?
     /// Only calls whose first argument has this label; `_`: no label (`client.query("SELECT 1")`, not
@@ -141,15 +142,15 @@ public struct CallSelector: Codable, Sendable, Equatable {
     /// awaited later (`db.query(…).get()` returns an `EventLoopFuture` at once).
     public var awaited: Bool
 
-    public init(callee: String, module: String? = nil, firstArgumentLabel: String? = nil, awaited: Bool = false) {
-        self.callee = callee
+    public init(callees: [String], module: String? = nil, firstArgumentLabel: String? = nil, awaited: Bool = false) {
+        self.callees = callees
         self.module = module
         self.firstArgumentLabel = firstArgumentLabel
         self.awaited = awaited
     }
 
     func matches(_ call: FunctionCallExprSyntax, callee text: String) -> Bool {
-        guard CandidateCollector.calleeMatches(callee, text) else { return false }
+        guard callees.contains(where: { CandidateCollector.calleeMatches($0, text) }) else { return false }
         if let firstArgumentLabel {
             guard let first = call.arguments.first, (first.label?.text ?? "_") == firstArgumentLabel else { return false }
         }

@@ -229,10 +229,10 @@ public enum AspectFile {
         func callSelector(_ node: Node) throws(AspectFileError) -> CallSelector {
             let fields = try mapping(node, what: "calls", keys: ["callee", "module", "first-argument-label", "awaited"])
             guard let callee = fields["callee"] else {
-                throw error(node, "calls needs a callee, e.g. `callee: Router` or `callee: \"*.execute\"`")
+                throw error(node, "calls needs a callee, e.g. `callee: Router`, `callee: \"*.execute\"` or `callee: [get, post]`")
             }
             return CallSelector(
-                callee: try string(callee, what: "callee"),
+                callees: try strings(callee, what: "callee"),
                 module: try fields["module"].map { node throws(AspectFileError) in try string(node, what: "module") },
                 firstArgumentLabel: try fields["first-argument-label"].map { node throws(AspectFileError) in
                     try string(node, what: "first-argument-label")

@@ -249,6 +249,37 @@ public enum BuiltinAspects {
                         return promise.futureResult
                     }
 
+                    func get(url: String, deadline: NIOCore.NIODeadline? = nil, logger: Logging.Logger? = nil) -> NIOCore.EventLoopFuture<AsyncHTTPClient.HTTPClient.Response> {
+                        sending(deadline: deadline, logger: logger) { try .init(url: url, method: .GET) }
+                    }
+
+                    func post(url: String, body: AsyncHTTPClient.HTTPClient.Body? = nil, deadline: NIOCore.NIODeadline? = nil, logger: Logging.Logger? = nil) -> NIOCore.EventLoopFuture<AsyncHTTPClient.HTTPClient.Response> {
+                        sending(deadline: deadline, logger: logger) { try .init(url: url, method: .POST, body: body) }
+                    }
+
+                    func put(url: String, body: AsyncHTTPClient.HTTPClient.Body? = nil, deadline: NIOCore.NIODeadline? = nil, logger: Logging.Logger? = nil) -> NIOCore.EventLoopFuture<AsyncHTTPClient.HTTPClient.Response> {
+                        sending(deadline: deadline, logger: logger) { try .init(url: url, method: .PUT, body: body) }
+                    }
+
+                    func patch(url: String, body: AsyncHTTPClient.HTTPClient.Body? = nil, deadline: NIOCore.NIODeadline? = nil, logger: Logging.Logger? = nil) -> NIOCore.EventLoopFuture<AsyncHTTPClient.HTTPClient.Response> {
+                        sending(deadline: deadline, logger: logger) { try .init(url: url, method: .PATCH, body: body) }
+                    }
+
+                    func delete(url: String, deadline: NIOCore.NIODeadline? = nil, logger: Logging.Logger? = nil) -> NIOCore.EventLoopFuture<AsyncHTTPClient.HTTPClient.Response> {
+                        sending(deadline: deadline, logger: logger) { try .init(url: url, method: .DELETE) }
+                    }
+
+                    /// get(url:) and the others, as AsyncHTTPClient makes them: a request, then execute(request:).
+                    private func sending(
+                        deadline: NIOCore.NIODeadline?, logger: Logging.Logger?, _ request: () throws -> AsyncHTTPClient.HTTPClient.Request
+                    ) -> NIOCore.EventLoopFuture<AsyncHTTPClient.HTTPClient.Response> {
+                        do {
+                            return execute(request: try request(), deadline: deadline, logger: logger)
+                        } catch {
+                            return client.eventLoopGroup.any().makeFailedFuture(error)
+                        }
+                    }
+
                     func execute<Delegate: AsyncHTTPClient.HTTPClientResponseDelegate>(
                         request: AsyncHTTPClient.HTTPClient.Request,
                         delegate: Delegate,
@@ -270,8 +301,8 @@ public enum BuiltinAspects {
             calls: { callee: execute, first-argument-label: request }
             if-file-imports: AsyncHTTPClient
             call-instead: "__autotraceFutureClient({receiver}).execute"
-            import: [NIOCore, NIOConcurrencyHelpers, Logging]
-            declare:
+            import: &future-imports [NIOCore, NIOConcurrencyHelpers, Logging]
+            declare: &future-declarations
               - |
                 private func __autotraceFutureClient<Receiver>(_ receiver: Receiver) -> Receiver { receiver }
               - |
@@ -279,6 +310,15 @@ public enum BuiltinAspects {
                     __AutoTraceFutureClient(client: client)
                 }
               - *future-client
+
+          # The same for get(url:), post(url:body:), put, patch and delete, which make a request and execute it.
+          - name: async-http-client-future-verbs
+            description: AsyncHTTPClient's EventLoopFuture get(url:) and the like continue the caller's trace.
+            calls: { callee: [get, post, put, patch, delete], first-argument-label: url }
+            if-file-imports: AsyncHTTPClient
+            call-instead: "__autotraceFutureClient({receiver}).{method}"
+            import: *future-imports
+            declare: *future-declarations
 
           # URLSession (FoundationNetworking on Linux): a client span around each async data(for:) and data(from:),
           # its traceparent sent, url.full redacted; while nothing listens, a caller's trace is still sent on. The

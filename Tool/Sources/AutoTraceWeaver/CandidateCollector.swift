@@ -614,7 +614,7 @@ final class CandidateCollector: SyntaxVisitor {
                 skip("aspect '\(aspect.name)' calls a function with the receiver, but the method is not called on a name or a chain of names")
                 return .visitChildren
             }
-            callInstead = Template.fill(template, ["receiver": base.trimmedDescription])
+            callInstead = Template.fill(template, ["receiver": base.trimmedDescription, "method": member.declName.baseName.text])
         }
         let statement = Self.enclosingStatement(of: expression)
         if !aspect.insert.isEmpty {

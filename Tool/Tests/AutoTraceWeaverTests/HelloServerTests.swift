@@ -130,7 +130,7 @@ extension WovenBuildTests {
         #expect(
             report.insertions.map(\.statements) == [
                 ["__autotraceBootstrap()"], ["router.add(middleware: __AutoTraceHummingbirdServer())"],
-                ["__autotraceFutureClient(HTTPClient.shared).execute"], ["__autotraceURLSession(URLSession.shared).data"],
+                ["__autotraceFutureClient(HTTPClient.shared).get"], ["__autotraceURLSession(URLSession.shared).data"],
             ],
             "\(report.insertions)"
         )

@@ -425,6 +425,8 @@ import Testing
                 _ = try await client.execute(request: request).get()
                 _ = try await makeClient().execute(request: request).get()
                 _ = try await pool.execute(HTTPClientRequest(url: "http://a"), timeout: .seconds(1))
+                _ = try await client.get(url: "http://a/b").get()
+                _ = try await client.post(url: "http://a/b", body: .string("x")).get()
             }
             """
         let result = weave(source)
@@ -435,7 +437,13 @@ import Testing
         #expect(result.skipped.contains { $0.reason.contains("not called on a name or a chain of names") })
         // The async API (first argument without a label) traces itself.
         #expect(result.source.contains("try await pool.execute(HTTPClientRequest("))
-        #expect(result.insertions.map(\.aspect) == ["async-http-client-futures", "async-http-client-futures"])
+        #expect(result.source.contains("try await __autotraceFutureClient(client).get(url: \"http://a/b\").get()"))
+        #expect(result.source.contains("try await __autotraceFutureClient(client).post(url: \"http://a/b\", body: .string(\"x\")).get()"))
+        #expect(
+            result.insertions.map(\.aspect) == [
+                "async-http-client-futures", "async-http-client-futures", "async-http-client-future-verbs", "async-http-client-future-verbs",
+            ]
+        )
         // The receiver passes through a function only an HTTPClient changes.
         #expect(result.source.contains("private func __autotraceFutureClient<Receiver>(_ receiver: Receiver) -> Receiver { receiver }"))
         #expect(result.source.components(separatedBy: "private struct __AutoTraceFutureClient {").count == 2)

@@ -35,8 +35,7 @@ struct ForecastService: Sendable {
 
     /// The same through AsyncHTTPClient's EventLoopFuture API, as code written before async/await calls it.
     func forecastThroughFutures(for name: String) async throws -> String {
-        let request = try HTTPClient.Request(url: "\(baseURL)/weather?for=\(name)")
-        let response = try await HTTPClient.shared.execute(request: request, deadline: .now() + .seconds(5)).get()
+        let response = try await HTTPClient.shared.get(url: "\(baseURL)/weather?for=\(name)", deadline: .now() + .seconds(5)).get()
         guard response.status == .ok, let body = response.body else {
             throw HTTPError(.badGateway, message: "the weather route answered \(response.status.code)")
         }
