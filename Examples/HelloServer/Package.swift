@@ -29,6 +29,15 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // Hummingbird 2 with HummingbirdRouter's result-builder router.
+        .executableTarget(
+            name: "RouterBuilderServer",
+            dependencies: [
+                .product(name: "AutoTrace", package: "swift-autotrace"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdRouter", package: "hummingbird"),
+            ]
+        ),
         // Vapor 4 as its app template lays it out: entrypoint.swift, configure.swift, routes.swift; PostgreSQL through
         // PostgresNIO's client when POSTGRES_HOST is set, a SQLite file through SQLiteNIO when SQLITE_PATH is, Fluent
         // models in a SQLite file when FLUENT_SQLITE_PATH is.

@@ -128,12 +128,15 @@ public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest) 
             if let userAgent = request.headers.userAgent { attributes["user_agent.original"] = userAgent }
         }
     }
-    return __AutoTraceServerSpan(span: span)
+    return __AutoTraceServerSpan(span: span, method: request.method, route: request.route)
 }
 
 /// A started server span: the generated half runs the request inside it and ends it with the response's status.
 public struct __AutoTraceServerSpan: Sendable {
     let span: any Span
+    let method: String
+    /// The route the span was named by when it started.
+    let route: String?
 
     /// The context with this span as the active one, for frameworks that carry it on the request.
     public var context: ServiceContext { span.context }
@@ -149,9 +152,15 @@ public struct __AutoTraceServerSpan: Sendable {
     }
 
     /// Ends the span with the response's status code (for a thrown error, the status it stands for). Only a 5xx
-    /// status makes a server span an error, as the HTTP conventions say: a 404 is the client's mistake.
-    public func end(statusCode: Int, error: (any Error)? = nil) {
+    /// status makes a server span an error, as the HTTP conventions say: a 404 is the client's mistake. `route`: the
+    /// route template the framework matched while handling the request (a result-builder router finds it only
+    /// then), which names the span if it started without one.
+    public func end(statusCode: Int, route matched: String? = nil, error: (any Error)? = nil) {
         let failed = statusCode >= 500
+        if route == nil, let matched {
+            span.operationName = "\(method) \(matched)"
+            span.attributes["http.route"] = matched
+        }
         if span.isRecording {
             span.updateAttributes { attributes in
                 attributes["http.response.status_code"] = statusCode

@@ -47,7 +47,7 @@ public enum BuiltinAspects {
             if-file-imports: Hummingbird
             unless-module-contains: TracingMiddleware
             insert: "{binding}.add(middleware: __AutoTraceHummingbirdServer())"
-            declare: |
+            declare: &hummingbird-server |
               private struct __AutoTraceHummingbirdServer<Context: Hummingbird.RequestContext>: Hummingbird.RouterMiddleware {
                   func handle(
                       _ request: Hummingbird.Request,
@@ -62,12 +62,14 @@ public enum BuiltinAspects {
                               query: request.uri.query, authority: request.head.authority, headers: headers
                           )
                           if let span = __autotraceStartServerSpan(incoming) {
+                              // A RouterBuilder matches the route while it handles the request; "NotFound" is no route.
+                              func matched() -> String? { context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } }
                               do {
                                   let response = try await span.run { try await next(request, context) }
-                                  span.end(statusCode: response.status.code)
+                                  span.end(statusCode: response.status.code, route: matched())
                                   return response
                               } catch {
-                                  span.end(statusCode: (error as? any Hummingbird.HTTPResponseError)?.status.code ?? 500, error: error)
+                                  span.end(statusCode: (error as? any Hummingbird.HTTPResponseError)?.status.code ?? 500, route: matched(), error: error)
                                   throw error
                               }
                           }
@@ -78,6 +80,31 @@ public enum BuiltinAspects {
                       return try await __autotraceContinuingTrace(traceContext) { try await next(request, context) }
                   }
               }
+
+          # Hummingbird 2's result-builder router (HummingbirdRouter): the same server middleware, first in the
+          # builder, put there by a function that makes the RouterBuilder the program asked for. The route is known
+          # once the builder has matched it, so the span is named when it ends.
+          - name: hummingbird-router-builder
+            description: Server spans for every request a Hummingbird 2 RouterBuilder handles.
+            calls: { callee: RouterBuilder }
+            if-file-imports: Hummingbird
+            unless-module-contains: TracingMiddleware
+            call-instead: __autotraceRouterBuilder
+            import: HummingbirdRouter
+            declare:
+              - *hummingbird-server
+              - |
+                private func __autotraceRouterBuilder<Context: HummingbirdRouter.RouterRequestContext, Handler: Hummingbird.MiddlewareProtocol>(
+                    context: Context.Type = Context.self,
+                    options: HummingbirdRouter.RouterBuilderOptions = [],
+                    @Hummingbird.MiddlewareFixedTypeBuilder<Hummingbird.Request, Hummingbird.Response, Context> builder: () -> Handler
+                ) -> HummingbirdRouter.RouterBuilder<Context, some Hummingbird.MiddlewareProtocol<Hummingbird.Request, Hummingbird.Response, Context>>
+                where Handler.Input == Hummingbird.Request, Handler.Output == Hummingbird.Response, Handler.Context == Context {
+                    HummingbirdRouter.RouterBuilder(context: context, options: options) {
+                        __AutoTraceHummingbirdServer<Context>()
+                        builder()
+                    }
+                }
 
           # Vapor 4: a server span per request, named "{method} {route}" by the route template, and req.client /
           # app.client calls as client spans that continue the caller's trace and send its traceparent. Inserted

@@ -136,6 +136,48 @@ extension WovenBuildTests {
         )
     }
 
+    /// A Hummingbird app with the result-builder router (RouterBuilder): server spans named by the route it matched.
+    @Test func routerBuilderRequestsGetServerSpansNamedByTheirRoute() throws {
+        let build = try Self.run(Self.autotrace, ["build", "--product", "RouterBuilderServer"], in: Self.helloServer)
+        try #require(build.status == 0, "woven build of RouterBuilderServer failed:\n\(build.output)")
+        let receiver = try OTLPTestReceiver()
+        let port = try LoopbackHTTP.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "\(Self.helloServer)/.build-autotrace/debug/RouterBuilderServer")
+        server.arguments = ["--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.merging([
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
+            "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
+        ]) { $1 }
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
+
+        let caller = (trace: String(repeating: "4b", count: 16), span: "00f067aa0ba90206")
+        let item = try LoopbackHTTP.get(port: port, path: "/items/42?token=s3cr3t", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+        #expect(item.status == 200 && item.body == "item 42", "\(item)")
+        #expect(try LoopbackHTTP.get(port: port, path: "/missing").status == 404)
+        #expect(try LoopbackHTTP.get(port: port, path: "/health").body == "ok")
+
+        #expect(receiver.waitForAcceptedSpans(2, timeoutSeconds: 20))
+        server.terminate()
+        server.waitUntilExit()
+        let exported = try receiver.acceptedSpans()
+        #expect(exported.count == 2, "\(exported.map(\.name))")
+        let span = try #require(exported.first { $0.name == "GET /items/{id}" }, "\(exported.map(\.name))")
+        #expect(span.kind == .server && Self.hex(span.traceID) == caller.trace && Self.hex(span.parentSpanID) == caller.span)
+        let attributes = Dictionary(span.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        #expect(attributes["http.route"]?.stringValue == "/items/{id}")
+        #expect(attributes["url.query"]?.stringValue == "token=REDACTED")
+        #expect(attributes["http.response.status_code"]?.intValue == 200)
+        // No route matched: named by the method only, and a 404 is not the server's error.
+        let missing = try #require(exported.first { $0.name == "GET" })
+        #expect(missing.attributes.first { $0.key == "http.response.status_code" }?.value.intValue == 404)
+        #expect(missing.status.code != .error)
+        #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
+    }
+
     /// A collector that answers every export with a different kind of garbage cannot stop a traced service.
     @Test func aHostileCollectorCannotStopTheWovenHelloServer() throws {
         let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: Self.helloServer)

@@ -381,6 +381,15 @@ import Testing
         #expect(unbound.skipped.first?.reason.contains("statement or a `let`/`var` initializer") == true)
     }
 
+    @Test func routerBuildersAreMadeWithAutotracesServerMiddlewareFirst() {
+        let result = weave("import Hummingbird\nimport HummingbirdRouter\nlet router = RouterBuilder(context: BasicRouterRequestContext.self) {\n    Get(\"/\") { _, _ in \"ok\" }\n}\n")
+        #expect(result.source.contains("let router = __autotraceRouterBuilder(context: BasicRouterRequestContext.self) {"), "\(result.source)")
+        #expect(result.insertions.map(\.aspect) == ["hummingbird-router-builder"])
+        #expect(result.source.components(separatedBy: "private struct __AutoTraceHummingbirdServer<").count == 2)
+        // An application that traces with Hummingbird's own middleware keeps it.
+        #expect(!weave("import Hummingbird\nlet r = RouterBuilder(context: C.self) { TracingMiddleware() }\n").source.contains("__autotraceRouterBuilder"))
+    }
+
     @Test func vaporApplicationsGetAutotracesLifecycleHandlerAndClient() {
         let source = """
             import Vapor
