@@ -3,8 +3,8 @@ import PackageDescription
 
 // Servers with no tracing code at all, written the way their frameworks' guides write them: `autotrace run` weaves
 // them (see autotrace.yml). HelloServer (Hummingbird 2) is the demo; VaporServer proves the Vapor, PostgresNIO,
-// SQLiteNIO and Fluent integrations. One package, so that the tests build SwiftNIO, AsyncHTTPClient and their dependencies once for all
-// of them.
+// SQLiteNIO and Fluent integrations, APIServer the swift-openapi and grpc-swift 2 ones. One package, so that the tests
+// build SwiftNIO, AsyncHTTPClient and their dependencies once for all of them.
 let package = Package(
     name: "HelloServer",
     platforms: [.macOS(.v15)],
@@ -17,6 +17,11 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/fluent.git", from: "4.13.0"),
         .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-openapi-async-http-client.git", from: "1.5.0"),
         // Only for HelloServerManual, and only its OTLP/HTTP exporter (no gRPC to build).
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
@@ -51,6 +56,21 @@ let package = Package(
                 .product(name: "Fluent", package: "fluent"),
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
             ]
+        ),
+        // An OpenAPI service on Hummingbird whose operations call a gRPC greeter it serves itself, and call each
+        // other through the generated client. Its OpenAPI code is generated once and committed (see openapi.yaml).
+        .executableTarget(
+            name: "APIServer",
+            dependencies: [
+                .product(name: "AutoTrace", package: "swift-autotrace"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "OpenAPIAsyncHTTPClient", package: "swift-openapi-async-http-client"),
+            ],
+            exclude: ["openapi.yaml", "openapi-generator-config.yaml"]
         ),
         // The same server traced by hand (swift-otel, TracingMiddleware, withSpan): the `manual` scenario of
         // `autotrace bench`. Not woven by the examples and tests, which build the HelloServer product only.

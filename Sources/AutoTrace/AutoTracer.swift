@@ -90,6 +90,7 @@ public final class AutoTracer: Tracer, Sendable {
         guard isListening else {
             return parentContext.isEmpty ? .dormant : .passingThrough(parentContext)
         }
+        if kind == .client, parentContext.autoTraceSentTraceContext { return .passingThrough(parentContext) }
         return startSpan(
             name: operationName,
             kind: kind,
@@ -212,7 +213,7 @@ public final class AutoTracer: Tracer, Sendable {
         into carrier: inout Carrier,
         using injector: Inject
     ) where Inject.Carrier == Carrier {
-        guard let span = context.autoTraceSpan else { return }
+        guard let span = context.autoTraceSpan, !context.autoTraceSentTraceContext else { return }
         injector.inject(
             W3CTraceContext.formatTraceparent(traceID: span.traceID, spanID: span.spanID, flags: span.traceFlags),
             forKey: W3CTraceContext.traceparentHeader,

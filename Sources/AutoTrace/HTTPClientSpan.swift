@@ -6,25 +6,11 @@ import Tracing
 
 /// Starts the client span of an outgoing request, a child of the current context, and gives the trace context
 /// headers to send with it. While nothing listens there is no span, but a current context (a dormant service
-/// continuing its caller's trace) is still sent on; with neither, nil: the request goes out as written.
-public func __autotraceStartClientSpan(method: String, url: String) -> __AutoTraceClientSpan? {
-    let listening = autotrace_listening() != 0
-    guard listening || ServiceContext.current != nil else { return nil }
-    let context = ServiceContext.current ?? .topLevel
-    var headers = TraceContextHeaders()
-    guard listening else {
-        inject(context, into: &headers)
-        return __AutoTraceClientSpan(span: nil, headers: headers.fields)
-    }
-    let span: any Span
-    if let tracer = AutoTrace.tracer {
-        span = tracer.startSpan(method, context: context, ofKind: .client)
-    } else if AutoTrace.usesApplicationTracer {
-        span = InstrumentationSystem.tracer.startAnySpan(method, context: context, ofKind: .client)
-    } else {
-        return nil
-    }
-    inject(span.context, into: &headers)
+/// continuing its caller's trace) is still sent on; with neither, nil: the request goes out as written. `operation`
+/// names the span when the call has a name of its own (an OpenAPI operationId); by default the method does.
+public func __autotraceStartClientSpan(method: String, url: String, operation: String? = nil) -> __AutoTraceClientSpan? {
+    guard let (started, headers) = startOutgoingSpan(operation ?? method) else { return nil }
+    guard let span = started else { return __AutoTraceClientSpan(span: nil, headers: headers) }
     if span.isRecording {
         let settings = AutoTrace.httpSettings
         span.updateAttributes { attributes in
@@ -36,7 +22,7 @@ public func __autotraceStartClientSpan(method: String, url: String) -> __AutoTra
             }
         }
     }
-    return __AutoTraceClientSpan(span: span, headers: headers.fields)
+    return __AutoTraceClientSpan(span: span, headers: headers)
 }
 
 /// A started client span (or, while nothing listens, only the context to send on).
@@ -45,10 +31,14 @@ public struct __AutoTraceClientSpan: Sendable {
     /// `traceparent` and `tracestate`, to set on the request before it is sent.
     public let headers: [(name: String, value: String)]
 
-    /// Runs `body` with this span as the current one.
+    /// Runs `body` with this span as the current one. The request carries this span's trace context already, so a
+    /// traced library underneath (an OpenAPI transport's AsyncHTTPClient) makes no second client span and sends no
+    /// second `traceparent`.
     public func run<R>(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R) async throws -> R {
         guard let span else { return try await body() }
-        return try await ServiceContext.$current.withValue(span.context) { () async throws -> R in try await body() }
+        var context = span.context
+        context.autoTraceSentTraceContext = true
+        return try await ServiceContext.$current.withValue(context) { () async throws -> R in try await body() }
     }
 
     /// Ends the span with the response's status code (nil for a response that is not HTTP's); a 4xx or 5xx makes a
@@ -75,25 +65,6 @@ public struct __AutoTraceClientSpan: Sendable {
         }
         span.setStatus(SpanStatus(code: .error))
         span.end()
-    }
-}
-
-/// The trace context headers a tracer's `inject` writes.
-private struct TraceContextHeaders {
-    var fields: [(name: String, value: String)] = []
-}
-
-private struct TraceContextInjector: Injector {
-    func inject(_ value: String, forKey key: String, into headers: inout TraceContextHeaders) {
-        headers.fields.append((key, value))
-    }
-}
-
-private func inject(_ context: ServiceContext, into headers: inout TraceContextHeaders) {
-    if let tracer = AutoTrace.tracer {
-        tracer.inject(context, into: &headers, using: TraceContextInjector())
-    } else {
-        InstrumentationSystem.instrument.inject(context, into: &headers, using: TraceContextInjector())
     }
 }
 

@@ -79,40 +79,27 @@ public func __autotraceContinuingTraceSynchronously<R>(
     return try ServiceContext.$current.withValue(context) { try body(context) }
 }
 
+/// Names the server span of the request being handled, which a framework integration started, by the operation
+/// that handles it (an OpenAPI operationId); false when no autotrace server span is current, for the caller to start
+/// one.
+public func __autotraceNameServerSpan(operation: String) -> Bool {
+    guard let span = ServiceContext.current?.autoTraceSpan, !span.isRemote, span.kind == .server else { return false }
+    span.operationName = operation
+    return true
+}
+
 /// Whether a trace context is bound to the code running now (a span of any tracer, or a caller's context), which a
 /// synchronous client call would lose on its event loop.
 public func __autotraceHasServiceContext() -> Bool { ServiceContext.current != nil }
 
-/// The current context with the request's caller as the active span; nil without a valid `traceparent`.
-private func callerContext(_ headers: __AutoTraceHTTPHeaders) -> ServiceContext? {
-    guard let parent = headers.traceparent.flatMap(W3CTraceContext.parseTraceparent) else { return nil }
-    var context = ServiceContext.current ?? .topLevel
-    context.autoTraceSpan = .remote(
-        traceID: parent.traceID,
-        spanID: parent.spanID,
-        traceFlags: parent.flags,
-        traceState: W3CTraceContext.validTraceState(headers.tracestate)
-    )
-    return context
-}
-
 /// Starts the server span of a request, a child of its `traceparent`; nil when the route is excluded or no tracer
-/// wants spans.
-public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest) -> __AutoTraceServerSpan? {
+/// wants spans. `operation` names the span when the request has a name of its own (an OpenAPI operationId); by
+/// default the method and route do.
+public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest, operation: String? = nil) -> __AutoTraceServerSpan? {
     let settings = AutoTrace.httpSettings
     if settings.isExcluded(route: request.route ?? request.path) { return nil }
-    var context = ServiceContext.current ?? .topLevel
-    let name = request.route.map { "\(request.method) \($0)" } ?? request.method
-    let span: any Span
-    if let tracer = AutoTrace.tracer {
-        tracer.extract(request.headers, into: &context, using: HeadersExtractor())
-        span = tracer.startSpan(name, context: context, ofKind: .server)
-    } else if AutoTrace.usesApplicationTracer {
-        InstrumentationSystem.instrument.extract(request.headers, into: &context, using: HeadersExtractor())
-        span = InstrumentationSystem.tracer.startAnySpan(name, context: context, ofKind: .server)
-    } else {
-        return nil
-    }
+    let name = operation ?? request.route.map { "\(request.method) \($0)" } ?? request.method
+    guard let span = startIntegrationSpan(name, kind: .server, extractingFrom: request.headers) else { return nil }
     if span.isRecording {
         span.updateAttributes { attributes in
             attributes["http.request.method"] = request.method
@@ -170,16 +157,5 @@ public struct __AutoTraceServerSpan: Sendable {
         }
         if failed { span.setStatus(SpanStatus(code: .error)) }
         span.end()
-    }
-}
-
-/// Reads `traceparent` and `tracestate` for a tracer's `extract`.
-private struct HeadersExtractor: Extractor {
-    func extract(key: String, from headers: __AutoTraceHTTPHeaders) -> String? {
-        switch key {
-        case W3CTraceContext.traceparentHeader: headers.traceparent
-        case W3CTraceContext.tracestateHeader: headers.tracestate
-        default: nil
-        }
     }
 }

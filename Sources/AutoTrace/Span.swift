@@ -298,3 +298,19 @@ extension ServiceContext {
         set { self[AutoTraceSpanKey.self] = newValue }
     }
 }
+
+/// Set in the context of a request an integration's client span sent, with its trace context, for the library
+/// that carries it out.
+enum AutoTraceSentTraceContextKey: ServiceContextKey {
+    typealias Value = Bool
+    static var nameOverride: String? { "autotrace.sent-trace-context" }
+}
+
+extension ServiceContext {
+    /// Whether the request being made carries the trace context of an integration's client span already: a client
+    /// span a library starts under it is that span, and the library's `inject` writes nothing.
+    var autoTraceSentTraceContext: Bool {
+        get { self[AutoTraceSentTraceContextKey.self] ?? false }
+        set { self[AutoTraceSentTraceContextKey.self] = newValue }
+    }
+}

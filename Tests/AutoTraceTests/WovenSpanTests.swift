@@ -152,6 +152,82 @@ actor Counter {
         #expect(spans(named: "GET").isEmpty)
     }
 
+    /// An OpenAPI client span is the HTTP exchange: the traced library that carries it out (AsyncHTTPClient) makes no
+    /// second client span under it and sends no second traceparent; other spans under it are its children.
+    @Test func aLibrarysClientSpanUnderAnIntegrationsClientSpanFoldsIntoIt() async throws {
+        let client = try #require(__autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1:8/api/x", operation: "getThing"))
+        let (library, sent, child) = try await client.run {
+            var headers: [String: String] = [:]
+            Self.tracer.inject(ServiceContext.current ?? .topLevel, into: &headers, using: HeaderInjector())
+            let library = Self.tracer.startSpan("GET", context: ServiceContext.current ?? .topLevel, ofKind: .client)
+            let child = Self.tracer.startSpan("decode", context: ServiceContext.current ?? .topLevel, ofKind: .internal)
+            return (library, headers, child)
+        }
+        library.end()
+        child.end()
+        client.end(statusCode: 200)
+        let operation = try #require(spans(named: "getThing").last)
+        #expect(operation.kind == .client && client.headers.first?.value == "00-\(operation.traceID)-\(operation.spanID)-01")
+        #expect(sent.isEmpty, "\(sent)")
+        #expect(!library.isRecording && spans(named: "GET").isEmpty)
+        #expect(try #require(spans(named: "decode").last).parentSpanID == operation.spanID)
+    }
+
+    /// An OpenAPI server middleware names the framework integration's server span by the operation.
+    @Test func anOperationNamesTheServerSpanItRunsUnder() async throws {
+        #expect(!__autotraceNameServerSpan(operation: "listThings"), "no server span is current")
+        let request = __AutoTraceHTTPServerRequest(method: "GET", route: "/things", path: "/things", query: nil, authority: nil, headers: .init())
+        let server = try #require(__autotraceStartServerSpan(request))
+        #expect(try await server.run { __autotraceNameServerSpan(operation: "listThings") })
+        server.end(statusCode: 200)
+        #expect(try #require(spans(named: "listThings").last).attributes["http.route"]?.toSpanAttribute() == .string("/things"))
+    }
+
+    /// The runtime half of the generated gRPC interceptors.
+    @Test func rpcSpansFollowTheRPCConventions() async throws {
+        let caller = (trace: "0af7651916cd43dd8448eb211c80319c", span: "b7ad6b7169203331")
+        let server = try #require(
+            __autotraceStartRPCServerSpan(
+                system: "grpc", service: "demo.Greeter", method: "SayHello", peer: "ipv6:[::1]:50123",
+                traceparent: "00-\(caller.trace)-\(caller.span)-01", tracestate: nil
+            )
+        )
+        let client = try #require(
+            try await server.run { __autotraceStartRPCClientSpan(system: "grpc", service: "demo.Store", method: "Get", peer: "ipv4:10.0.0.2:443") }
+        )
+        client.end(grpcStatusCode: 5)
+        server.end(grpcStatusCode: 3)
+        let serverSpan = try #require(spans(named: "demo.Greeter/SayHello").last)
+        let clientSpan = try #require(spans(named: "demo.Store/Get").last)
+        #expect(serverSpan.kind == .server && serverSpan.traceID.description == caller.trace && serverSpan.parentSpanID.description == caller.span)
+        #expect(clientSpan.kind == .client && clientSpan.parentSpanID == serverSpan.spanID)
+        #expect(client.metadata.first { $0.name == "traceparent" }?.value == "00-\(clientSpan.traceID)-\(clientSpan.spanID)-01")
+        let attributes = serverSpan.attributes
+        #expect(attributes["rpc.system"]?.toSpanAttribute() == .string("grpc"))
+        #expect(attributes["rpc.service"]?.toSpanAttribute() == .string("demo.Greeter"))
+        #expect(attributes["rpc.method"]?.toSpanAttribute() == .string("SayHello"))
+        #expect(attributes["network.peer.address"]?.toSpanAttribute() == .string("::1"))
+        #expect(attributes["network.peer.port"]?.toSpanAttribute() == .int64(50123))
+        #expect(clientSpan.attributes["server.address"]?.toSpanAttribute() == .string("10.0.0.2"))
+        #expect(clientSpan.attributes["server.port"]?.toSpanAttribute() == .int64(443))
+        // INVALID_ARGUMENT is the caller's mistake: an error at the client, not at the server; NOT_FOUND likewise.
+        #expect(attributes["rpc.grpc.status_code"]?.toSpanAttribute() == .int64(3) && serverSpan.snapshot().status?.code != .error)
+        #expect(clientSpan.attributes["rpc.grpc.status_code"]?.toSpanAttribute() == .int64(5) && clientSpan.snapshot().status?.code == .error)
+        let failing = try #require(__autotraceStartRPCServerSpan(system: "grpc", service: "s", method: "m", peer: "in-process:1", traceparent: nil, tracestate: nil))
+        failing.end(grpcStatusCode: 14)
+        #expect(try #require(spans(named: "s/m").last).snapshot().status?.code == .error)
+
+        // Dormant: the server still continues its caller's trace, the client still sends it on.
+        autotrace_set_in_process_listeners(0)
+        defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }
+        let dormant = try #require(
+            __autotraceStartRPCServerSpan(system: "grpc", service: "s", method: "m", peer: "", traceparent: "00-\(caller.trace)-\(caller.span)-01", tracestate: nil)
+        )
+        let sent = try await dormant.run { __autotraceStartRPCClientSpan(system: "grpc", service: "s", method: "n", peer: "")?.metadata }
+        #expect(sent?.first?.value == "00-\(caller.trace)-\(caller.span)-01")
+        #expect(__autotraceStartRPCServerSpan(system: "grpc", service: "s", method: "m", peer: "", traceparent: nil, tracestate: nil) == nil)
+    }
+
     /// Database spans name the server and database their program's clients were made for, unless two disagree.
     @Test func databaseSpansNameTheServerTheirClientWasMadeFor() throws {
         DatabaseEndpoints.reset()

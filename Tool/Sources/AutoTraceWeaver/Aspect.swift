@@ -27,7 +27,7 @@ public struct Aspect: Codable, Sendable, Equatable {
     public var insert: [String]
     /// A function to call instead of each selected callee, with the same arguments (`LoggingSystem.bootstrap(f)` →
     /// `__AutoTraceLogging.bootstrap(f)`): it does what the callee does, and more. `{receiver}` is what a method is
-    /// called on and `{method}` its name (`client.get` → `client`, `get`).
+    /// called on and `{method}` its name (`client.get` → `client`, `get`); `{callee}` is the whole callee (`API.Client`).
     public var callInstead: String?
     /// Modules imported by every file the aspect changes.
     public var imports: [String]

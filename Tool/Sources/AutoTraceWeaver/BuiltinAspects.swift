@@ -507,6 +507,352 @@ public enum BuiltinAspects {
                 db.collection.name: "{sql.collection}"
                 db.query.text: "{sql.text}"
 
+          # grpc-swift 2: a server span per call a GRPCServer handles and a client span per call a GRPCClient makes,
+          # named "{service}/{method}" with the RPC conventions' attributes and the gRPC status code; the trace
+          # context travels in the call's metadata both ways. Where the program makes a server or client (by its
+          # initializer or withGRPCServer / withGRPCClient), autotrace's function makes it with autotrace's
+          # interceptor first in the list. A server made from a router keeps the router's interceptors untouched.
+          # grpc-swift 2 needs macOS 15, hence the availability of the generated code.
+          - name: grpc-server
+            description: Server spans for every call a grpc-swift 2 server handles.
+            calls: { callee: GRPCServer, first-argument-label: transport }
+            if-file-imports: GRPCCore
+            call-instead: __autotraceGRPCServer
+            declare: &grpc-server-declarations
+              - &grpc-status-code |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCStatusCode(_ error: any Error) -> Int {
+                    // gRPC answers an error that is not its own with UNKNOWN.
+                    (error as? any GRPCCore.RPCErrorConvertible)?.rpcErrorCode.rawValue ?? 2
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private struct __AutoTraceGRPCServerInterceptor: GRPCCore.ServerInterceptor {
+                    func intercept<Input: Sendable, Output: Sendable>(
+                        request: GRPCCore.StreamingServerRequest<Input>,
+                        context: GRPCCore.ServerContext,
+                        next: @Sendable (_ request: GRPCCore.StreamingServerRequest<Input>, _ context: GRPCCore.ServerContext) async throws -> GRPCCore.StreamingServerResponse<Output>
+                    ) async throws -> GRPCCore.StreamingServerResponse<Output> {
+                        guard let span = __autotraceStartRPCServerSpan(
+                            system: "grpc", service: context.descriptor.service.fullyQualifiedService,
+                            method: context.descriptor.method, peer: context.remotePeer,
+                            traceparent: request.metadata[stringValues: "traceparent"].first(where: { _ in true }),
+                            tracestate: request.metadata[stringValues: "tracestate"].first(where: { _ in true })
+                        ) else {
+                            return try await next(request, context)
+                        }
+                        do {
+                            var response = try await span.run { try await next(request, context) }
+                            switch response.accepted {
+                            case .success(var contents):
+                                // A streaming method runs while its response is written, after this returns.
+                                let produce = contents.producer
+                                contents.producer = { writer in
+                                    do {
+                                        let trailers = try await span.run { try await produce(writer) }
+                                        span.end(grpcStatusCode: 0)
+                                        return trailers
+                                    } catch {
+                                        span.end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
+                                        throw error
+                                    }
+                                }
+                                response.accepted = .success(contents)
+                            case .failure(let error):
+                                span.end(grpcStatusCode: error.code.rawValue, error: error)
+                            }
+                            return response
+                        } catch {
+                            span.end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
+                            throw error
+                        }
+                    }
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCServer<Transport: GRPCCore.ServerTransport>(
+                    transport: Transport, services: [any GRPCCore.RegistrableRPCService], interceptors: [any GRPCCore.ServerInterceptor] = []
+                ) -> GRPCCore.GRPCServer<Transport> {
+                    GRPCCore.GRPCServer(transport: transport, services: services, interceptors: [__AutoTraceGRPCServerInterceptor()] + interceptors)
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCServer<Transport: GRPCCore.ServerTransport>(
+                    transport: Transport, services: [any GRPCCore.RegistrableRPCService],
+                    interceptorPipeline: [GRPCCore.ConditionalInterceptor<any GRPCCore.ServerInterceptor>]
+                ) -> GRPCCore.GRPCServer<Transport> {
+                    GRPCCore.GRPCServer(
+                        transport: transport, services: services,
+                        interceptorPipeline: [.apply(__AutoTraceGRPCServerInterceptor(), to: .all)] + interceptorPipeline
+                    )
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCServer<Transport: GRPCCore.ServerTransport>(
+                    transport: Transport, router: GRPCCore.RPCRouter<Transport>
+                ) -> GRPCCore.GRPCServer<Transport> {
+                    GRPCCore.GRPCServer(transport: transport, router: router)
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceWithGRPCServer<Transport: GRPCCore.ServerTransport, Result: Sendable>(
+                    transport: Transport, services: [any GRPCCore.RegistrableRPCService], interceptors: [any GRPCCore.ServerInterceptor] = [],
+                    isolation: isolated (any Actor)? = #isolation,
+                    handleServer: (GRPCCore.GRPCServer<Transport>) async throws -> Result
+                ) async throws -> Result {
+                    try await GRPCCore.withGRPCServer(
+                        transport: transport, services: services, interceptors: [__AutoTraceGRPCServerInterceptor()] + interceptors,
+                        isolation: isolation, handleServer: handleServer
+                    )
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceWithGRPCServer<Transport: GRPCCore.ServerTransport, Result: Sendable>(
+                    transport: Transport, services: [any GRPCCore.RegistrableRPCService],
+                    interceptorPipeline: [GRPCCore.ConditionalInterceptor<any GRPCCore.ServerInterceptor>],
+                    isolation: isolated (any Actor)? = #isolation,
+                    handleServer: (GRPCCore.GRPCServer<Transport>) async throws -> Result
+                ) async throws -> Result {
+                    try await GRPCCore.withGRPCServer(
+                        transport: transport, services: services,
+                        interceptorPipeline: [.apply(__AutoTraceGRPCServerInterceptor(), to: .all)] + interceptorPipeline,
+                        isolation: isolation, handleServer: handleServer
+                    )
+                }
+
+          - name: grpc-server-scoped
+            description: The grpc-server aspect for servers made with withGRPCServer.
+            calls: { callee: withGRPCServer }
+            if-file-imports: GRPCCore
+            call-instead: __autotraceWithGRPCServer
+            declare: *grpc-server-declarations
+
+          - name: grpc-client
+            description: Client spans for every call a grpc-swift 2 client makes, its trace context in the metadata.
+            calls: { callee: GRPCClient, first-argument-label: transport }
+            if-file-imports: GRPCCore
+            call-instead: __autotraceGRPCClient
+            declare: &grpc-client-declarations
+              - *grpc-status-code
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private struct __AutoTraceGRPCClientInterceptor: GRPCCore.ClientInterceptor {
+                    func intercept<Input: Sendable, Output: Sendable>(
+                        request: GRPCCore.StreamingClientRequest<Input>,
+                        context: GRPCCore.ClientContext,
+                        next: (_ request: GRPCCore.StreamingClientRequest<Input>, _ context: GRPCCore.ClientContext) async throws -> GRPCCore.StreamingClientResponse<Output>
+                    ) async throws -> GRPCCore.StreamingClientResponse<Output> {
+                        guard let span = __autotraceStartRPCClientSpan(
+                            system: "grpc", service: context.descriptor.service.fullyQualifiedService,
+                            method: context.descriptor.method, peer: context.remotePeer
+                        ) else {
+                            return try await next(request, context)
+                        }
+                        var request = request
+                        for field in span.metadata { request.metadata.replaceOrAddString(field.value, forKey: field.name) }
+                        do {
+                            var response = try await span.run { try await next(request, context) }
+                            switch response.accepted {
+                            case .success(var contents):
+                                // The call ends when the caller has read the response's trailers.
+                                contents.bodyParts = GRPCCore.RPCAsyncSequence(wrapping: __AutoTraceGRPCResponseParts(base: contents.bodyParts, span: span))
+                                response.accepted = .success(contents)
+                            case .failure(let error):
+                                span.end(grpcStatusCode: error.code.rawValue, error: error)
+                            }
+                            return response
+                        } catch {
+                            span.end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
+                            throw error
+                        }
+                    }
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private struct __AutoTraceGRPCResponseParts<Output: Sendable>: AsyncSequence, Sendable {
+                    typealias Element = GRPCCore.StreamingClientResponse<Output>.Contents.BodyPart
+                    let base: GRPCCore.RPCAsyncSequence<Element, any Error>
+                    let span: __AutoTraceRPCSpan
+
+                    struct AsyncIterator: AsyncIteratorProtocol {
+                        var base: GRPCCore.RPCAsyncSequence<Element, any Error>.AsyncIterator
+                        let span: __AutoTraceRPCSpan
+                        var ended = false
+
+                        mutating func next() async throws -> Element? {
+                            do {
+                                let part = try await base.next()
+                                switch part {
+                                case .message?: break
+                                case .trailingMetadata?, nil: end(grpcStatusCode: 0)
+                                }
+                                return part
+                            } catch {
+                                end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
+                                throw error
+                            }
+                        }
+
+                        private mutating func end(grpcStatusCode code: Int, error: (any Error)? = nil) {
+                            guard !ended else { return }
+                            ended = true
+                            span.end(grpcStatusCode: code, error: error)
+                        }
+                    }
+
+                    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), span: span) }
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCClient<Transport: GRPCCore.ClientTransport>(
+                    transport: Transport, interceptors: [any GRPCCore.ClientInterceptor] = []
+                ) -> GRPCCore.GRPCClient<Transport> {
+                    GRPCCore.GRPCClient(transport: transport, interceptors: [__AutoTraceGRPCClientInterceptor()] + interceptors)
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCClient<Transport: GRPCCore.ClientTransport>(
+                    transport: Transport, interceptorPipeline: [GRPCCore.ConditionalInterceptor<any GRPCCore.ClientInterceptor>]
+                ) -> GRPCCore.GRPCClient<Transport> {
+                    GRPCCore.GRPCClient(
+                        transport: transport,
+                        interceptorPipeline: [.apply(__AutoTraceGRPCClientInterceptor(), to: .all)] + interceptorPipeline
+                    )
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceWithGRPCClient<Transport: GRPCCore.ClientTransport, Result: Sendable>(
+                    transport: Transport, interceptors: [any GRPCCore.ClientInterceptor] = [],
+                    isolation: isolated (any Actor)? = #isolation,
+                    handleClient: (GRPCCore.GRPCClient<Transport>) async throws -> Result
+                ) async throws -> Result {
+                    try await GRPCCore.withGRPCClient(
+                        transport: transport, interceptors: [__AutoTraceGRPCClientInterceptor()] + interceptors,
+                        isolation: isolation, handleClient: handleClient
+                    )
+                }
+              - |
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceWithGRPCClient<Transport: GRPCCore.ClientTransport, Result: Sendable>(
+                    transport: Transport, interceptorPipeline: [GRPCCore.ConditionalInterceptor<any GRPCCore.ClientInterceptor>],
+                    isolation: isolated (any Actor)? = #isolation,
+                    handleClient: (GRPCCore.GRPCClient<Transport>) async throws -> Result
+                ) async throws -> Result {
+                    try await GRPCCore.withGRPCClient(
+                        transport: transport,
+                        interceptorPipeline: [.apply(__AutoTraceGRPCClientInterceptor(), to: .all)] + interceptorPipeline,
+                        isolation: isolation, handleClient: handleClient
+                    )
+                }
+
+          - name: grpc-client-scoped
+            description: The grpc-client aspect for clients made with withGRPCClient.
+            calls: { callee: withGRPCClient }
+            if-file-imports: GRPCCore
+            call-instead: __autotraceWithGRPCClient
+            declare: *grpc-client-declarations
+
+          # swift-openapi: a client span per operation the generated Client calls, and the server span of each
+          # operation a handler serves, named by the operationId. Where the program makes the generated Client, a
+          # factory adds autotrace's middleware last, so that its span is the HTTP exchange itself and its
+          # traceparent is the one sent; a traced transport underneath (AsyncHTTPClient) makes no second span.
+          # Where the program registers its handlers, autotrace's middleware goes first; under a server span
+          # that the framework's integration made, it names that span by the operationId instead of making one.
+          - name: openapi-client
+            description: Client spans named by operationId for the calls of a swift-openapi generated Client.
+            calls: { callee: Client, first-argument-label: serverURL }
+            if-file-imports: [OpenAPIRuntime, OpenAPIAsyncHTTPClient, OpenAPIURLSession]
+            call-instead: "__AutoTraceOpenAPIClientFactory(make: {callee}.init(serverURL:configuration:transport:middlewares:))"
+            import: &openapi-imports [Foundation, HTTPTypes, OpenAPIRuntime]
+            declare:
+              - |
+                private struct __AutoTraceOpenAPIClientFactory<Client> {
+                    let make: (Foundation.URL, OpenAPIRuntime.Configuration, any OpenAPIRuntime.ClientTransport, [any OpenAPIRuntime.ClientMiddleware]) -> Client
+
+                    func callAsFunction(
+                        serverURL: Foundation.URL, configuration: OpenAPIRuntime.Configuration = .init(),
+                        transport: any OpenAPIRuntime.ClientTransport, middlewares: [any OpenAPIRuntime.ClientMiddleware] = []
+                    ) -> Client {
+                        make(serverURL, configuration, transport, middlewares + [__AutoTraceOpenAPIClientMiddleware()])
+                    }
+                }
+              - |
+                private struct __AutoTraceOpenAPIClientMiddleware: OpenAPIRuntime.ClientMiddleware {
+                    func intercept(
+                        _ request: HTTPTypes.HTTPRequest, body: OpenAPIRuntime.HTTPBody?, baseURL: Foundation.URL, operationID: String,
+                        next: @Sendable (HTTPTypes.HTTPRequest, OpenAPIRuntime.HTTPBody?, Foundation.URL) async throws -> (HTTPTypes.HTTPResponse, OpenAPIRuntime.HTTPBody?)
+                    ) async throws -> (HTTPTypes.HTTPResponse, OpenAPIRuntime.HTTPBody?) {
+                        var base = baseURL.absoluteString
+                        if base.hasSuffix("/") { base.removeLast() }
+                        let url = base + (request.path ?? "")
+                        guard let span = __autotraceStartClientSpan(method: request.method.rawValue, url: url, operation: operationID) else {
+                            return try await next(request, body, baseURL)
+                        }
+                        var traced = request
+                        for header in span.headers {
+                            if let name = HTTPTypes.HTTPField.Name(header.name) { traced.headerFields[name] = header.value }
+                        }
+                        do {
+                            let (response, responseBody) = try await span.run { try await next(traced, body, baseURL) }
+                            span.end(statusCode: response.status.code)
+                            return (response, responseBody)
+                        } catch {
+                            span.end(error: error)
+                            throw error
+                        }
+                    }
+                }
+
+          - name: openapi-server
+            description: Server spans named by operationId for the operations of a swift-openapi generated server.
+            calls: { callee: registerHandlers, first-argument-label: on }
+            if-file-imports: [OpenAPIRuntime, OpenAPIHummingbird, OpenAPIVapor]
+            call-instead: "__AutoTraceOpenAPIServerRegistration(register: {receiver}.registerHandlers(on:serverURL:configuration:middlewares:))"
+            import: *openapi-imports
+            declare:
+              - |
+                private struct __AutoTraceOpenAPIServerRegistration {
+                    let register: (any OpenAPIRuntime.ServerTransport, Foundation.URL, OpenAPIRuntime.Configuration, [any OpenAPIRuntime.ServerMiddleware]) throws -> Void
+
+                    func callAsFunction(
+                        on transport: any OpenAPIRuntime.ServerTransport, serverURL: Foundation.URL = .defaultOpenAPIServerURL,
+                        configuration: OpenAPIRuntime.Configuration = .init(), middlewares: [any OpenAPIRuntime.ServerMiddleware] = []
+                    ) throws {
+                        try register(transport, serverURL, configuration, [__AutoTraceOpenAPIServerMiddleware()] + middlewares)
+                    }
+                }
+              - |
+                private struct __AutoTraceOpenAPIServerMiddleware: OpenAPIRuntime.ServerMiddleware {
+                    func intercept(
+                        _ request: HTTPTypes.HTTPRequest, body: OpenAPIRuntime.HTTPBody?, metadata: OpenAPIRuntime.ServerRequestMetadata, operationID: String,
+                        next: @Sendable (HTTPTypes.HTTPRequest, OpenAPIRuntime.HTTPBody?, OpenAPIRuntime.ServerRequestMetadata) async throws -> (HTTPTypes.HTTPResponse, OpenAPIRuntime.HTTPBody?)
+                    ) async throws -> (HTTPTypes.HTTPResponse, OpenAPIRuntime.HTTPBody?) {
+                        // The framework's server integration made the request's span, or continued its caller's trace.
+                        if __autotraceServerListening() ? __autotraceNameServerSpan(operation: operationID) : __autotraceHasServiceContext() {
+                            return try await next(request, body, metadata)
+                        }
+                        var headers = __AutoTraceHTTPHeaders()
+                        for field in request.headerFields { headers.read(field.name.canonicalName, field.value) }
+                        let target = request.path ?? "/"
+                        let queryStart = target.firstIndex(of: "?")
+                        let incoming = __AutoTraceHTTPServerRequest(
+                            method: request.method.rawValue, route: nil, path: String(target[..<(queryStart ?? target.endIndex)]),
+                            query: queryStart.map { String(target[target.index(after: $0)...]) }, authority: request.authority, headers: headers
+                        )
+                        guard __autotraceServerListening(), let span = __autotraceStartServerSpan(incoming, operation: operationID) else {
+                            return try await __autotraceContinuingTrace(headers) { try await next(request, body, metadata) }
+                        }
+                        do {
+                            let (response, responseBody) = try await span.run { try await next(request, body, metadata) }
+                            span.end(statusCode: response.status.code)
+                            return (response, responseBody)
+                        } catch {
+                            span.end(statusCode: (error as? OpenAPIRuntime.ServerError)?.httpStatus.code ?? 500, error: error)
+                            throw error
+                        }
+                    }
+                }
+
           # AsyncHTTPClient's async execute() needs no aspect: it makes a client span and sends its
           # traceparent through the tracer it captured when its configuration was created, and the entry point
           # bootstraps before the program creates one. The tracer redacts the query values it records in url.full

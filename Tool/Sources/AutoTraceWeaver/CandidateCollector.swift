@@ -616,6 +616,14 @@ final class CandidateCollector: SyntaxVisitor {
             }
             callInstead = Template.fill(template, ["receiver": base.trimmedDescription, "method": member.declName.baseName.text])
         }
+        if let template = callInstead, template.contains("{callee}") {
+            // The callee is written once more inside the call: only a type or function named by a chain of names.
+            guard Self.isNameChain(node.calledExpression) else {
+                skip("aspect '\(aspect.name)' calls a function with the callee, but the callee is not a name or a chain of names")
+                return .visitChildren
+            }
+            callInstead = Template.fill(template, ["callee": node.calledExpression.trimmedDescription])
+        }
         let statement = Self.enclosingStatement(of: expression)
         if !aspect.insert.isEmpty {
             guard let statement else {
