@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/vapor/fluent.git", from: "4.13.0"),
         .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
+        .package(url: "https://github.com/vapor/leaf.git", from: "4.5.2"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
@@ -45,7 +46,7 @@ let package = Package(
         ),
         // Vapor 4 as its app template lays it out: entrypoint.swift, configure.swift, routes.swift; PostgreSQL through
         // PostgresNIO's client when POSTGRES_HOST is set, a SQLite file through SQLiteNIO when SQLITE_PATH is, Fluent
-        // models in a SQLite file when FLUENT_SQLITE_PATH is.
+        // models in a SQLite file when FLUENT_SQLITE_PATH is; Leaf templates from Resources/Views.
         .executableTarget(
             name: "VaporServer",
             dependencies: [
@@ -55,6 +56,7 @@ let package = Package(
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Fluent", package: "fluent"),
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
+                .product(name: "Leaf", package: "leaf"),
             ]
         ),
         // An OpenAPI service on Hummingbird whose operations call a gRPC greeter it serves itself, and call each

@@ -853,6 +853,16 @@ public enum BuiltinAspects {
                     }
                 }
 
+          # Vapor views (Leaf templates, or any ViewRenderer): a span around each awaited req.view.render("name", …)
+          # and req.leaf.render, named by the template, so a slow page shows whether the time went to the data or to
+          # the template. Rendering an EventLoopFuture (not awaited where it is called) is left as written.
+          - name: vapor-views
+            description: Spans for rendering Vapor views (Leaf templates), named by the template.
+            calls: { callee: [view.render, leaf.render], first-argument-label: _, awaited: true }
+            if-file-imports: [Vapor, Leaf]
+            span:
+              name: "render {argument}"
+
           # AsyncHTTPClient's async execute() needs no aspect: it makes a client span and sends its
           # traceparent through the tracer it captured when its configuration was created, and the entry point
           # bootstraps before the program creates one. The tracer redacts the query values it records in url.full

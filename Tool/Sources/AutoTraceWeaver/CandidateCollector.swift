@@ -685,14 +685,19 @@ final class CandidateCollector: SyntaxVisitor {
                 skip(Self.didNotCompile(message))
                 return .visitChildren
             }
-            let sql = node.arguments.first.flatMap { $0.label == nil ? SQLQueryText(argument: $0.expression) : nil }
+            let unlabeled = node.arguments.first.flatMap { $0.label == nil ? $0.expression : nil }
+            let sql = unlabeled.flatMap(SQLQueryText.init(argument:))
             let placeholders = [
                 "module": module, "type": typeStack.last?.name ?? "", "function": functionStack.last ?? "",
-                "file": displayPath, "callee": callee,
+                "file": displayPath, "callee": callee, "argument": unlabeled.flatMap(Self.plainStringLiteral) ?? "",
                 "sql.text": sql?.text ?? "", "sql.operation": sql?.operation ?? "", "sql.collection": sql?.collection ?? "",
                 "sql.summary": sql?.summary ?? "",
             ]
-            let name = advice.name.map { Template.fill($0, placeholders) }.flatMap { $0.allSatisfy(\.isWhitespace) ? nil : $0 }
+            // A placeholder empty here (not a literal) leaves the rest of the name: "render {argument}" → "render".
+            let name = advice.name.map { Template.fill($0, placeholders) }.flatMap { filled -> String? in
+                let trimmed = filled.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }
+                return trimmed.isEmpty ? nil : String(trimmed.reversed())
+            }
             let id = addSite(
                 name: name ?? callee,
                 kind: advice.kind,
@@ -719,6 +724,17 @@ final class CandidateCollector: SyntaxVisitor {
 
     static func didNotCompile(_ message: String) -> String {
         "woven, this site did not compile, so it is left as written: \(message)"
+    }
+
+    /// The text of a string literal without interpolations (`"greeting"` → `greeting`); nil for anything else.
+    static func plainStringLiteral(_ expression: ExprSyntax) -> String? {
+        guard let literal = expression.as(StringLiteralExprSyntax.self) else { return nil }
+        var text = ""
+        for segment in literal.segments {
+            guard let plain = segment.as(StringSegmentSyntax.self) else { return nil }
+            text += plain.content.text
+        }
+        return text
     }
 
     /// `client`, `self.client`, `HTTPClient.shared`: names and member accesses only.

@@ -288,6 +288,22 @@ extension WovenBuildTests {
 
     /// Waits until the receiver has accepted `count` spans, stops the server (its exporter flushes at exit) and
     /// decodes every span accepted; exactly `count` are expected.
+    /// A Leaf page: the template's rendering is a span of its own, named by the template, inside the request's.
+    @Test func aLeafPageRendersInASpanNamedByItsTemplate() throws {
+        try buildVaporServer()
+        let receiver = try OTLPTestReceiver()
+        let (server, port) = try Self.startVaporServer(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50"])
+        defer { if server.isRunning { server.terminate() } }
+        let page = try LoopbackHTTP.get(port: port, path: "/page/ada")
+        #expect(page.status == 200 && page.body.contains("<h1>Hello, ada!</h1>"), "\(page)")
+
+        let exported = try Self.stop(server, collecting: 2, from: receiver)
+        let request = try #require(exported.first { $0.name == "GET /page/:name" })
+        let render = try #require(exported.first { $0.name == "render greeting" }, "\(exported.map(\.name))")
+        #expect(render.kind == .internal && render.parentSpanID == request.spanID && render.traceID == request.traceID)
+        #expect(render.status.code != .error)
+    }
+
     static func stop(_ server: Process, collecting count: Int, from receiver: OTLPTestReceiver) throws -> [Opentelemetry_Proto_Trace_V1_Span] {
         #expect(receiver.waitForAcceptedSpans(count, timeoutSeconds: 20))
         server.terminate()
@@ -309,6 +325,8 @@ extension WovenBuildTests {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/VaporServer")
         server.arguments = ["serve", "--hostname", "127.0.0.1", "--port", String(port), "--log", log == nil ? "warning" : "info"]
+        // Where Vapor looks for Resources/Views, as when a Vapor app is run from its package.
+        server.currentDirectoryURL = URL(fileURLWithPath: helloServer)
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if let log {
             FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -458,6 +458,60 @@ import Testing
         #expect(result.source.components(separatedBy: "private struct __AutoTraceFutureClient {").count == 2)
     }
 
+    @Test func openAPIClientsAndHandlersGetAutotracesMiddlewaresThroughFactories() {
+        let source = """
+            import OpenAPIAsyncHTTPClient
+            import OpenAPIRuntime
+
+            func start(api: GreetingAPI, router: Router, url: URL) throws {
+                let client = Client(serverURL: url, transport: AsyncHTTPClientTransport())
+                let other = Shop.Client(serverURL: url, configuration: .init(), transport: AsyncHTTPClientTransport(), middlewares: [])
+                try api.registerHandlers(on: router, serverURL: url)
+                try GreetingAPI().registerHandlers(on: router)
+            }
+            """
+        let result = weave(source)
+        #expect(result.source.contains("let client = __AutoTraceOpenAPIClientFactory(make: Client.init(serverURL:configuration:transport:middlewares:))(serverURL: url, transport: AsyncHTTPClientTransport())"), "\(result.source)")
+        #expect(result.source.contains("__AutoTraceOpenAPIClientFactory(make: Shop.Client.init(serverURL:configuration:transport:middlewares:))(serverURL: url, configuration:"))
+        #expect(result.source.contains("try __AutoTraceOpenAPIServerRegistration(register: api.registerHandlers(on:serverURL:configuration:middlewares:))(on: router, serverURL: url)"))
+        // A handler made in the call would be made twice: left alone, with the reason.
+        #expect(result.source.contains("try GreetingAPI().registerHandlers(on: router)"))
+        #expect(result.skipped.contains { $0.reason.contains("not called on a name or a chain of names") })
+        #expect(result.source.contains("import HTTPTypes"))
+    }
+
+    @Test func grpcServersAndClientsAreMadeWithAutotracesInterceptors() {
+        let source = """
+            import GRPCCore
+            import GRPCNIOTransportHTTP2
+
+            func serve(transport: HTTP2ServerTransport.Posix, client: HTTP2ClientTransport.Posix) async throws {
+                let server = GRPCServer(transport: transport, services: [Greeter()])
+                try await withGRPCClient(transport: client) { grpc in _ = grpc }
+            }
+            """
+        let result = weave(source)
+        #expect(result.source.contains("let server = __autotraceGRPCServer(transport: transport, services: [Greeter()])"), "\(result.source)")
+        #expect(result.source.contains("try await __autotraceWithGRPCClient(transport: client) { grpc in _ = grpc }"))
+        #expect(result.insertions.map(\.aspect) == ["grpc-server", "grpc-client-scoped"])
+        // The status code helper both aspects declare is declared once.
+        #expect(result.source.components(separatedBy: "private func __autotraceGRPCStatusCode").count == 2)
+    }
+
+    @Test func renderedViewsAreNamedByTheirTemplate() {
+        let source = """
+            import Vapor
+
+            func page(_ req: Request, name: String) async throws -> View {
+                _ = try await req.view.render(name)
+                _ = req.view.render("legacy")
+                return try await req.view.render("greeting", ["name": name])
+            }
+            """
+        let result = weave(source)
+        #expect(result.sites.map(\.name) == ["render", "render greeting"], "\(result.sites.map(\.name))")
+    }
+
     @Test func urlSessionCallsGoThroughAutotracesBridgeWhereverFoundationNetworkingIsImported() {
         let source = """
             import Foundation

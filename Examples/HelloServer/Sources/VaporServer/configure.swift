@@ -1,5 +1,6 @@
 import Fluent
 import FluentSQLiteDriver
+import Leaf
 import PostgresNIO
 import Vapor
 
@@ -11,6 +12,7 @@ public func configure(_ app: Application) async throws {
     if Environment.get("VAPOR_TRACING_MIDDLEWARE") == "1" {
         app.middleware.use(TracingMiddleware())
     }
+    app.views.use(.leaf)
     if let path = Environment.get("FLUENT_SQLITE_PATH") {
         app.databases.use(.sqlite(.file(path)), as: .sqlite)
         app.migrations.add(CreateTodo())

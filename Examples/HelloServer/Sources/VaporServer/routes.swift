@@ -36,6 +36,11 @@ func routes(_ app: Application, visitors: Visitors?) throws {
         return "\(try await TodoList(database: req.db).add(title)) todo(s) titled \(title)"
     }
 
+    // An HTML page from the Leaf template Resources/Views/greeting.leaf.
+    app.get("page", ":name") { req async throws -> View in
+        try await req.view.render("greeting", ["name": try req.parameters.require("name")])
+    }
+
     app.get("sync") { req -> EventLoopFuture<String> in
         req.eventLoop.makeSucceededFuture("synchronous")
     }
