@@ -118,6 +118,17 @@ public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest, 
     return __AutoTraceServerSpan(span: span, method: request.method, route: request.route)
 }
 
+/// Starts the span of a WebSocket connection that `request` was upgraded to, named `WebSocket {route}`, a child of the
+/// request's caller: it lasts while the connection's handler runs, and the work each message causes is its child.
+/// nil while nothing listens, for an excluded route, or when no tracer wants spans.
+public func __autotraceStartWebSocketSpan(_ request: __AutoTraceHTTPServerRequest) -> __AutoTraceServerSpan? {
+    guard autotrace_listening() != 0,
+        let connection = __autotraceStartServerSpan(request, operation: "WebSocket \(request.route ?? request.path)")
+    else { return nil }
+    if connection.span.isRecording { connection.span.attributes["network.protocol.name"] = "websocket" }
+    return connection
+}
+
 /// A started server span: the generated half runs the request inside it and ends it with the response's status.
 public struct __AutoTraceServerSpan: Sendable {
     let span: any Span
@@ -156,6 +167,19 @@ public struct __AutoTraceServerSpan: Sendable {
             if failed, let error { span.recordError(error) }
         }
         if failed { span.setStatus(SpanStatus(code: .error)) }
+        span.end()
+    }
+
+    /// Ends the span of a connection (a WebSocket), which has no status code: an error its handler threw, which the
+    /// framework would only log, makes it an error.
+    public func endConnection(error: (any Error)? = nil) {
+        if let error {
+            if span.isRecording {
+                span.attributes["error.type"] = String(reflecting: type(of: error))
+                span.recordError(error)
+            }
+            span.setStatus(SpanStatus(code: .error))
+        }
         span.end()
     }
 }

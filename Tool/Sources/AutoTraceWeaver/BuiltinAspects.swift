@@ -853,6 +853,57 @@ public enum BuiltinAspects {
                     }
                 }
 
+          # Hummingbird WebSockets: a server span per connection a router's ws(...) route accepts, named
+          # "WebSocket {route}", lasting while the connection's handler runs: what each message makes (woven
+          # functions, queries, calls) is its child, and an error the handler throws, which Hummingbird only logs
+          # at debug level, makes it an error. It continues the trace of the upgrade request's caller. The router
+          # passes through a function that only a router with WebSocket routes changes.
+          - name: hummingbird-websocket
+            description: A server span per WebSocket connection of a Hummingbird router's ws(...) routes.
+            calls: { callee: ws }
+            if-file-imports: HummingbirdWebSocket
+            call-instead: "__autotraceWebSockets({receiver}).ws"
+            declare:
+              - |
+                private func __autotraceWebSockets<Routes>(_ routes: Routes) -> Routes { routes }
+              - |
+                private func __autotraceWebSockets<Routes: Hummingbird.RouterMethods & SendableMetatype>(_ routes: Routes) -> __AutoTraceWebSocketRoutes<Routes>
+                where Routes.Context: HummingbirdWebSocket.WebSocketRequestContext {
+                    __AutoTraceWebSocketRoutes(routes: routes)
+                }
+              - |
+                private struct __AutoTraceWebSocketRoutes<Routes: Hummingbird.RouterMethods & SendableMetatype>
+                where Routes.Context: HummingbirdWebSocket.WebSocketRequestContext {
+                    let routes: Routes
+
+                    @discardableResult
+                    func ws(
+                        _ path: Hummingbird.RouterPath = "",
+                        shouldUpgrade: @Sendable @escaping (Hummingbird.Request, Routes.Context) async throws -> HummingbirdWebSocket.RouterShouldUpgrade = { _, _ in .upgrade([:]) },
+                        onUpgrade handler: @escaping HummingbirdWebSocket.WebSocketDataHandler<HummingbirdWebSocket.WebSocketRouterContext<Routes.Context>>
+                    ) -> Routes {
+                        routes.ws(path, shouldUpgrade: shouldUpgrade) { inbound, outbound, context in
+                            let request = context.request
+                            var headers = __AutoTraceHTTPHeaders()
+                            for field in request.headers { headers.read(field.name.canonicalName, field.value) }
+                            let upgrade = __AutoTraceHTTPServerRequest(
+                                method: request.method.rawValue, route: context.requestContext.endpointPath, path: request.uri.path,
+                                query: request.uri.query, authority: request.head.authority, headers: headers
+                            )
+                            guard let connection = __autotraceStartWebSocketSpan(upgrade) else {
+                                return try await __autotraceContinuingTrace(headers) { try await handler(inbound, outbound, context) }
+                            }
+                            do {
+                                try await connection.run { try await handler(inbound, outbound, context) }
+                                connection.endConnection()
+                            } catch {
+                                connection.endConnection(error: error)
+                                throw error
+                            }
+                        }
+                    }
+                }
+
           # Vapor views (Leaf templates, or any ViewRenderer): a span around each awaited req.view.render("name", …)
           # and req.leaf.render, named by the template, so a slow page shows whether the time went to the data or to
           # the template. Rendering an EventLoopFuture (not awaited where it is called) is left as written.
