@@ -135,24 +135,24 @@ public struct CallSelector: Codable, Sendable, Equatable {
     public var callees: [String]
     /// Glob on the module name.
     public var module: String?
-    /// Only calls whose first argument has this label; `_`: no label (`client.query("SELECT 1")`, not
+    /// Only calls whose first argument has one of these labels; `_`: no label (`client.query("SELECT 1")`, not
     /// `Todo.query(on: db)`).
-    public var firstArgumentLabel: String?
+    public var firstArgumentLabels: [String]?
     /// Only calls with `await` written directly before them (`try await db.query(…)`), not those whose result is
     /// awaited later (`db.query(…).get()` returns an `EventLoopFuture` at once).
     public var awaited: Bool
 
-    public init(callees: [String], module: String? = nil, firstArgumentLabel: String? = nil, awaited: Bool = false) {
+    public init(callees: [String], module: String? = nil, firstArgumentLabels: [String]? = nil, awaited: Bool = false) {
         self.callees = callees
         self.module = module
-        self.firstArgumentLabel = firstArgumentLabel
+        self.firstArgumentLabels = firstArgumentLabels
         self.awaited = awaited
     }
 
     func matches(_ call: FunctionCallExprSyntax, callee text: String) -> Bool {
         guard callees.contains(where: { CandidateCollector.calleeMatches($0, text) }) else { return false }
-        if let firstArgumentLabel {
-            guard let first = call.arguments.first, (first.label?.text ?? "_") == firstArgumentLabel else { return false }
+        if let firstArgumentLabels {
+            guard let first = call.arguments.first, firstArgumentLabels.contains(first.label?.text ?? "_") else { return false }
         }
         return !awaited || Self.isAwaitedDirectly(call)
     }

@@ -234,8 +234,8 @@ public enum AspectFile {
             return CallSelector(
                 callees: try strings(callee, what: "callee"),
                 module: try fields["module"].map { node throws(AspectFileError) in try string(node, what: "module") },
-                firstArgumentLabel: try fields["first-argument-label"].map { node throws(AspectFileError) in
-                    try string(node, what: "first-argument-label")
+                firstArgumentLabels: try fields["first-argument-label"].map { node throws(AspectFileError) in
+                    try strings(node, what: "first-argument-label")
                 },
                 awaited: try fields["awaited"].map { node throws(AspectFileError) in try bool(node, what: "awaited") } ?? false
             )

@@ -491,6 +491,43 @@ public enum BuiltinAspects {
                   return PostgresNIO.PostgresClient(configuration: configuration, eventLoopGroup: eventLoopGroup, backgroundLogger: backgroundLogger)
               }
 
+          # The same for a PostgresConnection the program connects itself, in either of PostgresNIO's forms.
+          - name: postgres-connection
+            description: Server and database of PostgresNIO query spans, from a connection's configuration.
+            calls: { callee: PostgresConnection.connect, first-argument-label: [on, configuration] }
+            if-file-imports: PostgresNIO
+            call-instead: __AutoTracePostgresConnection.connect
+            import: [NIOCore, Logging]
+            declare: |
+              private enum __AutoTracePostgresConnection {
+                  static func connect(
+                      on eventLoop: any NIOCore.EventLoop = PostgresNIO.PostgresConnection.defaultEventLoopGroup.any(),
+                      configuration: PostgresNIO.PostgresConnection.Configuration,
+                      id: PostgresNIO.PostgresConnection.ID,
+                      logger: Logging.Logger
+                  ) async throws -> PostgresNIO.PostgresConnection {
+                      remember(configuration)
+                      return try await PostgresNIO.PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
+                  }
+
+                  static func connect(
+                      on eventLoop: any NIOCore.EventLoop,
+                      configuration: PostgresNIO.PostgresConnection.Configuration,
+                      id: PostgresNIO.PostgresConnection.ID,
+                      logger: Logging.Logger
+                  ) -> NIOCore.EventLoopFuture<PostgresNIO.PostgresConnection> {
+                      remember(configuration)
+                      return PostgresNIO.PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
+                  }
+
+                  private static func remember(_ configuration: PostgresNIO.PostgresConnection.Configuration) {
+                      __autotraceRememberDatabase(
+                          system: "postgresql", namespace: configuration.database ?? configuration.username,
+                          address: configuration.host ?? configuration.unixSocketPath, port: configuration.port
+                      )
+                  }
+              }
+
           # SQLiteNIO: the same for SQLiteConnection's awaited query("…", binds), which returns every row, so the
           # span covers the whole statement. Binds are separate values (? in the SQL); an interpolation in the
           # literal is shown as $1, $2, never its value.

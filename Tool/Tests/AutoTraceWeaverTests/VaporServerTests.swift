@@ -178,9 +178,19 @@ extension WovenBuildTests {
         #expect(first.status == 200 && first.body == "bob visited 1 time(s)", "\(first)")
         let second = try LoopbackHTTP.get(port: port, path: "/visits/bob")
         #expect(second.body == "bob visited 2 time(s)", "the row is in PostgreSQL: \(second)")
+        // Through a PostgresConnection the program connects itself.
+        let total = try LoopbackHTTP.get(port: port, path: "/visits")
+        #expect(total.body == "2 visit(s)", "\(total)")
 
-        // Per request: the server span, Visitors.recordVisit, the INSERT and the SELECT.
-        let exported = try Self.stop(server, collecting: 8, from: receiver)
+        // Per request: the server span, Visitors.recordVisit, the INSERT and the SELECT; the total's server span,
+        // Visitors.totalVisits and its SELECT.
+        let exported = try Self.stop(server, collecting: 11, from: receiver)
+        let totalFunction = try #require(exported.first { $0.name == "Visitors.totalVisits" })
+        let sum = try #require(exported.first { $0.name == "SELECT visits" && $0.parentSpanID == totalFunction.spanID })
+        #expect(Self.attributes(of: sum)["db.query.text"]?.stringValue == "SELECT coalesce(sum(count), ?)::integer FROM visits")
+        // The connection's configuration names the same server as the client's, so the spans still name it.
+        #expect(Self.attributes(of: sum)["server.port"]?.intValue == Int64(postgres.port))
+        #expect(Self.attributes(of: sum)["db.namespace"]?.stringValue == "postgres")
         let trace = exported.filter { Self.hex($0.traceID) == caller.trace }
         let request = try #require(trace.first { $0.name == "GET /visits/:name" && Self.hex($0.parentSpanID) == caller.span })
         let function = try #require(trace.first { $0.name == "Visitors.recordVisit" && $0.parentSpanID == request.spanID })

@@ -498,6 +498,23 @@ import Testing
         #expect(result.source.components(separatedBy: "private func __autotraceGRPCStatusCode").count == 2)
     }
 
+    @Test func postgresConnectionsAreConnectedThroughAFunctionThatRecordsTheirServer() {
+        let source = """
+            import PostgresNIO
+
+            func open(_ configuration: PostgresConnection.Configuration, logger: Logger, loop: any EventLoop) async throws {
+                let a = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+                let b = try await PostgresConnection.connect(on: loop, configuration: configuration, id: 2, logger: logger).get()
+                let c = try await PostgresConnection.connect(to: address, logger: logger, on: loop).get()
+            }
+            """
+        let result = weave(source)
+        #expect(result.source.contains("let a = try await __AutoTracePostgresConnection.connect(configuration: configuration, id: 1, logger: logger)"), "\(result.source)")
+        #expect(result.source.contains("let b = try await __AutoTracePostgresConnection.connect(on: loop, configuration:"))
+        // The deprecated socket-address form has no configuration to read: left as written.
+        #expect(result.source.contains("let c = try await PostgresConnection.connect(to: address, logger: logger, on: loop).get()"))
+    }
+
     @Test func renderedViewsAreNamedByTheirTemplate() {
         let source = """
             import Vapor

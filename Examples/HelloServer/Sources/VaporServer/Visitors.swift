@@ -1,9 +1,11 @@
 import PostgresNIO
 import Vapor
 
-/// How often each name visited, kept in PostgreSQL with PostgresNIO's client (table `visits`, see configure.swift).
+/// How often each name visited, kept in PostgreSQL with PostgresNIO's client (table `visits`, see configure.swift);
+/// the total through a connection of its own, as a program without a client pool would ask.
 struct Visitors {
     let database: PostgresClient
+    let connection: PostgresConnection.Configuration
 
     func recordVisit(of name: String) async throws -> Int {
         try await database.query(
@@ -17,5 +19,19 @@ struct Visitors {
             return count
         }
         throw Abort(.internalServerError, reason: "no visits recorded for \(name)")
+    }
+
+    func totalVisits(logger: Logger) async throws -> Int {
+        let connection = try await PostgresConnection.connect(configuration: connection, id: 1, logger: logger)
+        do {
+            var total = 0
+            let rows = try await connection.query("SELECT coalesce(sum(count), 0)::integer FROM visits", logger: logger)
+            for try await sum in rows.decode(Int.self) { total = sum }
+            try await connection.close()
+            return total
+        } catch {
+            try? await connection.close()
+            throw error
+        }
     }
 }

@@ -18,22 +18,27 @@ public func configure(_ app: Application) async throws {
         app.migrations.add(CreateTodo())
         try await app.autoMigrate()
     }
-    try routes(app, visitors: try database(app).map(Visitors.init))
+    try routes(app, visitors: try database(app))
 }
 
 /// PostgreSQL at POSTGRES_HOST:POSTGRES_PORT (user POSTGRES_USER, database POSTGRES_DB), with its table; nil when
 /// POSTGRES_HOST is not set.
-func database(_ app: Application) throws -> PostgresClient? {
+func database(_ app: Application) throws -> Visitors? {
     guard let host = Environment.get("POSTGRES_HOST") else { return nil }
+    let port = Environment.get("POSTGRES_PORT").flatMap(Int.init) ?? 5432
+    let username = Environment.get("POSTGRES_USER") ?? "postgres"
+    let password = Environment.get("POSTGRES_PASSWORD")
+    let name = Environment.get("POSTGRES_DB")
     let configuration = PostgresClient.Configuration(
-        host: host, port: Environment.get("POSTGRES_PORT").flatMap(Int.init) ?? 5432,
-        username: Environment.get("POSTGRES_USER") ?? "postgres", password: Environment.get("POSTGRES_PASSWORD"),
-        database: Environment.get("POSTGRES_DB"), tls: .disable
+        host: host, port: port, username: username, password: password, database: name, tls: .disable
     )
     let client = PostgresClient(configuration: configuration, backgroundLogger: app.logger)
     let running = Task { await client.run() }
     app.lifecycle.use(DatabaseShutdown(running: running))
-    return client
+    return Visitors(
+        database: client,
+        connection: .init(host: host, port: port, username: username, password: password, database: name, tls: .disable)
+    )
 }
 
 /// Ends the client's run loop when the application shuts down.

@@ -22,6 +22,12 @@ func routes(_ app: Application, visitors: Visitors?) throws {
         return "\(name) visited \(count) time(s)"
     }
 
+    // The visits of every name, through a PostgresConnection of its own.
+    app.get("visits") { req async throws -> String in
+        guard let visitors else { throw Abort(.serviceUnavailable, reason: "no database: set POSTGRES_HOST") }
+        return "\(try await visitors.totalVisits(logger: req.logger)) visit(s)"
+    }
+
     // Adds a note in the SQLite file at SQLITE_PATH.
     app.get("notes", ":topic") { req async throws -> String in
         guard let path = Environment.get("SQLITE_PATH") else { throw Abort(.serviceUnavailable, reason: "no notebook: set SQLITE_PATH") }
