@@ -544,6 +544,24 @@ public enum BuiltinAspects {
                 db.collection.name: "{sql.collection}"
                 db.query.text: "{sql.text}"
 
+          # SQLKit (the SQL layer under Fluent's SQL drivers), whose queries have no span of their own: a client span
+          # around each awaited sql.raw("…").all(), .first() or .run() (and their decoding forms), named and described
+          # as for PostgresNIO from the literal, read while weaving (SQLKit's binds and every literal as ?); its
+          # db.system.name is the database's dialect (postgresql, sqlite, mysql), read when traced, when the
+          # database is a name or a chain of names.
+          - name: sqlkit
+            description: Client spans for SQLKit raw queries, their SQL without literals or bind values.
+            calls: { callee: ["raw(*).all", "raw(*).first", "raw(*).run"], awaited: true }
+            if-file-imports: [SQLKit, FluentSQL]
+            span:
+              name: "{sql.summary}"
+              kind: client
+              attributes:
+                db.system.name: "{sql.dialect}"
+                db.operation.name: "{sql.operation}"
+                db.collection.name: "{sql.collection}"
+                db.query.text: "{sql.text}"
+
           # grpc-swift 2: a server span per call a GRPCServer handles and a client span per call a GRPCClient makes,
           # named "{service}/{method}" with the RPC conventions' attributes and the gRPC status code; the trace
           # context travels in the call's metadata both ways. Where the program makes a server or client (by its

@@ -487,8 +487,11 @@ final class CandidateCollector: SyntaxVisitor {
         return unspellable ? "" : "-> \(type.trimmedDescription) "
     }
 
-    /// `, attributes: [...]` for the span's attributes; evaluated only when something listens.
-    private func attributeArgument(_ attributes: [(String, [Template.Part])], _ placeholders: [String: String]) -> String {
+    /// `, attributes: [...]` for the span's attributes; evaluated only when something listens. `expressions`:
+    /// placeholders that stand for Swift expressions of the call site, read then.
+    private func attributeArgument(
+        _ attributes: [(String, [Template.Part])], _ placeholders: [String: String], expressions: [String: String] = [:]
+    ) -> String {
         // An attribute made only of placeholders that are empty here (the SQL of a query that is not a literal).
         let attributes = attributes.filter { _, parts in
             parts.contains { part in
@@ -504,7 +507,7 @@ final class CandidateCollector: SyntaxVisitor {
                 switch part {
                 case .literal(let text): String(Weaver.literal(text).dropFirst().dropLast())
                 case .placeholder(let name):
-                    placeholders[name].map { String(Weaver.literal($0).dropFirst().dropLast()) } ?? "\\(\(name))"
+                    placeholders[name].map { String(Weaver.literal($0).dropFirst().dropLast()) } ?? "\\(\(expressions[name] ?? name))"
                 }
             }.joined()
             return "\(Weaver.literal(key)): \"\(value)\""
@@ -685,14 +688,24 @@ final class CandidateCollector: SyntaxVisitor {
                 skip(Self.didNotCompile(message))
                 return .visitChildren
             }
-            let unlabeled = node.arguments.first.flatMap { $0.label == nil ? $0.expression : nil }
-            let sql = unlabeled.flatMap(SQLQueryText.init(argument:))
-            let placeholders = [
+            let unlabeled = Self.unlabeledFirstArgument(of: node)
+            // The SQL of `db.query("…")`, or of a builder's `sql.raw("…").all()`, and the database it goes to.
+            let builder = node.calledExpression.as(MemberAccessExprSyntax.self)?.base?.as(FunctionCallExprSyntax.self)
+            let queryCall = unlabeled != nil ? node : builder
+            let sql = queryCall.flatMap(Self.unlabeledFirstArgument).flatMap(SQLQueryText.init(argument:))
+            let database = queryCall.flatMap { $0.calledExpression.as(MemberAccessExprSyntax.self)?.base }.flatMap { Self.isNameChain($0) ? $0 : nil }
+            var placeholders = [
                 "module": module, "type": typeStack.last?.name ?? "", "function": functionStack.last ?? "",
                 "file": displayPath, "callee": callee, "argument": unlabeled.flatMap(Self.plainStringLiteral) ?? "",
                 "sql.text": sql?.text ?? "", "sql.operation": sql?.operation ?? "", "sql.collection": sql?.collection ?? "",
                 "sql.summary": sql?.summary ?? "",
             ]
+            var expressions: [String: String] = [:]
+            if let database {
+                expressions["sql.dialect"] = "\(database.trimmedDescription).dialect.name"
+            } else {
+                placeholders["sql.dialect"] = ""
+            }
             // A placeholder empty here (not a literal) leaves the rest of the name: "render {argument}" → "render".
             let name = advice.name.map { Template.fill($0, placeholders) }.flatMap { filled -> String? in
                 let trimmed = filled.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }
@@ -713,7 +726,7 @@ final class CandidateCollector: SyntaxVisitor {
             edits.append(
                 Edit(
                     offset: expression.positionAfterSkippingLeadingTrivia.utf8Offset,
-                    text: "\(prefix)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders)), { "
+                    text: "\(prefix)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders, expressions: expressions)), { "
                 )
             )
             edits.append(Edit(offset: expression.endPositionBeforeTrailingTrivia.utf8Offset, text: " })"))
@@ -724,6 +737,11 @@ final class CandidateCollector: SyntaxVisitor {
 
     static func didNotCompile(_ message: String) -> String {
         "woven, this site did not compile, so it is left as written: \(message)"
+    }
+
+    /// The first argument of a call when it has no label (`query("SELECT 1")`).
+    static func unlabeledFirstArgument(of call: FunctionCallExprSyntax) -> ExprSyntax? {
+        call.arguments.first.flatMap { $0.label == nil ? $0.expression : nil }
     }
 
     /// The text of a string literal without interpolations (`"greeting"` → `greeting`); nil for anything else.

@@ -275,13 +275,26 @@ extension WovenBuildTests {
         let caller = (trace: String(repeating: "f1", count: 16), span: "00f067aa0ba90205")
         let added = try LoopbackHTTP.get(port: port, path: "/todos/milk", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
         #expect(added.body == "1 todo(s) titled milk", "\(added)")
+        // Raw SQL through SQLKit, which has no span of its own.
+        let sqlCaller = (trace: String(repeating: "f2", count: 16), span: "00f067aa0ba90206")
+        let titles = try LoopbackHTTP.get(port: port, path: "/todos", headers: [("traceparent", "00-\(sqlCaller.trace)-\(sqlCaller.span)-01")])
+        #expect(titles.body == "milk", "\(titles)")
 
         // The request's trace: server span, TodoList.add, Fluent's INSERT and SELECT (the migrations at start make
-        // traces of their own).
-        #expect(receiver.waitForAcceptedSpans(4, timeoutSeconds: 20))
+        // traces of their own); the titles' server span, TodoList.titles and its query.
+        #expect(receiver.waitForAcceptedSpans(7, timeoutSeconds: 20))
         server.terminate()
         server.waitUntilExit()
-        let trace = try receiver.acceptedSpans().filter { Self.hex($0.traceID) == caller.trace }
+        let exported = try receiver.acceptedSpans()
+        let sqlTrace = exported.filter { Self.hex($0.traceID) == sqlCaller.trace }
+        #expect(sqlTrace.map(\.name).sorted() == ["GET /todos", "SELECT todos", "TodoList.titles"], "\(sqlTrace.map(\.name))")
+        let titlesFunction = try #require(sqlTrace.first { $0.name == "TodoList.titles" })
+        let raw = try #require(sqlTrace.first { $0.name == "SELECT todos" })
+        #expect(raw.kind == .client && raw.parentSpanID == titlesFunction.spanID)
+        let rawAttributes = Self.attributes(of: raw)
+        #expect(rawAttributes["db.system.name"]?.stringValue == "sqlite")
+        #expect(rawAttributes["db.query.text"]?.stringValue == "SELECT DISTINCT title FROM todos WHERE title <> ? ORDER BY title")
+        let trace = exported.filter { Self.hex($0.traceID) == caller.trace }
         #expect(trace.count == 4, "\(trace.map(\.name))")
         let request = try #require(trace.first { $0.name == "GET /todos/:title" && Self.hex($0.parentSpanID) == caller.span })
         let add = try #require(trace.first { $0.name == "TodoList.add" && $0.parentSpanID == request.spanID })
@@ -296,8 +309,6 @@ extension WovenBuildTests {
         }
     }
 
-    /// Waits until the receiver has accepted `count` spans, stops the server (its exporter flushes at exit) and
-    /// decodes every span accepted; exactly `count` are expected.
     /// A Leaf page: the template's rendering is a span of its own, named by the template, inside the request's.
     @Test func aLeafPageRendersInASpanNamedByItsTemplate() throws {
         try buildVaporServer()
@@ -314,6 +325,8 @@ extension WovenBuildTests {
         #expect(render.status.code != .error)
     }
 
+    /// Waits until the receiver has accepted `count` spans, stops the server (its exporter flushes at exit) and
+    /// decodes every span accepted; exactly `count` are expected.
     static func stop(_ server: Process, collecting count: Int, from receiver: OTLPTestReceiver) throws -> [Opentelemetry_Proto_Trace_V1_Span] {
         #expect(receiver.waitForAcceptedSpans(count, timeoutSeconds: 20))
         server.terminate()

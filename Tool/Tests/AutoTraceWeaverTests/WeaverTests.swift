@@ -515,6 +515,25 @@ import Testing
         #expect(result.source.contains("let c = try await PostgresConnection.connect(to: address, logger: logger, on: loop).get()"))
     }
 
+    @Test func sqlKitRawQueriesAreClientSpansWithTheirSQLAndDialect() {
+        let source = """
+            import SQLKit
+
+            func titles(sql: any SQLDatabase, db: any Database) async throws {
+                let rows = try await sql.raw("SELECT title FROM todos WHERE owner = \\(bind: owner) AND rank > 3").all()
+                try await (db as! any SQLDatabase).raw("DELETE FROM todos").run()
+                let query = sql.raw("SELECT 1")
+                _ = try await query.first()
+            }
+            """
+        let result = weave(source)
+        #expect(result.sites.map(\.name) == ["SELECT todos", "DELETE todos"], "\(result.sites.map(\.name))")
+        #expect(result.source.contains("\"db.system.name\": \"\\(sql.dialect.name)\""), "\(result.source)")
+        #expect(result.source.contains("\"db.query.text\": \"SELECT title FROM todos WHERE owner = ? AND rank > ?\""))
+        // A database that is not a name: its dialect is not read again, the attribute is left out.
+        #expect(result.source.components(separatedBy: "db.system.name").count == 2)
+    }
+
     @Test func renderedViewsAreNamedByTheirTemplate() {
         let source = """
             import Vapor

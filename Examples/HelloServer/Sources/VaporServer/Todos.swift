@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import Vapor
 
 /// A Fluent model, as Vapor's template writes them.
@@ -36,5 +37,13 @@ struct TodoList {
     func add(_ title: String) async throws -> Int {
         try await Todo(title: title).create(on: database)
         return try await Todo.query(on: database).filter(\.$title == title).count()
+    }
+
+    /// The titles in use, in raw SQL through SQLKit, as Fluent's guides write a query its builder cannot.
+    func titles() async throws -> [String] {
+        struct Row: Decodable { var title: String }
+        guard let sql = database as? any SQLDatabase else { throw Abort(.notImplemented, reason: "not an SQL database") }
+        let rows = try await sql.raw("SELECT DISTINCT title FROM todos WHERE title <> \(bind: "") ORDER BY title").all(decoding: Row.self)
+        return rows.map(\.title)
     }
 }

@@ -37,6 +37,10 @@ func routes(_ app: Application, visitors: Visitors?) throws {
     }
 
     // Adds a to-do through Fluent (FLUENT_SQLITE_PATH).
+    app.get("todos") { req async throws -> String in
+        try await TodoList(database: req.db).titles().joined(separator: ",")
+    }
+
     app.get("todos", ":title") { req async throws -> String in
         let title = try req.parameters.require("title")
         return "\(try await TodoList(database: req.db).add(title)) todo(s) titled \(title)"
