@@ -580,6 +580,32 @@ public enum BuiltinAspects {
                     // gRPC answers an error that is not its own with UNKNOWN.
                     (error as? any GRPCCore.RPCErrorConvertible)?.rpcErrorCode.rawValue ?? 2
                 }
+              - &grpc-run |
+                /// Runs part of a call in its span; an error thrown ends the span with the status it stands for.
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCRun<R>(_ span: __AutoTraceRPCSpan, _ body: () async throws -> R) async throws -> R {
+                    do {
+                        return try await span.run { try await body() }
+                    } catch {
+                        span.end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
+                        throw error
+                    }
+                }
+              - &grpc-accepted |
+                /// A call the other side refused ends its span now; an accepted one goes on in `contents`, which ends it.
+                @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+                private func __autotraceGRPCAccepted<Contents>(
+                    _ span: __AutoTraceRPCSpan, _ accepted: Result<Contents, GRPCCore.RPCError>, _ contents: (inout Contents) -> Void
+                ) -> Result<Contents, GRPCCore.RPCError> {
+                    switch accepted {
+                    case .success(var accepted):
+                        contents(&accepted)
+                        return .success(accepted)
+                    case .failure(let error):
+                        span.end(grpcStatusCode: error.code.rawValue, error: error)
+                        return .failure(error)
+                    }
+                }
               - |
                 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
                 private struct __AutoTraceGRPCServerInterceptor: GRPCCore.ServerInterceptor {
@@ -596,31 +622,17 @@ public enum BuiltinAspects {
                         ) else {
                             return try await next(request, context)
                         }
-                        do {
-                            var response = try await span.run { try await next(request, context) }
-                            switch response.accepted {
-                            case .success(var contents):
-                                // A streaming method runs while its response is written, after this returns.
-                                let produce = contents.producer
-                                contents.producer = { writer in
-                                    do {
-                                        let trailers = try await span.run { try await produce(writer) }
-                                        span.end(grpcStatusCode: 0)
-                                        return trailers
-                                    } catch {
-                                        span.end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
-                                        throw error
-                                    }
-                                }
-                                response.accepted = .success(contents)
-                            case .failure(let error):
-                                span.end(grpcStatusCode: error.code.rawValue, error: error)
+                        var response = try await __autotraceGRPCRun(span) { try await next(request, context) }
+                        response.accepted = __autotraceGRPCAccepted(span, response.accepted) { contents in
+                            // A streaming method runs while its response is written, after this returns.
+                            let produce = contents.producer
+                            contents.producer = { writer in
+                                let trailers = try await __autotraceGRPCRun(span) { try await produce(writer) }
+                                span.end(grpcStatusCode: 0)
+                                return trailers
                             }
-                            return response
-                        } catch {
-                            span.end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
-                            throw error
                         }
+                        return response
                     }
                 }
               - |
@@ -689,6 +701,8 @@ public enum BuiltinAspects {
             call-instead: __autotraceGRPCClient
             declare: &grpc-client-declarations
               - *grpc-status-code
+              - *grpc-run
+              - *grpc-accepted
               - |
                 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
                 private struct __AutoTraceGRPCClientInterceptor: GRPCCore.ClientInterceptor {
@@ -705,21 +719,12 @@ public enum BuiltinAspects {
                         }
                         var request = request
                         for field in span.metadata { request.metadata.replaceOrAddString(field.value, forKey: field.name) }
-                        do {
-                            var response = try await span.run { try await next(request, context) }
-                            switch response.accepted {
-                            case .success(var contents):
-                                // The call ends when the caller has read the response's trailers.
-                                contents.bodyParts = GRPCCore.RPCAsyncSequence(wrapping: __AutoTraceGRPCResponseParts(base: contents.bodyParts, span: span))
-                                response.accepted = .success(contents)
-                            case .failure(let error):
-                                span.end(grpcStatusCode: error.code.rawValue, error: error)
-                            }
-                            return response
-                        } catch {
-                            span.end(grpcStatusCode: __autotraceGRPCStatusCode(error), error: error)
-                            throw error
+                        var response = try await __autotraceGRPCRun(span) { try await next(request, context) }
+                        response.accepted = __autotraceGRPCAccepted(span, response.accepted) { contents in
+                            // The call ends when the caller has read the response's trailers.
+                            contents.bodyParts = GRPCCore.RPCAsyncSequence(wrapping: __AutoTraceGRPCResponseParts(base: contents.bodyParts, span: span))
                         }
+                        return response
                     }
                 }
               - |

@@ -9,21 +9,12 @@ import Testing
 /// both frameworks, both ways.
 extension WovenBuildTests {
     @Test func anOpenAPIRequestCrossesTheGeneratedClientAndGRPCInOneTrace() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "APIServer"], in: Self.helloServer)
-        try #require(build.status == 0, "woven build of APIServer failed:\n\(build.output)")
+        try Self.buildExample("APIServer")
         let receiver = try OTLPTestReceiver()
-        let port = try LoopbackHTTP.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "\(Self.helloServer)/.build-autotrace/debug/APIServer")
-        server.arguments = ["--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.merging([
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
-            "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health", "LOG_LEVEL": "warning",
-        ]) { $1 }
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
+        let (server, port) = try Self.startExample("APIServer", environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50", "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
+        ])
         defer { if server.isRunning { server.terminate() } }
-        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
 
         let caller = (trace: String(repeating: "a1", count: 16), span: "00f067aa0ba902a1")
         let relayed = try LoopbackHTTP.get(

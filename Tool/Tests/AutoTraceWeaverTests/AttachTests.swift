@@ -16,8 +16,7 @@ extension WovenBuildTests {
     static var helloServerBinary: String { "\(helloServer)/.build-autotrace/debug/HelloServer" }
 
     @Test func probesListsWhatReadelfSeesAndTheSiteTable() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: Self.helloServer)
-        try #require(build.status == 0, "\(build.output)")
+        try Self.buildExample("HelloServer")
         let listing = try Self.run(Self.autotrace, ["probes", Self.helloServerBinary], in: Self.helloServer)
         #expect(listing.status == 0, "\(listing.output)")
 
@@ -50,8 +49,7 @@ extension WovenBuildTests {
 
     @Test(.enabled(if: canAttach, attachSkipReason))
     func attachExportsACompleteTraceForEveryRequestAndLeavesTheServerDormant() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: Self.helloServer)
-        try #require(build.status == 0, "\(build.output)")
+        try Self.buildExample("HelloServer")
         // Dormant: no OTEL_* variables, nothing exported by the server itself.
         let (server, port) = try Self.startHelloServer(environment: ["OTEL_SERVICE_NAME": "hello-attached"])
         defer { if server.isRunning { server.terminate() } }

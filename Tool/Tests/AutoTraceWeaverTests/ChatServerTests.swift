@@ -8,20 +8,12 @@ import Testing
 /// spoken to by a WebSocket client over loopback.
 extension WovenBuildTests {
     @Test func aWebSocketConnectionIsASpanWhoseMessagesWorkIsItsChildren() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "ChatServer"], in: Self.helloServer)
-        try #require(build.status == 0, "woven build of ChatServer failed:\n\(build.output)")
+        try Self.buildExample("ChatServer")
         let receiver = try OTLPTestReceiver()
-        let port = try LoopbackHTTP.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "\(Self.helloServer)/.build-autotrace/debug/ChatServer")
-        server.arguments = ["--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.merging([
+        let (server, port) = try Self.startExample("ChatServer", environment: [
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
-        ]) { $1 }
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
+        ])
         defer { if server.isRunning { server.terminate() } }
-        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
 
         let caller = (trace: String(repeating: "c4", count: 16), span: "00f067aa0ba902c4")
         let chat = try LoopbackWebSocket(port: port, path: "/chat/kitchen?token=s3cr3t", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])

@@ -8,8 +8,7 @@ import Testing
 /// spans in both formats, and a deliberately slow request that sampling dropped is exported whole.
 extension WovenBuildTests {
     @Test func flightRecorderDumpsOnDemandAndExportsASlowUnsampledTrace() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: Self.helloServer)
-        try #require(build.status == 0, "\(build.output)")
+        try Self.buildExample("HelloServer")
         let receiver = try OTLPTestReceiver()
         let dumps = FileManager.default.temporaryDirectory.appendingPathComponent("dumps-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dumps, withIntermediateDirectories: true)

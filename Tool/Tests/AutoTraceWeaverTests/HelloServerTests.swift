@@ -12,9 +12,7 @@ extension WovenBuildTests {
         .standardizedFileURL.path
 
     @Test func helloServerTracesEveryRequestAcrossItsHTTPHop() throws {
-        let package = Self.helloServer
-        let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: package)
-        try #require(build.status == 0, "woven build of HelloServer failed:\n\(build.output)")
+        try Self.buildExample("HelloServer")
 
         let receiver = try OTLPTestReceiver()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("hello-\(UUID()).jsonl").path
@@ -123,7 +121,7 @@ extension WovenBuildTests {
         #expect(waterfall.contains("└─ GreetingService.greet"))
 
         // The package's other servers have reports of their own in the same build folder.
-        let report = try Self.moduleReport("HelloServer", in: package)
+        let report = try Self.moduleReport("HelloServer", in: Self.helloServer)
         #expect(report.sites.count == 7, "\(report)")
         // VaporServer, in the same package, bootstraps swift-log itself.
         #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
@@ -138,21 +136,13 @@ extension WovenBuildTests {
 
     /// A Hummingbird app with the result-builder router (RouterBuilder): server spans named by the route it matched.
     @Test func routerBuilderRequestsGetServerSpansNamedByTheirRoute() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "RouterBuilderServer"], in: Self.helloServer)
-        try #require(build.status == 0, "woven build of RouterBuilderServer failed:\n\(build.output)")
+        try Self.buildExample("RouterBuilderServer")
         let receiver = try OTLPTestReceiver()
-        let port = try LoopbackHTTP.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "\(Self.helloServer)/.build-autotrace/debug/RouterBuilderServer")
-        server.arguments = ["--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.merging([
+        let (server, port) = try Self.startExample("RouterBuilderServer", environment: [
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
             "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
-        ]) { $1 }
-        server.standardOutput = FileHandle.nullDevice
-        try server.run()
+        ])
         defer { if server.isRunning { server.terminate() } }
-        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
 
         let caller = (trace: String(repeating: "4b", count: 16), span: "00f067aa0ba90206")
         let item = try LoopbackHTTP.get(port: port, path: "/items/42?token=s3cr3t", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
@@ -180,8 +170,7 @@ extension WovenBuildTests {
 
     /// A collector that answers every export with a different kind of garbage cannot stop a traced service.
     @Test func aHostileCollectorCannotStopTheWovenHelloServer() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "HelloServer"], in: Self.helloServer)
-        try #require(build.status == 0, "woven build of HelloServer failed:\n\(build.output)")
+        try Self.buildExample("HelloServer")
         let answers: [HostileOTLPReceiver.Answer] = [
             .malformedStatusLine, .contentLength("-1"), .contentLength("99999999999999999999999"), .conflictingContentLengths,
             .chunkSize("-5"), .chunkSize(String(repeating: "f", count: 20)), .endlessBody, .endlessChunkedBody,
@@ -211,17 +200,28 @@ extension WovenBuildTests {
         #expect(try LoopbackHTTP.get(port: port, path: "/health").status == 200)
     }
 
-    /// Starts the woven HelloServer (built by `autotrace build`) on a free loopback port and waits until it listens.
-    static func startHelloServer(environment: [String: String] = [:]) throws -> (Process, port: Int) {
+    /// Builds a server of Examples/HelloServer (HelloServer, APIServer, …) woven, with `autotrace build`.
+    static func buildExample(_ product: String) throws {
+        let build = try run(autotrace, ["build", "--product", product], in: helloServer)
+        try #require(build.status == 0, "woven build of \(product) failed:\n\(build.output)")
+    }
+
+    /// Starts a woven server of Examples/HelloServer on a free loopback port (`--port`) and waits until it listens.
+    static func startExample(_ product: String, environment: [String: String] = [:]) throws -> (Process, port: Int) {
         let port = try LoopbackHTTP.freePort()
         let server = Process()
-        server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/HelloServer")
+        server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/\(product)")
         server.arguments = ["--port", String(port)]
         server.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["LOG_LEVEL": "warning"]) { $1 }) { $1 }
         server.standardOutput = FileHandle.nullDevice
         try server.run()
         try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
         return (server, port)
+    }
+
+    /// ``startExample(_:environment:)`` for HelloServer.
+    static func startHelloServer(environment: [String: String] = [:]) throws -> (Process, port: Int) {
+        try startExample("HelloServer", environment: environment)
     }
 
     /// One greeting's trace is 7 spans, each the child of the one before: traceparent crossed both HTTP hops.

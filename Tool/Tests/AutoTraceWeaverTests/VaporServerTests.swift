@@ -9,7 +9,7 @@ import Testing
 /// the caller's trace, log lines naming their span, secrets kept out of every exported byte.
 extension WovenBuildTests {
     @Test func vaporRequestsAndClientCallsMakeOneTraceWithSecretsRedacted() throws {
-        try buildVaporServer()
+        try Self.buildExample("VaporServer")
         let receiver = try OTLPTestReceiver()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("vapor-\(UUID()).log")
         defer { try? FileManager.default.removeItem(at: log) }
@@ -105,18 +105,22 @@ extension WovenBuildTests {
         #expect(
             report.sites.map(\.name) == [
                 "Notebook.write", "CREATE notes", "INSERT notes", "SELECT notes", "Greetings.greeting", "Relay.forward",
-                "TodoList.add", "Visitors.recordVisit", "INSERT visits", "SELECT visits",
+                "TodoList.add", "TodoList.titles", "SELECT todos", "Visitors.recordVisit", "INSERT visits", "SELECT visits",
+                "Visitors.totalVisits", "SELECT visits", "render greeting",
             ],
             "\(report)"
         )
-        #expect(report.insertions.map(\.aspect) == ["postgres-client", "entry-point", "vapor-logging", "vapor"], "\(report.insertions)")
+        #expect(
+            report.insertions.map(\.aspect) == ["postgres-connection", "postgres-client", "entry-point", "vapor-logging", "vapor"],
+            "\(report.insertions)"
+        )
         #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
     }
 
     /// A dormant Vapor server still passes an incoming traceparent on through req.client; an application that
     /// adds Vapor's own TracingMiddleware keeps it and gets one server span per request, with the query redacted.
     @Test func dormantVaporPassesTheTraceOnAndVaporsOwnMiddlewareIsKept() throws {
-        try buildVaporServer()
+        try Self.buildExample("VaporServer")
         let receiver = try OTLPTestReceiver()
         let (ownTracing, ownPort) = try Self.startVaporServer(environment: [
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL,
@@ -156,7 +160,7 @@ extension WovenBuildTests {
     /// Vapor → a woven function → PostgreSQL (a real server) → a log line: one trace, its queries as client spans
     /// with their SQL and no literal or bind value in any exported byte.
     @Test func aVaporRequestReachesPostgresThroughAWovenFunctionAndLogsItsTrace() throws {
-        try buildVaporServer()
+        try Self.buildExample("VaporServer")
         let postgres = try PostgresTestServer()
         defer { postgres.stop() }
         try postgres.execute("CREATE TABLE visits (name text PRIMARY KEY, count integer NOT NULL, note text)")
@@ -224,7 +228,7 @@ extension WovenBuildTests {
 
     /// Vapor → a woven function → a real SQLite file through SQLiteNIO: each statement a client span of the function.
     @Test func aVaporRequestWritesASQLiteFileThroughAWovenFunction() throws {
-        try buildVaporServer()
+        try Self.buildExample("VaporServer")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vapor-sqlite-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -262,7 +266,7 @@ extension WovenBuildTests {
     /// Vapor → a woven function → Fluent (SQLite driver): Fluent's own query spans, children of the function, named
     /// and described by the database conventions, with no second span from the driver underneath.
     @Test func fluentQueriesAreChildrenOfTheWovenFunctionWithTheDatabaseConventions() throws {
-        try buildVaporServer()
+        try Self.buildExample("VaporServer")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vapor-fluent-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -311,7 +315,7 @@ extension WovenBuildTests {
 
     /// A Leaf page: the template's rendering is a span of its own, named by the template, inside the request's.
     @Test func aLeafPageRendersInASpanNamedByItsTemplate() throws {
-        try buildVaporServer()
+        try Self.buildExample("VaporServer")
         let receiver = try OTLPTestReceiver()
         let (server, port) = try Self.startVaporServer(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50"])
         defer { if server.isRunning { server.terminate() } }
@@ -334,11 +338,6 @@ extension WovenBuildTests {
         let exported = try receiver.acceptedSpans()
         #expect(exported.count == count, "\(exported.map(\.name))")
         return exported
-    }
-
-    private func buildVaporServer() throws {
-        let build = try Self.run(Self.autotrace, ["build", "--product", "VaporServer"], in: Self.helloServer)
-        try #require(build.status == 0, "woven build of VaporServer failed:\n\(build.output)")
     }
 
     /// Starts the woven VaporServer on a free loopback port (`serve`, as Vapor apps are run) and waits until it listens.
