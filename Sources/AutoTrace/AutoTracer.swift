@@ -113,7 +113,7 @@ public final class AutoTracer: Tracer, Sendable {
         startNanos: UInt64
     ) -> AutoTraceSpan {
         let timedSince = governor?.shouldTime() == true ? monotonicNanosNow() : nil
-        let parent = parentContext.autoTraceSpan
+        let parent = Self.innermost(parentContext.autoTraceSpan, AutoTrace.activeSpan)
         let traceID = parent?.traceID ?? .random()
         var sampled = sampler.shouldSample(traceID: traceID, parent: parent)
         var probability = parent?.isRemote == false ? parent?.samplingProbability : nil
@@ -170,9 +170,22 @@ public final class AutoTracer: Tracer, Sendable {
     }
 
     public func activeSpan(identifiedBy context: ServiceContext) -> AutoTraceSpan? {
-        guard let span = context.autoTraceSpan, !span.isRemote else { return nil }
+        guard let span = Self.innermost(context.autoTraceSpan, AutoTrace.activeSpan), !span.isRemote else { return nil }
         return span
     }
+
+    /// The span running now, of a context's span and the woven site's (``AutoTrace/activeSpan``): the site's when it
+    /// runs within the context's span (the same trace, started no earlier, or under the remote caller) or the
+    /// context has none, since woven sites do not put their spans in a `ServiceContext`; otherwise the context's.
+    static func innermost(_ contextSpan: AutoTraceSpan?, _ active: AutoTraceSpan?) -> AutoTraceSpan? {
+        guard let active else { return contextSpan }
+        guard let contextSpan else { return active }
+        let within = contextSpan.traceID == active.traceID && (contextSpan.isRemote || active.startNanos >= contextSpan.startNanos)
+        return within ? active : contextSpan
+    }
+
+    /// ``innermost(_:_:)`` for the code running now.
+    static var currentSpan: AutoTraceSpan? { innermost(ServiceContext.current?.autoTraceSpan, AutoTrace.activeSpan) }
 
     public func forceFlush() {
         for processor in processors {
@@ -213,7 +226,7 @@ public final class AutoTracer: Tracer, Sendable {
         into carrier: inout Carrier,
         using injector: Inject
     ) where Inject.Carrier == Carrier {
-        guard let span = context.autoTraceSpan, !context.autoTraceSentTraceContext else { return }
+        guard !context.autoTraceSentTraceContext, let span = Self.innermost(context.autoTraceSpan, AutoTrace.activeSpan) else { return }
         injector.inject(
             W3CTraceContext.formatTraceparent(traceID: span.traceID, spanID: span.spanID, flags: span.traceFlags),
             forKey: W3CTraceContext.traceparentHeader,

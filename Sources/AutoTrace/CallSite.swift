@@ -3,8 +3,9 @@ import Tracing
 /// The static description of one woven span site: created once per site, referenced by every span it starts.
 ///
 /// The weaver numbers sites and writes the same metadata into the binary's site table, so a probe event that
-/// carries only the site id can be named by `autotrace attach`.
-public struct CallSite: Sendable {
+/// carries only the site id can be named by `autotrace attach`. A class, so that a span refers to its site with one
+/// reference count rather than copying its four strings.
+public final class CallSite: Sendable {
     /// The site's number in the site table; 0 means "not in the table".
     public let id: UInt32
     /// The span name.

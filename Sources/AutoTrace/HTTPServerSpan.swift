@@ -90,7 +90,7 @@ public func __autotraceNameServerSpan(operation: String) -> Bool {
 
 /// Whether a trace context is bound to the code running now (a span of any tracer, or a caller's context), which a
 /// synchronous client call would lose on its event loop.
-public func __autotraceHasServiceContext() -> Bool { ServiceContext.current != nil }
+public func __autotraceHasServiceContext() -> Bool { ServiceContext.current != nil || AutoTrace.activeSpan != nil }
 
 /// Starts the server span of a request, a child of its `traceparent`; nil when the route is excluded or no tracer
 /// wants spans. `operation` names the span when the request has a name of its own (an OpenAPI operationId); by

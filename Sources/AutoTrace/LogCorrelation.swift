@@ -48,7 +48,7 @@ struct TraceCorrelatingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        guard let span = ServiceContext.current?.autoTraceSpan else { return wrapped.log(event: event) }
+        guard let span = AutoTracer.currentSpan else { return wrapped.log(event: event) }
         var event = event
         var metadata = event.metadata ?? [:]
         metadata["trace_id"] = .string(span.traceID.description)

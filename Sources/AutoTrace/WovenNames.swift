@@ -92,7 +92,7 @@ public func __autotraceWithSpanSending<T: ~Copyable, E: Error>(
 
 extension CallSite {
     /// A site of a generated site table; `otlpKind` is 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
-    public init(id: UInt32, name: String, otlpKind: UInt8, module: String, function: String, file: String, line: UInt32) {
+    public convenience init(id: UInt32, name: String, otlpKind: UInt8, module: String, function: String, file: String, line: UInt32) {
         self.init(id: id, name: name, kind: SpanKind(otlpValue: UInt64(otlpKind)), module: module, function: function, file: file, line: line)
     }
 }

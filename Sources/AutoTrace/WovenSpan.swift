@@ -100,7 +100,7 @@ public enum AutoTrace {
         guard let span = _startSpan(site, attributes) else { return try body() }
         // The outcome leaves the task-local scope through a variable: `withValue` cannot return a noncopyable value.
         var outcome: Result<T, E>? = nil
-        ServiceContext.$current.withValue(span.context) {
+        _run(in: span) {
             do throws(E) {
                 outcome = .success(try body())
             } catch {
@@ -144,14 +144,15 @@ public enum AutoTrace {
         _ body: nonisolated(nonsending) () async throws(E) -> T
     ) async throws(E) -> T {
         guard let span = _startSpan(site, attributes) else { return try await body() }
-        let outcome = await ServiceContext.$current.withValue(span.context) { () async -> Result<T, E> in
+        var outcome: Result<T, E>? = nil
+        await _run(in: span, isolation: #isolation) { () async in
             do throws(E) {
-                return .success(try await body())
+                outcome = .success(try await body())
             } catch {
-                return .failure(error)
+                outcome = .failure(error)
             }
         }
-        return try _end(span, with: outcome)
+        return try _end(span, with: outcome.take()!)
     }
 
     /// The listening half of the woven asynchronous site (`__autotraceWithSpan`), out of line like the others.
@@ -164,7 +165,7 @@ public enum AutoTrace {
     ) async throws(E) -> T {
         guard let span = _startSpan(site, attributes) else { return try await body() }
         var outcome: Result<T, E>? = nil
-        await ServiceContext.$current.withValue(span.context) { () async in
+        await _run(in: span, isolation: isolation) { () async in
             do throws(E) {
                 outcome = .success(try await body())
             } catch {
@@ -185,7 +186,7 @@ public enum AutoTrace {
     ) throws(E) -> sending T {
         guard let span = _startSpan(site, attributes) else { return try body() }
         nonisolated(unsafe) var outcome: Result<T, E>? = nil
-        ServiceContext.$current.withValue(span.context) {
+        _run(in: span) {
             do throws(E) {
                 outcome = .success(try body())
             } catch {
@@ -206,7 +207,7 @@ public enum AutoTrace {
     ) async throws(E) -> sending T {
         guard let span = _startSpan(site, attributes) else { return try await body() }
         nonisolated(unsafe) var outcome: Result<T, E>? = nil
-        await ServiceContext.$current.withValue(span.context) { () async in
+        await _run(in: span, isolation: isolation) { () async in
             do throws(E) {
                 outcome = .success(try await body())
             } catch {
@@ -217,21 +218,26 @@ public enum AutoTrace {
         return result
     }
 
-    /// Starts the span of a woven site, as a child of the task's current context; nil when no tracer wants it.
+    /// Starts the span of a woven site, as a child of the span running now; nil when no tracer wants it.
     @usableFromInline
-    static func _startSpan(_ site: CallSite, _ attributes: SpanAttributes?) -> (any Span)? {
+    static func _startSpan(_ site: CallSite, _ attributes: SpanAttributes?) -> _SiteSpan? {
         guard let span = _startSpan(site) else { return nil }
-        if let attributes { span.attributes.merge(attributes) }
+        if let attributes {
+            switch span {
+            case .autoTrace(let span): span.attributes.merge(attributes)
+            case .application(let span): span.attributes.merge(attributes)
+            }
+        }
         return span
     }
 
-    private static func _startSpan(_ site: CallSite) -> (any Span)? {
+    private static func _startSpan(_ site: CallSite) -> _SiteSpan? {
         let parent = ServiceContext.current ?? .topLevel
         if let tracer {
-            return tracer.startSpan(site: site, parentContext: parent)
+            return .autoTrace(tracer.startSpan(site: site, parentContext: parent))
         }
         guard usesApplicationTracer else { return nil }
-        return InstrumentationSystem.tracer.startAnySpan(
+        let span = InstrumentationSystem.tracer.startAnySpan(
             site.name,
             context: parent,
             ofKind: site.kind,
@@ -239,11 +245,32 @@ public enum AutoTrace {
             file: site.file,
             line: UInt(site.line)
         )
+        return .application(span)
+    }
+
+    /// Runs a site's body with its span as the one running now: autotrace's span in a task-local of its own (a new
+    /// `ServiceContext` would cost a dictionary per span; autotrace's tracer reads both), an application tracer's
+    /// span in the `ServiceContext` its tracer reads.
+    @usableFromInline
+    static func _run(in span: _SiteSpan, _ body: () -> Void) {
+        switch span {
+        case .autoTrace(let span): $activeSpan.withValue(span, operation: body)
+        case .application(let span): ServiceContext.$current.withValue(span.context, operation: body)
+        }
+    }
+
+    /// ``_run(in:_:)`` for an asynchronous body, on the caller's actor.
+    @usableFromInline
+    static func _run(in span: _SiteSpan, isolation: isolated (any Actor)?, _ body: () async -> Void) async {
+        switch span {
+        case .autoTrace(let span): await $activeSpan.withValue(span, operation: body)
+        case .application(let span): await ServiceContext.$current.withValue(span.context, operation: body)
+        }
     }
 
     /// Ends a woven span with the body's outcome and hands that outcome back, unchanged.
     @inlinable
-    static func _end<T: ~Copyable, E: Error>(_ span: any Span, with outcome: consuming Result<T, E>) throws(E) -> T {
+    static func _end<T: ~Copyable, E: Error>(_ span: _SiteSpan, with outcome: consuming Result<T, E>) throws(E) -> T {
         switch consume outcome {
         case .success(let value):
             _endSpan(span, error: nil)
@@ -256,15 +283,30 @@ public enum AutoTrace {
 
     /// Ends a woven span; a thrown error is recorded and sets the status to error.
     @usableFromInline
-    static func _endSpan(_ span: any Span, error: (any Error)?) {
-        if let span = span as? AutoTraceSpan {
+    static func _endSpan(_ span: _SiteSpan, error: (any Error)?) {
+        switch span {
+        case .autoTrace(let span):
             span.endNow(error: error)
-            return
+        case .application(let span):
+            if let error {
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
+            }
+            span.end()
         }
-        if let error {
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
-        }
-        span.end()
     }
+
+}
+
+/// The span a woven site started: autotrace's own, or the application tracer's.
+@usableFromInline
+enum _SiteSpan: Sendable {
+    case autoTrace(AutoTraceSpan)
+    case application(any Span)
+}
+
+extension AutoTrace {
+    /// The span of the woven site running now, which autotrace's tracer makes the parent of the spans started under
+    /// it (the innermost of this and the context's span; see ``AutoTracer/innermost(_:_:)``).
+    @TaskLocal static var activeSpan: AutoTraceSpan?
 }
