@@ -41,7 +41,6 @@ let package = Package(
                 "CAutoTraceProbes",
                 "CAutoTraceSupport",
                 "CAutoTraceZlib",
-                "AutoTraceOTLPProto",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
             ],

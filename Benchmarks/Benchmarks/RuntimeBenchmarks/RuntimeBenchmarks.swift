@@ -20,7 +20,7 @@ let site = CallSite(
 )
 
 /// One receiver per benchmark process, shared by both tracers.
-let receiver = try! OTLPTestReceiver()
+let receiver = try! OTLPTestReceiver(recordsRequests: false)
 
 /// autotrace's tracer exporting to the receiver, built the way `AutoTrace.bootstrap` builds it.
 func autoTraceEnvironment(sampler: String = "parentbased_always_on") -> [String: String] {

@@ -1,10 +1,3 @@
-import AutoTraceOTLPProto
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-import SwiftProtobuf
 import Tracing
 
 /// The resource and scope every exported span is reported under.
@@ -46,115 +39,113 @@ struct SpanRecord {
 
     var statusCode: Int { otlpStatusCode(state.status?.code) }
 
-    /// The span's attributes plus, for woven sites, where in the code it was woven.
-    var attributes: [(String, SpanAttribute)] {
-        var result: [(String, SpanAttribute)] = []
-        state.attributes.forEach { key, value in result.append((key, value)) }
+    /// The span's attributes, then, for woven sites, where in the code it was woven, then its sampling probability.
+    func forEachAttribute(_ body: (String, SpanAttribute) -> Void) {
+        state.attributes.forEach(body)
         if let site = span.site {
-            result.append(("code.function.name", .string(site.function)))
-            result.append(("code.file.path", .string(site.file)))
-            result.append(("code.line.number", .int64(Int64(site.line))))
-            result.append(("autotrace.site.id", .int64(Int64(site.id))))
+            body("code.function.name", .string(site.function))
+            body("code.file.path", .string(site.file))
+            body("code.line.number", .int64(Int64(site.line)))
+            body("autotrace.site.id", .int64(Int64(site.id)))
         }
         if let probability = span.samplingProbability {
-            result.append(("autotrace.sampling.probability", .double(probability)))
+            body("autotrace.sampling.probability", .double(probability))
         }
-        return result
     }
 }
 
-/// OTLP/protobuf: an `ExportTraceServiceRequest` built with the generated SwiftProtobuf types.
+/// OTLP/protobuf: an `ExportTraceServiceRequest` written field by field (field numbers from `Protos/`), in the
+/// order and form the generated encoders use, so the bytes are the same as theirs without a message object per
+/// span and attribute.
 enum OTLPProtobufEncoder {
-    static func encode(_ spans: [AutoTraceSpan], resource: ExportResource) throws -> [UInt8] {
-        try request(spans, resource: resource).serializedBytes()
-    }
-
-    static func request(
-        _ spans: [AutoTraceSpan],
-        resource: ExportResource
-    ) -> Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest {
-        var scopeSpans = Opentelemetry_Proto_Trace_V1_ScopeSpans()
-        scopeSpans.scope.name = ExportResource.scopeName
-        scopeSpans.scope.version = ExportResource.version
-        scopeSpans.spans = spans.map { span(SpanRecord($0)) }
-
-        var resourceSpans = Opentelemetry_Proto_Trace_V1_ResourceSpans()
-        resourceSpans.resource.attributes = resource.attributes.map { keyValue($0.key, .string($0.value)) }
-        resourceSpans.scopeSpans = [scopeSpans]
-
-        var request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
-        request.resourceSpans = [resourceSpans]
-        return request
-    }
-
-    private static func span(_ record: SpanRecord) -> Opentelemetry_Proto_Trace_V1_Span {
-        let span = record.span
-        var result = Opentelemetry_Proto_Trace_V1_Span()
-        result.traceID = Data(span.traceID.bytes)
-        result.spanID = Data(span.spanID.bytes)
-        if span.parentSpanID.isValid { result.parentSpanID = Data(span.parentSpanID.bytes) }
-        if let traceState = span.traceState { result.traceState = traceState }
-        result.flags = record.otlpFlags
-        result.name = record.state.name
-        result.kind = Opentelemetry_Proto_Trace_V1_Span.SpanKind(rawValue: Int(span.kind.otlpValue)) ?? .unspecified
-        result.startTimeUnixNano = span.startNanos
-        result.endTimeUnixNano = record.state.endNanos
-        result.attributes = record.attributes.map { keyValue($0.0, $0.1) }
-        result.events = record.state.events.map { event in
-            var converted = Opentelemetry_Proto_Trace_V1_Span.Event()
-            converted.name = event.name
-            converted.timeUnixNano = event.nanosecondsSinceEpoch
-            event.attributes.forEach { key, value in converted.attributes.append(keyValue(key, value)) }
-            return converted
+    static func encode(_ spans: [AutoTraceSpan], resource: ExportResource) -> [UInt8] {
+        var out = ProtobufWriter(capacity: 256 + 512 * spans.count)
+        out.message(1) { resourceSpans in  // ExportTraceServiceRequest.resource_spans
+            resourceSpans.message(1) { resourceMessage in  // ResourceSpans.resource
+                for attribute in resource.attributes {
+                    keyValue(&resourceMessage, 1, attribute.key, .string(attribute.value))
+                }
+            }
+            resourceSpans.message(2) { scopeSpans in  // ResourceSpans.scope_spans
+                scopeSpans.message(1) { scope in
+                    scope.stringIfSet(1, ExportResource.scopeName)
+                    scope.stringIfSet(2, ExportResource.version)
+                }
+                for span in spans {
+                    scopeSpans.message(2) { out in encodeSpan(&out, SpanRecord(span)) }
+                }
+            }
         }
-        result.links = record.state.links.compactMap { link in
-            guard let target = link.context.autoTraceSpan else { return nil }
-            var converted = Opentelemetry_Proto_Trace_V1_Span.Link()
-            converted.traceID = Data(target.traceID.bytes)
-            converted.spanID = Data(target.spanID.bytes)
-            converted.flags = UInt32(target.traceFlags.rawValue) | 0x100 | (target.isRemote ? 0x200 : 0)
-            if let traceState = target.traceState { converted.traceState = traceState }
-            link.attributes.forEach { key, value in converted.attributes.append(keyValue(key, value)) }
-            return converted
+        return out.bytes
+    }
+
+    private static func encodeSpan(_ out: inout ProtobufWriter, _ record: SpanRecord) {
+        let span = record.span
+        out.traceID(1, high: span.traceID.high, low: span.traceID.low)
+        out.spanID(2, span.spanID.value)
+        out.stringIfSet(3, span.traceState ?? "")
+        if span.parentSpanID.isValid { out.spanID(4, span.parentSpanID.value) }
+        out.stringIfSet(5, record.state.name)
+        out.varintIfSet(6, span.kind.otlpValue)
+        out.fixed64IfSet(7, span.startNanos)
+        out.fixed64IfSet(8, record.state.endNanos)
+        record.forEachAttribute { key, value in keyValue(&out, 9, key, value) }
+        for event in record.state.events {
+            out.message(11) { out in
+                out.fixed64IfSet(1, event.nanosecondsSinceEpoch)
+                out.stringIfSet(2, event.name)
+                event.attributes.forEach { key, value in keyValue(&out, 3, key, value) }
+            }
+        }
+        for link in record.state.links {
+            guard let target = link.context.autoTraceSpan else { continue }
+            out.message(13) { out in
+                out.traceID(1, high: target.traceID.high, low: target.traceID.low)
+                out.spanID(2, target.spanID.value)
+                out.stringIfSet(3, target.traceState ?? "")
+                link.attributes.forEach { key, value in keyValue(&out, 4, key, value) }
+                out.fixed32IfSet(6, UInt32(target.traceFlags.rawValue) | 0x100 | (target.isRemote ? 0x200 : 0))
+            }
         }
         if let status = record.state.status {
-            result.status.code = status.code == .ok ? .ok : .error
-            if status.code == .error, let message = status.message { result.status.message = message }
+            out.message(15) { out in
+                if status.code == .error { out.stringIfSet(2, status.message ?? "") }
+                out.varintIfSet(3, UInt64(record.statusCode))
+            }
         }
-        return result
+        out.fixed32IfSet(16, record.otlpFlags)
     }
 
-    private static func keyValue(_ key: String, _ value: SpanAttribute) -> Opentelemetry_Proto_Common_V1_KeyValue {
-        var result = Opentelemetry_Proto_Common_V1_KeyValue()
-        result.key = key
-        result.value = anyValue(value)
-        return result
+    /// A `KeyValue` in the repeated field `field` of the message being written.
+    private static func keyValue(_ out: inout ProtobufWriter, _ field: UInt64, _ key: String, _ value: SpanAttribute) {
+        out.message(field) { out in
+            out.stringIfSet(1, key)
+            out.message(2) { out in anyValue(&out, value) }
+        }
     }
 
-    private static func anyValue(_ attribute: SpanAttribute) -> Opentelemetry_Proto_Common_V1_AnyValue {
-        var value = Opentelemetry_Proto_Common_V1_AnyValue()
-        func array(_ values: [Opentelemetry_Proto_Common_V1_AnyValue]) -> Opentelemetry_Proto_Common_V1_AnyValue {
-            var result = Opentelemetry_Proto_Common_V1_AnyValue()
-            result.arrayValue.values = values
-            return result
+    /// The fields of an `AnyValue`: one member of its `value` oneof.
+    private static func anyValue(_ out: inout ProtobufWriter, _ attribute: SpanAttribute) {
+        func array(_ values: [SpanAttribute]) {
+            out.message(5) { out in
+                for value in values { out.message(1) { out in anyValue(&out, value) } }
+            }
         }
         switch attribute {
-        case .int32(let number): value.intValue = Int64(number)
-        case .int64(let number): value.intValue = number
-        case .double(let number): value.doubleValue = number
-        case .bool(let flag): value.boolValue = flag
-        case .string(let text): value.stringValue = text
-        case .stringConvertible(let convertible): value.stringValue = convertible.description
-        case .int32Array(let numbers): return array(numbers.map { anyValue(.int32($0)) })
-        case .int64Array(let numbers): return array(numbers.map { anyValue(.int64($0)) })
-        case .doubleArray(let numbers): return array(numbers.map { anyValue(.double($0)) })
-        case .boolArray(let flags): return array(flags.map { anyValue(.bool($0)) })
-        case .stringArray(let texts): return array(texts.map { anyValue(.string($0)) })
-        case .stringConvertibleArray(let convertibles):
-            return array(convertibles.map { anyValue(.string($0.description)) })
-        default: value.stringValue = "\(attribute)"
+        case .int32(let number): out.int64(3, Int64(number))
+        case .int64(let number): out.int64(3, number)
+        case .double(let number): out.double(4, number)
+        case .bool(let flag): out.bool(2, flag)
+        case .string(let text): out.string(1, text)
+        case .stringConvertible(let convertible): out.string(1, convertible.description)
+        case .int32Array(let numbers): array(numbers.map { .int32($0) })
+        case .int64Array(let numbers): array(numbers.map { .int64($0) })
+        case .doubleArray(let numbers): array(numbers.map { .double($0) })
+        case .boolArray(let flags): array(flags.map { .bool($0) })
+        case .stringArray(let texts): array(texts.map { .string($0) })
+        case .stringConvertibleArray(let convertibles): array(convertibles.map { .string($0.description) })
+        default: out.string(1, "\(attribute)")
         }
-        return value
     }
 }
 
@@ -211,9 +202,11 @@ enum OTLPJSONEncoder {
         out.decimal(record.state.endNanos)
         out.raw("\"")
         out.raw(",\"attributes\":[")
-        for (index, attribute) in record.attributes.enumerated() {
-            if index > 0 { out.raw(",") }
-            keyValue(&out, attribute.0, attribute.1)
+        var first = true
+        record.forEachAttribute { key, value in
+            if !first { out.raw(",") }
+            first = false
+            keyValue(&out, key, value)
         }
         out.raw("]")
         if !record.state.events.isEmpty {

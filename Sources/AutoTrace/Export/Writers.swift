@@ -42,11 +42,7 @@ final class OTLPHTTPWriter: SpanBatchWriter {
         var requestHeaders = headers
         switch encoding {
         case .httpProtobuf:
-            do {
-                body = try OTLPProtobufEncoder.encode(spans, resource: resource)
-            } catch {
-                return .failure(reason: "could not encode spans as protobuf: \(error)")
-            }
+            body = OTLPProtobufEncoder.encode(spans, resource: resource)
             requestHeaders.append(("Content-Type", "application/x-protobuf"))
         case .httpJSON:
             body = OTLPJSONEncoder.encode(spans, resource: resource)

@@ -10,7 +10,7 @@ let site = CallSite(id: 1, name: "span-cost.site", module: "SpanCost", function:
 let arguments = CommandLine.arguments.dropFirst()
 let mode = arguments.first ?? "exported"
 let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 100_000
-let receiver = try OTLPTestReceiver()
+let receiver = try OTLPTestReceiver(recordsRequests: false)
 var environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_SERVICE_NAME": "span-cost", "AUTOTRACE_LOG_LEVEL": "error"]
 if mode == "unsampled" { environment["OTEL_TRACES_SAMPLER"] = "always_off" }
 _ = AutoTrace.bootstrap(environment: environment)

@@ -110,7 +110,7 @@ struct BenchRun {
     static let path = "/work?cpu=50&alloc=10"
 
     func measure() throws -> BenchMeasurement {
-        let receiver = scenario.listener == .otlp ? try OTLPTestReceiver() : nil
+        let receiver = scenario.listener == .otlp ? try OTLPTestReceiver(recordsRequests: false) : nil
         let port = try LoopbackHTTP.freePort()
         var environment = ProcessInfo.processInfo.environment.merging(scenario.environment) { $1 }
         environment["LOG_LEVEL"] = "error"
