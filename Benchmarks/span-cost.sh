@@ -2,7 +2,8 @@
 # The cost of one woven site's span, sampled and exported over OTLP/HTTP (and unsampled), measured two ways:
 # instructions per span under callgrind — the difference between COUNT spans and none, so startup and shutdown
 # cancel out, and deterministic enough to compare commits — and, with a malloc-counting preload, allocations per
-# span (the export thread's included) and nanoseconds per span in a loop. The spans run inside a task, as on a
+# span on the request path (the thread running the spans) and in the whole process (the export thread's and the
+# in-process receiver's included), nanoseconds per span in a loop, and the export thread's CPU per span. The spans run inside a task, as on a
 # request path. Needs valgrind, gcc and objcopy (binutils).
 #
 #   Benchmarks/span-cost.sh [--count N]
@@ -30,11 +31,14 @@ cat >"$work/malloccount.c" <<'SHIM'
 #include <stdatomic.h>
 #include <stddef.h>
 static atomic_long calls;
+static __thread long thread_calls;
 static void *(*next_malloc)(size_t);
 long span_cost_malloc_count(void) { return atomic_load(&calls); }
+long span_cost_thread_malloc_count(void) { return thread_calls; }
 void *malloc(size_t size) {
     if (!next_malloc) next_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
     atomic_fetch_add_explicit(&calls, 1, memory_order_relaxed);
+    thread_calls++;
     return next_malloc(size);
 }
 SHIM
@@ -45,12 +49,14 @@ instructions() {
     sed -n 's/^==[0-9]*== Collected : //p' "$work/valgrind.log"
 }
 
-printf '| span | instructions/span (callgrind) | ns/span | mallocs/span |\n|---|---:|---:|---:|\n'
+printf '| span | instructions/span (callgrind) | ns/span | mallocs/span on the request path | mallocs/span in the process | export thread CPU ns/span |\n|---|---:|---:|---:|---:|---:|\n'
 for mode in unsampled exported; do
     with=$(instructions "$mode" "$count")
     without=$(instructions "$mode" 0)
     timed=$(LD_PRELOAD="$work/malloccount.so" "$work/SpanCost" "$mode" 300000)
-    ns=$(sed -n 's/.* \([0-9]*\) ns\/span.*/\1/p' <<<"$timed")
-    mallocs=$(sed -n 's/.*, \([0-9.]*\) mallocs\/span.*/\1/p' <<<"$timed")
-    printf '| %s | %d | %s | %s |\n' "$mode" $(( (with - without) / count )) "$ns" "$mallocs"
+    ns=$(sed -n 's/.*spans, \([0-9]*\) ns\/span.*/\1/p' <<<"$timed")
+    requestMallocs=$(sed -n 's/.*, \([0-9.]*\) mallocs\/span on the request path.*/\1/p' <<<"$timed")
+    mallocs=$(sed -n 's/.*, \([0-9.]*\) mallocs\/span in the process.*/\1/p' <<<"$timed")
+    export=$(sed -n 's/.*export thread \([0-9]*\) ns\/span.*/\1/p' <<<"$timed")
+    printf '| %s | %d | %s | %s | %s | %s |\n' "$mode" $(( (with - without) / count )) "$ns" "$requestMallocs" "$mallocs" "$export"
 done

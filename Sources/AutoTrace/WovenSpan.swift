@@ -225,7 +225,7 @@ public enum AutoTrace {
         if let attributes {
             switch span {
             case .autoTrace(let span): span.attributes.merge(attributes)
-            case .application(let span): span.attributes.merge(attributes)
+            case .application(let box): box.span.attributes.merge(attributes)
             }
         }
         return span
@@ -245,7 +245,7 @@ public enum AutoTrace {
             file: site.file,
             line: UInt(site.line)
         )
-        return .application(span)
+        return .application(ApplicationSpan(span))
     }
 
     /// Runs a site's body with its span as the one running now: autotrace's span in a task-local of its own (a new
@@ -255,7 +255,7 @@ public enum AutoTrace {
     static func _run(in span: _SiteSpan, _ body: () -> Void) {
         switch span {
         case .autoTrace(let span): $activeSpan.withValue(span, operation: body)
-        case .application(let span): ServiceContext.$current.withValue(span.context, operation: body)
+        case .application(let box): ServiceContext.$current.withValue(box.span.context, operation: body)
         }
     }
 
@@ -264,7 +264,7 @@ public enum AutoTrace {
     static func _run(in span: _SiteSpan, isolation: isolated (any Actor)?, _ body: () async -> Void) async {
         switch span {
         case .autoTrace(let span): await $activeSpan.withValue(span, operation: body)
-        case .application(let span): await ServiceContext.$current.withValue(span.context, operation: body)
+        case .application(let box): await ServiceContext.$current.withValue(box.span.context, operation: body)
         }
     }
 
@@ -287,7 +287,8 @@ public enum AutoTrace {
         switch span {
         case .autoTrace(let span):
             span.endNow(error: error)
-        case .application(let span):
+        case .application(let box):
+            let span = box.span
             if let error {
                 span.recordError(error)
                 span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
@@ -299,10 +300,20 @@ public enum AutoTrace {
 }
 
 /// The span a woven site started: autotrace's own, or the application tracer's.
+///
+/// Both cases hold a class reference, so copying and destroying the enum is a retain or a release; an existential
+/// payload would take the generic value-witness path on every span (about 900 instructions).
 @usableFromInline
 enum _SiteSpan: Sendable {
     case autoTrace(AutoTraceSpan)
-    case application(any Span)
+    case application(ApplicationSpan)
+}
+
+/// An application tracer's span, boxed for ``_SiteSpan``.
+@usableFromInline
+final class ApplicationSpan: Sendable {
+    let span: any Span
+    init(_ span: any Span) { self.span = span }
 }
 
 extension AutoTrace {
