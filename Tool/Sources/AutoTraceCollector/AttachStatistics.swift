@@ -1,3 +1,5 @@
+import CAutoTraceBPF
+
 /// What an attachment saw and did with it, so that nothing is lost silently.
 public struct AttachStatistics: Sendable, Equatable {
     /// How many probes the kernel attached.
@@ -16,6 +18,8 @@ public struct AttachStatistics: Sendable, Equatable {
     /// the attach.
     public var callsWithoutReturns: UInt64?
     public var returnsWithoutCalls: UInt64?
+    /// `--network` only: what the capture saw and could not make into spans.
+    public var network: NetworkStatistics?
     /// Spans the exporter delivered, and spans it dropped (queue full, endpoint unreachable).
     public var exported: UInt64 = 0
     public var exportDropped: UInt64 = 0
@@ -25,7 +29,7 @@ public struct AttachStatistics: Sendable, Equatable {
     /// The accounting as the CLI prints it.
     public var summary: String {
         var lines = [
-            "  probe hits             \(probeHits)  (\(callsWithoutReturns == nil ? "spans ended" : "calls and returns"))",
+            "  probe hits             \(probeHits)  (\(network != nil ? "reads and writes of connections" : callsWithoutReturns == nil ? "spans ended" : "calls and returns"))",
             "  spans assembled        \(spans)",
             "  spans exported         \(exported)\(exportDropped > 0 ? "  (\(exportDropped) dropped by the exporter)" : "")",
             "  lost in the ring buffer \(lostEvents)",
@@ -33,6 +37,23 @@ public struct AttachStatistics: Sendable, Equatable {
         if let callsWithoutReturns, let returnsWithoutCalls {
             lines.append("  calls without returns  \(callsWithoutReturns)  (still running at detach)")
             lines.append("  returns without calls  \(returnsWithoutCalls)  (called before attach)")
+        }
+        if let network {
+            lines.append("  connections            \(network.connections)")
+            lines.append("  requests               \(network.requests)  (server spans \(network.serverSpans), client spans \(network.clientSpans))")
+            lines.append("  client spans unlinked  \(network.unlinkedClientSpans)  (no traceparent, no single request being served)")
+            lines.append("  requests unanswered    \(network.unanswered)  (still running at detach, closed, or lost)")
+            let lost = network.lostNotCaptured + network.lostNotHTTP + network.lostClosedEarly
+            lines.append(
+                "  messages not parsed    \(lost)  (head beyond the \(AUTOTRACE_NET_CAPTURE_MAX)-byte capture \(network.lostNotCaptured), "
+                    + "not HTTP/1.x \(network.lostNotHTTP), closed mid-message \(network.lostClosedEarly))"
+            )
+            if network.buffersUnreadable > 0 {
+                lines.append("  buffers unreadable     \(network.buffersUnreadable)  (reads and writes seen by length only)")
+            }
+            if network.responsesWithoutRequests > 0 {
+                lines.append("  responses unmatched    \(network.responsesWithoutRequests)  (their requests came before the attach)")
+            }
         }
         if attributesTruncated > 0 { lines.append("  attributes cut at 4 KiB \(attributesTruncated)") }
         if attributesUnreadable > 0 { lines.append("  attributes unreadable  \(attributesUnreadable)") }

@@ -15,6 +15,8 @@ public struct AttachOptions: Sendable {
     public var statsIntervalSeconds: Double?
     /// Trace the Swift functions matching these globs with uprobes instead of the woven probes.
     public var symbols: [String] = []
+    /// Trace the process's HTTP/1.1 traffic from its socket system calls instead (any binary, woven or not).
+    public var network = false
     /// The `OTEL_*` variables that choose the exporter.
     public var environment: [String: String]
 
@@ -41,6 +43,7 @@ public final class Attachment: Sendable {
     private enum Source: Sendable {
         case wovenProbes([SiteRecord])
         case functions([TracedFunction])
+        case network
     }
 
     /// How long the collector sleeps between drains of the ring buffer when the kernel does not wake it (it does at a
@@ -58,7 +61,13 @@ public final class Attachment: Sendable {
             throw CollectorError(.processNotReadable, "process \(options.pid): \(error)")
         }
         var notes: [String] = []
-        if !options.symbols.isEmpty {
+        if options.network {
+            guard options.symbols.isEmpty else {
+                throw CollectorError(.attachFailed, "--network and --symbols trace differently: attach once for each")
+            }
+            source = .network
+            summary = "the HTTP/1.1 traffic of \(target.name) (pid \(target.pid)) on its TCP sockets"
+        } else if !options.symbols.isEmpty {
             let patterns = options.symbols.map { "'\($0)'" }.joined(separator: ", ")
             guard binary.hasSymbolTable else {
                 throw CollectorError(
@@ -152,8 +161,23 @@ public final class Attachment: Sendable {
     public func run(report: @escaping @Sendable (String) -> Void) throws(CollectorError) -> AttachStatistics {
         var wovenAssembler: SpanAssembler?
         var functionAssembler: FunctionSpanAssembler?
+        var networkAssembler: NetworkSpanAssembler?
         let session: BPFSession
         switch source {
+        case .network:
+            // The assembler asks the session to forget descriptors that are not sockets; the session exists only
+            // once its record handler does, hence the box.
+            let sessionBox = SessionBox()
+            networkAssembler = NetworkSpanAssembler(
+                pid: target.pid, wallClockOffset: Self.wallClockOffset(),
+                keepsQueryValues: AutoTraceConfiguration(environment: options.environment).http.recordsQueryValues,
+                forget: { [target] fd in sessionBox.session?.forgetConnection(pid: target.pid, fd: fd) }
+            )
+            session = try BPFSession { [self] record in
+                for span in networkAssembler?.consume(record) ?? [] { export(span) }
+            }
+            sessionBox.session = session
+            try session.attachNetwork(pid: target.pid)
         case .wovenProbes(let sites):
             wovenAssembler = SpanAssembler(siteTable: sites)
             session = try BPFSession { [self] record in
@@ -176,7 +200,9 @@ public final class Attachment: Sendable {
         let probes = session.attachedProbes
         report("attached \(probes) probe\(probes == 1 ? "" : "s") to \(summary); Ctrl-C detaches")
         let statistics = { () -> AttachStatistics in
-            var statistics = Self.statistics(session.counters, woven: wovenAssembler, functions: functionAssembler)
+            var statistics = Self.statistics(
+                session.counters, woven: wovenAssembler, functions: functionAssembler, network: networkAssembler
+            )
             statistics.attachedProbes = session.attachedProbes
             return statistics
         }
@@ -194,6 +220,7 @@ public final class Attachment: Sendable {
         session.detach()
         session.poll(timeoutMillis: 0)
         functionAssembler?.finish()
+        networkAssembler?.finish()
         var final = statistics()
         final.attachedProbes = attachedProbes
         for processor in processors {
@@ -209,7 +236,8 @@ public final class Attachment: Sendable {
 
     /// The accounting from the BPF program's counters and what the assemblers made of its records.
     private static func statistics(
-        _ counters: BPFSession.Counters, woven: SpanAssembler?, functions: FunctionSpanAssembler?
+        _ counters: BPFSession.Counters, woven: SpanAssembler?, functions: FunctionSpanAssembler?,
+        network: NetworkSpanAssembler?
     ) -> AttachStatistics {
         var statistics = AttachStatistics()
         statistics.lostEvents = counters[AUTOTRACE_COUNTER_RECORDS_LOST]
@@ -223,8 +251,19 @@ public final class Attachment: Sendable {
             statistics.spans = functions.spans
             statistics.callsWithoutReturns = functions.callsWithoutReturns
             statistics.returnsWithoutCalls = functions.returnsWithoutCalls
+        } else if let network {
+            statistics.probeHits = counters[AUTOTRACE_COUNTER_NET_DATA]
+            statistics.spans = network.statistics.serverSpans + network.statistics.clientSpans
+            statistics.network = network.statistics
+            statistics.network?.buffersUnreadable = counters[AUTOTRACE_COUNTER_NET_UNREADABLE]
+            statistics.lostEvents += counters[AUTOTRACE_COUNTER_NET_CALLS_LOST]
         }
         return statistics
+    }
+
+    /// Refers to the session from a closure made before it.
+    private final class SessionBox {
+        var session: BPFSession?
     }
 
     private func withExports(_ statistics: AttachStatistics) -> AttachStatistics {

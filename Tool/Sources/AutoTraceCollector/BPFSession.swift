@@ -59,6 +59,17 @@ final class BPFSession {
         guard attached.result == 0 else { throw CollectorError(.attachFailed, attached.message) }
     }
 
+    /// Adds process `pid` to the network capture (attaching its system call tracepoints the first time).
+    func attachNetwork(pid: Int32) throws(CollectorError) {
+        let attached = Self.withErrorBuffer { error, size in autotrace_bpf_attach_network(handle, pid, error, size) }
+        guard attached.result == 0 else { throw CollectorError(.attachFailed, attached.message) }
+    }
+
+    /// Stops capturing descriptor `fd` of `pid`, which is not a connection.
+    func forgetConnection(pid: Int32, fd: UInt32) {
+        autotrace_bpf_forget_connection(handle, pid, Int32(bitPattern: fd))
+    }
+
     var attachedProbes: Int { Int(autotrace_bpf_attached(handle)) }
 
     /// Waits up to `timeoutMillis` for the kernel's wakeup and hands every waiting record to the handler.

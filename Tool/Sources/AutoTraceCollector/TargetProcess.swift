@@ -29,6 +29,48 @@ public struct TargetProcess: Sendable {
         executable = target
     }
 
+    /// The process listening on TCP `port` (IPv4 or IPv6), found through `/proc`; fails with the fix when none or
+    /// several do.
+    public static func listening(onPort port: Int) throws(CollectorError) -> Int32 {
+        var inodes: Set<UInt64> = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                // State 0A is LISTEN.
+                guard fields.count > 9, fields[3] == "0A", let local = SocketEndpoint(procNet: fields[1]), local.port == port,
+                    let inode = UInt64(fields[9])
+                else { continue }
+                inodes.insert(inode)
+            }
+        }
+        guard !inodes.isEmpty else {
+            throw CollectorError(.noSuchProcess, "nothing listens on TCP port \(port); check the port (`ss -ltnp`)")
+        }
+        var owners: Set<Int32> = []
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in processes {
+            guard let pid = Int32(entry),
+                let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+            else { continue }
+            for descriptor in descriptors {
+                guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
+                    link.hasPrefix("socket:["), let inode = UInt64(link.dropFirst(8).dropLast()), inodes.contains(inode)
+                else { continue }
+                owners.insert(pid)
+            }
+        }
+        guard owners.count == 1, let owner = owners.first else {
+            throw CollectorError(
+                .noSuchProcess,
+                owners.isEmpty
+                    ? "cannot see which process listens on port \(port) (another user's?); run as root or give --pid"
+                    : "several processes listen on port \(port) (\(owners.sorted().map(String.init).joined(separator: ", "))); give --pid"
+            )
+        }
+        return owner
+    }
+
     /// The short name of the executable.
     public var name: String { URL(fileURLWithPath: executable).lastPathComponent }
 

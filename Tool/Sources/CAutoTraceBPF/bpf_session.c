@@ -37,6 +37,9 @@ static struct {
     struct bpf_map *(*find_map)(const struct bpf_object *, const char *);
     int (*map_fd)(const struct bpf_map *);
     int (*map_lookup)(int, const void *, void *);
+    int (*map_update)(int, const void *, const void *, uint64_t);
+    int (*map_delete)(int, const void *);
+    struct bpf_link *(*attach)(const struct bpf_program *);
     struct bpf_link *(*attach_usdt)(const struct bpf_program *, pid_t, const char *, const char *, const char *,
                                     const void *);
     struct bpf_link *(*attach_uprobe)(const struct bpf_program *, pid_t, const char *, size_t,
@@ -87,6 +90,9 @@ static void load_libbpf(void) {
     RESOLVE(find_map, "bpf_object__find_map_by_name")
     RESOLVE(map_fd, "bpf_map__fd")
     RESOLVE(map_lookup, "bpf_map_lookup_elem")
+    RESOLVE(map_update, "bpf_map_update_elem")
+    RESOLVE(map_delete, "bpf_map_delete_elem")
+    RESOLVE(attach, "bpf_program__attach")
     RESOLVE(attach_usdt, "bpf_program__attach_usdt")
     RESOLVE(attach_uprobe, "bpf_program__attach_uprobe_opts")
     RESOLVE(link_destroy, "bpf_link__destroy")
@@ -104,10 +110,13 @@ struct autotrace_bpf_session {
     struct bpf_object *object;
     struct ring_buffer *ring;
     int counters_fd;
+    int network_pids_fd;
+    int network_connections_fd;
     int cpus;
     struct bpf_link **links;
     int link_count;
     int link_capacity;
+    int network_attached;
 };
 
 /// "what: strerror(errno) (libbpf: last warning)" into `error`.
@@ -134,6 +143,8 @@ autotrace_bpf_session *autotrace_bpf_open(autotrace_bpf_record_handler handler, 
         return NULL;
     }
     session->counters_fd = -1;
+    session->network_pids_fd = -1;
+    session->network_connections_fd = -1;
     session->object = libbpf.object_open_mem(autotrace_bpf_object, autotrace_bpf_object_size, NULL);
     if (!session->object) {
         describe_failure(error, error_size, "cannot open the BPF object", errno);
@@ -148,12 +159,16 @@ autotrace_bpf_session *autotrace_bpf_open(autotrace_bpf_record_handler handler, 
     }
     struct bpf_map *records = libbpf.find_map(session->object, "records");
     struct bpf_map *counters = libbpf.find_map(session->object, "counters");
-    if (!records || !counters) {
+    struct bpf_map *network_pids = libbpf.find_map(session->object, "network_pids");
+    struct bpf_map *network_connections = libbpf.find_map(session->object, "network_connections");
+    if (!records || !counters || !network_pids || !network_connections) {
         snprintf(error, error_size, "the embedded BPF object lacks its maps; rebuild autotrace");
         autotrace_bpf_close(session);
         return NULL;
     }
     session->counters_fd = libbpf.map_fd(counters);
+    session->network_pids_fd = libbpf.map_fd(network_pids);
+    session->network_connections_fd = libbpf.map_fd(network_connections);
     session->cpus = libbpf.possible_cpus();
     session->ring = libbpf.ring_new(libbpf.map_fd(records), handler, context, NULL);
     if (!session->ring || session->cpus <= 0) {
@@ -216,6 +231,44 @@ int autotrace_bpf_attach_uprobe(autotrace_bpf_session *session, pid_t pid, const
     return keep_link(session, link, code, what, error, error_size);
 }
 
+/// The network capture's tracepoint programs, named by their system calls.
+static const char *const network_programs[] = {
+    "enter_read",    "exit_read",     "enter_recvfrom", "exit_recvfrom", "enter_write",   "exit_write",
+    "enter_sendto",  "exit_sendto",   "enter_writev",   "exit_writev",   "enter_accept",  "exit_accept",
+    "enter_accept4", "exit_accept4",  "enter_connect",  "exit_connect",  "enter_close",
+};
+
+int autotrace_bpf_attach_network(autotrace_bpf_session *session, pid_t pid, char *error, size_t error_size) {
+    uint32_t tgid = (uint32_t)pid;
+    uint32_t traced = 1;
+    if (libbpf.map_update(session->network_pids_fd, &tgid, &traced, 0) != 0) {
+        describe_failure(error, error_size, "cannot add the process to the network capture", errno);
+        return -1;
+    }
+    // The tracepoints serve every traced process: attached once per session.
+    if (session->network_attached) return 0;
+    for (size_t index = 0; index < sizeof(network_programs) / sizeof(network_programs[0]); index++) {
+        struct bpf_program *found = libbpf.find_program(session->object, network_programs[index]);
+        if (!found) {
+            snprintf(error, error_size, "the embedded BPF object has no program %s; rebuild autotrace",
+                     network_programs[index]);
+            return -1;
+        }
+        struct bpf_link *link = libbpf.attach(found);
+        int code = errno;
+        char what[256];
+        snprintf(what, sizeof(what), "cannot attach to the system call tracepoint of %s", network_programs[index]);
+        if (keep_link(session, link, code, what, error, error_size) != 0) return -1;
+    }
+    session->network_attached = 1;
+    return 0;
+}
+
+void autotrace_bpf_forget_connection(autotrace_bpf_session *session, pid_t pid, int fd) {
+    uint64_t key = (uint64_t)(uint32_t)pid << 32 | (uint32_t)fd;
+    libbpf.map_delete(session->network_connections_fd, &key);
+}
+
 int autotrace_bpf_attached(const autotrace_bpf_session *session) { return session->link_count; }
 
 int autotrace_bpf_poll(autotrace_bpf_session *session, int timeout_ms) {
@@ -238,6 +291,7 @@ void autotrace_bpf_counters(const autotrace_bpf_session *session, uint64_t count
 void autotrace_bpf_detach(autotrace_bpf_session *session) {
     for (int index = 0; index < session->link_count; index++) libbpf.link_destroy(session->links[index]);
     session->link_count = 0;
+    session->network_attached = 0;
 }
 
 void autotrace_bpf_close(autotrace_bpf_session *session) {

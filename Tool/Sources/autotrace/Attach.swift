@@ -110,11 +110,21 @@ struct Attach: ParsableCommand {
             With --symbols GLOB, any Swift binary can be traced, woven or not: uprobes on the functions whose \
             demangled names match. Those spans nest per thread but carry no trace context across processes, and \
             async functions are left out (a uretprobe fires at an async function's first suspension).
+
+            With --network, any process at all, in any language: its HTTP/1.1 traffic on plain TCP, read from its \
+            socket system calls, becomes server spans (requests it answers, continuing the caller's traceparent) \
+            and client spans (requests it sends). --port N picks the process listening on port N.
             """
     )
 
     @Option(help: "The process to attach to.")
-    var pid: Int32
+    var pid: Int32?
+
+    @Option(help: "The process listening on this TCP port, instead of --pid.")
+    var port: Int?
+
+    @Flag(help: "Trace the process's HTTP/1.1 requests and responses from its socket system calls (any binary).")
+    var network = false
 
     @Option(help: "Detach after this many seconds (default: on Ctrl-C or SIGTERM).")
     var duration: Double?
@@ -130,10 +140,20 @@ struct Attach: ParsableCommand {
 
     func validate() throws {
         if let duration, duration <= 0 { throw ValidationError("--duration needs a positive number of seconds") }
+        guard (pid == nil) != (port == nil) else { throw ValidationError("give either --pid N or --port N") }
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port needs a TCP port, 1 to 65535") }
+        if network && !symbols.isEmpty { throw ValidationError("--network and --symbols trace differently: attach once for each") }
     }
 
     func run() throws {
-        var options = AttachOptions(pid: pid)
+        let target: Int32
+        if let pid {
+            target = pid
+        } else {
+            do { target = try TargetProcess.listening(onPort: port!) } catch { throw CommandFailure("\(error)") }
+        }
+        var options = AttachOptions(pid: target)
+        options.network = network
         options.durationSeconds = duration
         options.output = output
         options.statsIntervalSeconds = stats ? 1 : nil

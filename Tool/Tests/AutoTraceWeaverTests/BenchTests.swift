@@ -17,7 +17,7 @@ extension WovenBuildTests {
         )
         try #require(run.status == 0, "\(run.output)")
         let report = try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(output)/bench.json")))
-        #expect(report.scenarios.map(\.name) == ["baseline", "manual", "woven-dormant", "woven-otlp", "woven-attach", "woven-flight", "unwoven-symbols"])
+        #expect(report.scenarios.map(\.name) == ["baseline", "manual", "woven-dormant", "woven-otlp", "woven-attach", "woven-flight", "unwoven-symbols", "unwoven-network"])
         for scenario in report.scenarios {
             // Measured, or said why not: never a made-up number.
             #expect((scenario.median != nil) != (scenario.unavailable != nil), "\(scenario.name)")
@@ -29,6 +29,10 @@ extension WovenBuildTests {
         for name in ["manual", "woven-otlp"] {
             let exporting = try #require(report.scenarios.first { $0.name == name }?.median, "\(name) did not run")
             #expect(exporting.completeness ?? 0 > 0.99, "\(name): spans received / expected")
+        }
+        // The network capture sees the requests of the unwoven server (when this machine can attach).
+        if let network = report.scenarios.first(where: { $0.name == "unwoven-network" })?.median {
+            #expect(network.completeness ?? 0 > 0.9, "unwoven-network: server spans / requests")
         }
         // autotrace's exporter accounts for every span it made: after the graceful stop nothing is in flight.
         let account = try #require(report.scenarios.first { $0.name == "woven-otlp" }?.median?.spans, "woven-otlp has no span account")

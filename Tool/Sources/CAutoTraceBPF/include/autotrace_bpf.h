@@ -30,6 +30,13 @@ int autotrace_bpf_attach_usdt(autotrace_bpf_session *session, pid_t pid, const c
 int autotrace_bpf_attach_uprobe(autotrace_bpf_session *session, pid_t pid, const char *binary, size_t offset,
                                 int is_return, uint64_t cookie, char *error, size_t error_size);
 
+/// Adds process `pid` to the network capture and, the first time, attaches its system call tracepoints (which
+/// then see every process but record only the ones added). Returns 0, or -1 with a message in `error`.
+int autotrace_bpf_attach_network(autotrace_bpf_session *session, pid_t pid, char *error, size_t error_size);
+
+/// Stops recording descriptor `fd` of process `pid`, which the capture took for a connection but is not one.
+void autotrace_bpf_forget_connection(autotrace_bpf_session *session, pid_t pid, int fd);
+
 /// How many probes are attached.
 int autotrace_bpf_attached(const autotrace_bpf_session *session);
 

@@ -10,8 +10,8 @@ struct Bench: ParsableCommand {
             swift-otel) — in two scratch folders that later runs reuse: the woven one of `autotrace build`, and \
             .build-bench-plain, where the plain and hand-traced builds share their dependencies. Then, for each round, it \
             runs every scenario in turn: baseline, manual, woven dormant, woven with in-process OTLP export, woven \
-            with `autotrace attach`, woven with the flight recorder, unwoven with `attach --symbols`. Every scenario \
-            gets the same load: wrk saturating /work?cpu=50&alloc=10 for SECONDS, then a fixed RATE with latencies \
+            with `autotrace attach`, woven with the flight recorder, unwoven with `attach --symbols`, unwoven with \
+            `attach --network`. Every scenario gets the same load: wrk saturating /work?cpu=50&alloc=10 for SECONDS, then a fixed RATE with latencies \
             from the scheduled send times. Interleaving the rounds lets every scenario share the machine's drift. \
             The exporting scenarios send to an OTLP receiver in this process that counts the spans (completeness).
 

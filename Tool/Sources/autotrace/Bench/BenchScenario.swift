@@ -5,7 +5,7 @@ import Synchronization
 /// One way of running HelloServer under identical load.
 struct BenchScenario: Sendable {
     enum Binary: String, Sendable, CaseIterable { case plain, woven, manual }
-    enum Listener: Sendable { case none, otlp, attach, attachSymbols }
+    enum Listener: Sendable { case none, otlp, attach, attachSymbols, attachNetwork }
 
     var name: String
     var summary: String
@@ -38,6 +38,10 @@ struct BenchScenario: Sendable {
             BenchScenario(
                 name: "unwoven-symbols", summary: "unwoven, autotrace attach --symbols 'HelloServer.*'", binary: .plain,
                 listener: .attachSymbols, unavailable: canAttach
+            ),
+            BenchScenario(
+                name: "unwoven-network", summary: "unwoven, autotrace attach --network (HTTP from the socket system calls)",
+                binary: .plain, listener: .attachNetwork, unavailable: canAttach
             ),
         ]
     }
@@ -161,6 +165,10 @@ struct BenchRun {
             if scenario.listener == .attach, let assembled = output.firstMatch(of: /spans assembled +(\d+)/).flatMap({ Double($0.1) }) {
                 completeness = assembled / (requests * Self.spansPerRequest)
             }
+            // The network capture sees one server span per request; /work makes no outgoing call.
+            if scenario.listener == .attachNetwork, let served = output.firstMatch(of: /server spans (\d+)/).flatMap({ Double($0.1) }) {
+                completeness = served / requests
+            }
         }
         return BenchMeasurement(
             throughput: saturated.throughput,
@@ -214,11 +222,12 @@ struct BenchRun {
 
     /// `autotrace attach` on the server, once it reports its probes attached.
     private func startCollector(pid: Int32) throws -> Collector? {
-        guard scenario.listener == .attach || scenario.listener == .attachSymbols else { return nil }
+        guard [.attach, .attachSymbols, .attachNetwork].contains(scenario.listener) else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: autotrace)
         process.arguments = ["attach", "--pid", String(pid), "--output", "/dev/null"]
             + (scenario.listener == .attachSymbols ? ["--symbols", "HelloServer.*"] : [])
+            + (scenario.listener == .attachNetwork ? ["--network"] : [])
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice

@@ -1,0 +1,331 @@
+@_spi(AutoTraceTool) import AutoTrace
+import CAutoTraceBPF
+import Tracing
+
+/// Turns the network capture's records into HTTP spans: a server span for each request a traced process answers on a
+/// connection it accepted, a client span for each request it sends on one it connected, request and response paired
+/// in order (HTTP/1.1 answers in order, pipelined or not).
+///
+/// Trace context: a server span continues the caller's trace when the request carries a valid `traceparent`. A
+/// client span whose request carries one (a woven or hand-instrumented process propagates) joins that trace as the
+/// child of the span that sent it; otherwise it becomes the child of the server span the process is answering when
+/// that is unambiguous — the only one in flight, or the only one read by the thread that writes the request — and is
+/// counted as unlinked when it is not. A request the process sends to itself is joined through the connection's two
+/// ends: the server span is the child of the client span that sent it.
+struct NetworkSpanAssembler {
+    private let pid: Int32
+    private let wallClockOffset: UInt64
+    private let keepsQueryValues: Bool
+    /// Called for a descriptor the capture took for a connection that `/proc` says is not a socket.
+    private let forget: (UInt32) -> Void
+    private var sockets: SocketTable
+    private var connections: [ConnectionKey: Connection] = [:]
+    private(set) var statistics = NetworkStatistics()
+
+    private struct ConnectionKey: Hashable {
+        let fd: UInt32
+        let id: UInt64
+    }
+
+    private enum Role {
+        case server
+        case client
+    }
+
+    /// A request and, once it comes, its response.
+    private struct Exchange {
+        let head: HTTPMessageHead
+        let startNanos: UInt64
+        let thread: UInt32
+        let traceID: TraceID
+        let spanID: SpanID
+        let parentSpanID: SpanID
+        let hasRemoteParent: Bool
+        var response: HTTPMessageHead?
+    }
+
+    private struct Connection {
+        var role: Role?
+        var local: SocketEndpoint?
+        var peer: SocketEndpoint?
+        var inbound = HTTPStreamParser()
+        var outbound = HTTPStreamParser()
+        /// Requests in order; the first ones may have their responses under way.
+        var exchanges: [Exchange] = []
+        /// How many of `exchanges` have a response head.
+        var answered = 0
+    }
+
+    init(pid: Int32, wallClockOffset: UInt64, keepsQueryValues: Bool, forget: @escaping (UInt32) -> Void) {
+        self.pid = pid
+        self.wallClockOffset = wallClockOffset
+        self.keepsQueryValues = keepsQueryValues
+        self.forget = forget
+        sockets = SocketTable(pid: pid)
+    }
+
+    /// Consumes one ring buffer record; returns the spans it completes.
+    mutating func consume(_ record: UnsafeRawBufferPointer) -> [AutoTraceSpan] {
+        guard record.count >= 4 else { return [] }
+        switch record.load(as: UInt32.self) {
+        case AUTOTRACE_RECORD_NET_OPEN.rawValue:
+            guard record.count >= MemoryLayout<autotrace_net_open_record>.size else { return [] }
+            let open = record.loadUnaligned(as: autotrace_net_open_record.self)
+            guard Int32(bitPattern: open.tgid) == pid else { return [] }
+            opened(fd: open.fd, id: open.connection, role: open.role, ends: Self.ends(of: open))
+            return []
+        case AUTOTRACE_RECORD_NET_DATA.rawValue:
+            typealias Layout = MemoryLayout<autotrace_net_data_record>
+            let dataStart = Layout.offset(of: \.data)!
+            guard record.count >= dataStart else { return [] }
+            // Only the captured part of `data` crosses the ring buffer: the fixed fields are copied out alone.
+            var data = autotrace_net_data_record()
+            withUnsafeMutableBytes(of: &data) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<dataStart])) }
+            guard Int32(bitPattern: data.tgid) == pid else { return [] }
+            let captured = min(Int(data.captured), record.count - dataStart)
+            let bytes = Array(UnsafeRawBufferPointer(rebasing: record[dataStart..<dataStart + captured]))
+            return moved(data, bytes: bytes[...])
+        case AUTOTRACE_RECORD_NET_CLOSE.rawValue:
+            guard record.count >= MemoryLayout<autotrace_net_close_record>.size else { return [] }
+            let close = record.loadUnaligned(as: autotrace_net_close_record.self)
+            guard Int32(bitPattern: close.tgid) == pid else { return [] }
+            return closed(ConnectionKey(fd: close.fd, id: close.connection), nanos: close.nanos)
+        default:
+            return []
+        }
+    }
+
+    /// Requests still unanswered at detach are counted, not exported: their spans have no end.
+    mutating func finish() {
+        for connection in connections.values { statistics.unanswered += UInt64(connection.exchanges.count) }
+        connections.removeAll()
+    }
+
+    private static func ends(of open: autotrace_net_open_record) -> (local: SocketEndpoint, peer: SocketEndpoint)? {
+        let local = withUnsafeBytes(of: open.local_address) { Array($0) }
+        let peer = withUnsafeBytes(of: open.peer_address) { Array($0) }
+        guard let localEnd = SocketEndpoint(family: open.family, address: local, port: open.local_port),
+            let peerEnd = SocketEndpoint(family: open.family, address: peer, port: open.peer_port)
+        else { return nil }
+        return (localEnd, peerEnd)
+    }
+
+    private mutating func opened(fd: UInt32, id: UInt64, role: UInt32, ends: (local: SocketEndpoint, peer: SocketEndpoint)?) {
+        var connection = Connection()
+        connection.role = role == AUTOTRACE_NET_ROLE_SERVER.rawValue ? .server : role == AUTOTRACE_NET_ROLE_CLIENT.rawValue ? .client : nil
+        connection.local = ends?.local
+        connection.peer = ends?.peer
+        connections[ConnectionKey(fd: fd, id: id)] = connection
+        statistics.connections += 1
+    }
+
+    private mutating func moved(_ data: autotrace_net_data_record, bytes: ArraySlice<UInt8>) -> [AutoTraceSpan] {
+        let key = ConnectionKey(fd: data.fd, id: data.connection)
+        if connections[key] == nil {
+            // Picked up in mid-life (opened before the attach): /proc tells whether it is a TCP socket at all, and
+            // its ends.
+            switch sockets.lookup(fd: data.fd) {
+            case .notSocket:
+                forget(data.fd)
+                statistics.notSockets += 1
+                return []
+            case .unknownSocket:
+                opened(fd: data.fd, id: data.connection, role: data.role, ends: nil)
+            case .tcp(let local, let peer):
+                opened(fd: data.fd, id: data.connection, role: data.role, ends: (local, peer))
+            }
+        }
+        guard var connection = connections[key] else { return [] }
+        let inbound = data.direction == AUTOTRACE_NET_IN.rawValue
+        if connection.role == nil {
+            // The first message names the role: reading a request is serving, writing one is being a client.
+            guard HTTPStreamParser.startsMessage(bytes) else { return [] }
+            let isRequest = !bytes.starts(with: "HTTP/".utf8)
+            connection.role = isRequest == inbound ? .server : .client
+        }
+        let carriesRequests = (connection.role == .server) == inbound
+        var spans: [AutoTraceSpan] = []
+        if carriesRequests {
+            let events = inbound
+                ? connection.inbound.consume(bytes, length: data.length, nanos: data.nanos, framing: HTTPBodyFraming.ofRequest)
+                : connection.outbound.consume(bytes, length: data.length, nanos: data.nanos, framing: HTTPBodyFraming.ofRequest)
+            for event in events { request(event, thread: data.tid, on: &connection) }
+        } else {
+            let method = connection.exchanges.dropFirst(connection.answered).first?.head.method
+            let events = inbound
+                ? connection.inbound.consume(bytes, length: data.length, nanos: data.nanos) {
+                    HTTPBodyFraming.ofResponse($0, requestMethod: method)
+                }
+                : connection.outbound.consume(bytes, length: data.length, nanos: data.nanos) {
+                    HTTPBodyFraming.ofResponse($0, requestMethod: method)
+                }
+            for event in events {
+                if let span = response(event, on: &connection) { spans.append(span) }
+            }
+        }
+        connections[key] = connection
+        return spans
+    }
+
+    private mutating func request(_ event: HTTPStreamParser.Event, thread: UInt32, on connection: inout Connection) {
+        switch event {
+        case .head(let head, let startNanos):
+            statistics.requests += 1
+            let (traceID, parentSpanID, remote) = parent(of: head, on: connection, thread: thread)
+            connection.exchanges.append(
+                Exchange(
+                    head: head, startNanos: startNanos, thread: thread, traceID: traceID, spanID: .random(),
+                    parentSpanID: parentSpanID, hasRemoteParent: remote, response: nil
+                )
+            )
+        case .end:
+            break
+        case .lost(let reason):
+            statistics.count(reason)
+        }
+    }
+
+    private mutating func response(_ event: HTTPStreamParser.Event, on connection: inout Connection) -> AutoTraceSpan? {
+        switch event {
+        case .head(let head, _):
+            guard connection.answered < connection.exchanges.count else {
+                statistics.responsesWithoutRequests += 1
+                return nil
+            }
+            // An interim response (100 Continue) precedes the real one.
+            if let status = head.status, (100..<200).contains(status), status != 101 { return nil }
+            connection.exchanges[connection.answered].response = head
+            connection.answered += 1
+            return nil
+        case .end(let nanos):
+            guard connection.answered > 0, let exchange = connection.exchanges.first, let response = exchange.response else {
+                return nil
+            }
+            connection.exchanges.removeFirst()
+            connection.answered -= 1
+            return span(exchange, response: response, endNanos: nanos, on: connection)
+        case .lost(let reason):
+            statistics.count(reason)
+            // The response under way cannot be finished: its request is given up so the next ones stay paired.
+            if !connection.exchanges.isEmpty {
+                connection.exchanges.removeFirst()
+                if connection.answered > 0 { connection.answered -= 1 }
+                statistics.unanswered += 1
+            }
+            return nil
+        }
+    }
+
+    private mutating func closed(_ key: ConnectionKey, nanos: UInt64) -> [AutoTraceSpan] {
+        guard var connection = connections.removeValue(forKey: key) else { return [] }
+        var spans: [AutoTraceSpan] = []
+        let responsesInbound = connection.role == .client
+        let events = responsesInbound ? connection.inbound.close(nanos: nanos) : connection.outbound.close(nanos: nanos)
+        for event in events {
+            if let span = response(event, on: &connection) { spans.append(span) }
+        }
+        statistics.unanswered += UInt64(connection.exchanges.count)
+        return spans
+    }
+
+    /// The trace and parent of a new request's span.
+    private func parent(of head: HTTPMessageHead, on connection: Connection, thread: UInt32) -> (TraceID, SpanID, Bool) {
+        if let header = head.header("traceparent"), let caller = WireHTTP.traceparent(header) {
+            return (caller.traceID, caller.spanID, connection.role == .server)
+        }
+        if connection.role == .server {
+            // A request the process sent to itself: the client end of this very connection is one of its own.
+            let caller = connections.values.first { $0.role == .client && $0.local != nil && $0.local == connection.peer }
+            if let sent = caller?.exchanges.dropFirst(caller?.answered ?? 0).first ?? caller?.exchanges.first {
+                return (sent.traceID, sent.spanID, false)
+            }
+            return (.random(), .none, false)
+        }
+        // Unambiguous only when one server request is in flight in the process, or on the writing thread.
+        let serving = connections.values.filter { $0.role == .server }.flatMap(\.exchanges)
+        let candidates = serving.count == 1 ? serving : serving.filter { $0.thread == thread }
+        guard candidates.count == 1, let server = candidates.first else { return (.random(), .none, false) }
+        return (server.traceID, server.spanID, false)
+    }
+
+    private mutating func span(
+        _ exchange: Exchange, response: HTTPMessageHead, endNanos: UInt64, on connection: Connection
+    ) -> AutoTraceSpan {
+        let method = exchange.head.method ?? "_OTHER"
+        let status = response.status ?? 0
+        let target = exchange.head.target ?? "/"
+        let question = target.firstIndex(of: "?")
+        let path = String(target[..<(question ?? target.endIndex)])
+        let query = question.map { String(target[target.index(after: $0)...]) }
+        var attributes = SpanAttributes()
+        attributes["http.request.method"] = method
+        attributes["http.response.status_code"] = status
+        attributes["network.protocol.name"] = "http"
+        attributes["network.protocol.version"] = "1.1"
+        if let peer = connection.peer {
+            attributes["network.peer.address"] = peer.address
+            attributes["network.peer.port"] = peer.port
+        }
+        if let local = connection.local {
+            attributes["network.local.address"] = local.address
+            attributes["network.local.port"] = local.port
+        }
+        let isServer = connection.role == .server
+        let failed = isServer ? status >= 500 : status >= 400
+        if failed { attributes["error.type"] = String(status) }
+        if isServer {
+            statistics.serverSpans += 1
+            attributes["url.scheme"] = "http"
+            attributes["url.path"] = path
+            if let query { attributes["url.query"] = WireHTTP.query(query, keepingValues: keepsQueryValues) }
+            if let peer = connection.peer { attributes["client.address"] = peer.address }
+        } else {
+            statistics.clientSpans += 1
+            if exchange.parentSpanID == .none { statistics.unlinkedClientSpans += 1 }
+            let host = exchange.head.header("host") ?? connection.peer.map { "\($0.address):\($0.port)" } ?? ""
+            attributes["url.full"] = "http://\(host)\(path)"
+                + (query.map { "?" + WireHTTP.query($0, keepingValues: keepsQueryValues) } ?? "")
+            if let peer = connection.peer {
+                attributes["server.address"] = peer.address
+                attributes["server.port"] = peer.port
+            }
+        }
+        return AutoTraceSpan.observed(
+            name: method, traceID: exchange.traceID, spanID: exchange.spanID, parentSpanID: exchange.parentSpanID,
+            kind: isServer ? .server : .client, site: nil, startNanos: exchange.startNanos &+ wallClockOffset,
+            endNanos: endNanos &+ wallClockOffset, status: failed ? SpanStatus(code: .error) : nil,
+            attributes: attributes, hasRemoteParent: exchange.hasRemoteParent
+        )
+    }
+}
+
+/// What the network capture saw and what it could not make into spans.
+public struct NetworkStatistics: Sendable, Equatable {
+    public var connections: UInt64 = 0
+    public var requests: UInt64 = 0
+    public var serverSpans: UInt64 = 0
+    public var clientSpans: UInt64 = 0
+    /// Client spans with no parent: no `traceparent` and no single server request to belong to.
+    public var unlinkedClientSpans: UInt64 = 0
+    /// Requests whose response never completed while attached (still running, connection closed, or lost).
+    public var unanswered: UInt64 = 0
+    public var responsesWithoutRequests: UInt64 = 0
+    /// Messages the parser gave up on, by reason.
+    public var lostNotCaptured: UInt64 = 0
+    public var lostNotHTTP: UInt64 = 0
+    public var lostClosedEarly: UInt64 = 0
+    /// Descriptors that started like HTTP but were not sockets (files, pipes).
+    public var notSockets: UInt64 = 0
+    /// Reads and writes whose bytes the kernel could not copy from the process (only their length was seen).
+    public var buffersUnreadable: UInt64 = 0
+
+    mutating func count(_ reason: HTTPStreamParser.LossReason) {
+        switch reason {
+        case .notCaptured: lostNotCaptured += 1
+        case .notHTTP: lostNotHTTP += 1
+        case .closedEarly: lostClosedEarly += 1
+        }
+    }
+
+    public init() {}
+}
