@@ -6,7 +6,9 @@ import Synchronization
 
 /// What `autotrace attach` was asked to do.
 public struct AttachOptions: Sendable {
-    public var pid: Int32
+    /// The process to trace; with `network`, more may follow.
+    public var pids: [Int32]
+    public var pid: Int32 { pids[0] }
     /// Detach after this many seconds; nil: on Ctrl-C or SIGTERM only.
     public var durationSeconds: Double?
     /// Also write the spans to this JSON-lines file (what `autotrace view` reads).
@@ -21,7 +23,12 @@ public struct AttachOptions: Sendable {
     public var environment: [String: String]
 
     public init(pid: Int32, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.pid = pid
+        self.init(pids: [pid], environment: environment)
+    }
+
+    public init(pids: [Int32], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        precondition(!pids.isEmpty, "an attachment needs a process")
+        self.pids = pids
         self.environment = environment
     }
 }
@@ -30,14 +37,20 @@ public struct AttachOptions: Sendable {
 /// become spans, the spans go to the exporters `OTEL_*` and `--output` choose, and on detach the probes are removed
 /// and the process is dormant again. Everything is checked before anything is attached.
 public final class Attachment: Sendable {
+    /// The process traced, the first of them for `--network` with several.
     public let target: TargetProcess
+    private let targets: [TargetProcess]
+    /// The pids traced, as messages name them: `4242`, or `4242, 4243`.
+    public var pidList: String { targets.map { String($0.pid) }.joined(separator: ", ") }
     /// A one-line description of what will be traced.
     public let summary: String
     /// Notes for the user, e.g. which matching functions were left out and why.
     public let notes: [String]
     private let options: AttachOptions
     private let source: Source
-    private let processors: [any SpanProcessor]
+    /// Each traced process's exporters, which report under its service name.
+    private let exporters: [Int32: [any SpanProcessor]]
+    private var processors: [any SpanProcessor] { exporters.values.flatMap { $0 } }
     private let detachRequested = Atomic<Bool>(false)
 
     private enum Source: Sendable {
@@ -53,7 +66,13 @@ public final class Attachment: Sendable {
     /// Checks the process, its binary, the machine (privileges, kernel, libbpf) and the exporter; fails with the fix.
     public init(_ options: AttachOptions) throws(CollectorError) {
         self.options = options
-        target = try TargetProcess(pid: options.pid)
+        guard options.network || options.pids.count == 1 else {
+            throw CollectorError(.attachFailed, "only --network traces several processes at once; attach to one pid")
+        }
+        var targets: [TargetProcess] = []
+        for pid in options.pids where !targets.contains(where: { $0.pid == pid }) { targets.append(try TargetProcess(pid: pid)) }
+        self.targets = targets
+        target = targets[0]
         let binary: ELFFile
         do {
             binary = try ELFFile(path: target.executable)
@@ -65,8 +84,10 @@ public final class Attachment: Sendable {
             guard options.symbols.isEmpty else {
                 throw CollectorError(.attachFailed, "--network and --symbols trace differently: attach once for each")
             }
+            try Self.checkSystemCallTracepoints()
             source = .network
-            summary = "the HTTP/1.1 traffic of \(target.name) (pid \(target.pid)) on its TCP sockets"
+            let names = targets.map { "\($0.name) (pid \($0.pid))" }.joined(separator: ", ")
+            summary = "the HTTP/1.1 traffic of \(names) on \(targets.count == 1 ? "its" : "their") TCP sockets"
         } else if !options.symbols.isEmpty {
             let patterns = options.symbols.map { "'\($0)'" }.joined(separator: ", ")
             guard binary.hasSymbolTable else {
@@ -112,7 +133,9 @@ public final class Attachment: Sendable {
         }
         self.notes = notes
         try BPFSession.checkMachine()
-        processors = try Self.exporters(options, target: target)
+        var exporters: [Int32: [any SpanProcessor]] = [:]
+        for target in targets { exporters[target.pid] = try Self.exporters(options, target: target) }
+        self.exporters = exporters
     }
 
     /// Why this machine cannot attach (privileges, kernel, libbpf), with the fix; nil when it can.
@@ -169,25 +192,25 @@ public final class Attachment: Sendable {
             // once its record handler does, hence the box.
             let sessionBox = SessionBox()
             networkAssembler = NetworkSpanAssembler(
-                pid: target.pid, wallClockOffset: Self.wallClockOffset(),
+                pids: targets.map(\.pid), wallClockOffset: Self.wallClockOffset(),
                 keepsQueryValues: AutoTraceConfiguration(environment: options.environment).http.recordsQueryValues,
-                forget: { [target] fd in sessionBox.session?.forgetConnection(pid: target.pid, fd: fd) }
+                forget: { pid, fd in sessionBox.session?.forgetConnection(pid: pid, fd: fd) }
             )
             session = try BPFSession { [self] record in
-                for span in networkAssembler?.consume(record) ?? [] { export(span) }
+                for (pid, span) in networkAssembler?.consume(record) ?? [] { export(span, from: pid) }
             }
             sessionBox.session = session
-            try session.attachNetwork(pid: target.pid)
+            for target in targets { try session.attachNetwork(pid: target.pid) }
         case .wovenProbes(let sites):
             wovenAssembler = SpanAssembler(siteTable: sites)
             session = try BPFSession { [self] record in
-                if let span = wovenAssembler?.consume(record) { export(span) }
+                if let span = wovenAssembler?.consume(record) { export(span, from: target.pid) }
             }
             try session.attachUSDT(pid: target.pid, binary: target.executable, provider: "autotrace", name: "span", program: "span")
         case .functions(let functions):
             functionAssembler = FunctionSpanAssembler(functions: functions, wallClockOffset: Self.wallClockOffset())
             session = try BPFSession { [self] record in
-                if let span = functionAssembler?.consume(record) { export(span) }
+                if let span = functionAssembler?.consume(record) { export(span, from: target.pid) }
             }
             for (index, function) in functions.enumerated() {
                 for isReturn in [false, true] {
@@ -208,7 +231,7 @@ public final class Attachment: Sendable {
         }
         let deadline = options.durationSeconds.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
         var nextStats = options.statsIntervalSeconds.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
-        while !detachRequested.load(ordering: .relaxed) && target.isRunning {
+        while !detachRequested.load(ordering: .relaxed) && targets.contains(where: \.isRunning) {
             session.poll(timeoutMillis: Self.pollMillis)
             if let deadline, ContinuousClock.now >= deadline { break }
             if let due = nextStats, let interval = options.statsIntervalSeconds, ContinuousClock.now >= due {
@@ -275,8 +298,22 @@ public final class Attachment: Sendable {
         return statistics
     }
 
-    private func export(_ span: AutoTraceSpan) {
-        for processor in processors { processor.onEnd(span) }
+    private func export(_ span: AutoTraceSpan, from pid: Int32) {
+        for processor in exporters[pid] ?? [] { processor.onEnd(span) }
+    }
+
+    /// The network capture attaches to the `syscalls` tracepoints, which libbpf finds through tracefs.
+    private static func checkSystemCallTracepoints() throws(CollectorError) {
+        let found = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"].contains {
+            FileManager.default.fileExists(atPath: "\($0)/events/syscalls/sys_enter_read")
+        }
+        guard found else {
+            throw CollectorError(
+                .kernelUnsupported,
+                "--network needs the kernel's syscalls tracepoints, and none is visible: mount tracefs "
+                    + "(`mount -t tracefs nodev /sys/kernel/tracing`), or use a kernel built with CONFIG_FTRACE_SYSCALLS=y"
+            )
+        }
     }
 
     /// CLOCK_REALTIME minus CLOCK_MONOTONIC (the kernel's `bpf_ktime_get_ns`), in nanoseconds.

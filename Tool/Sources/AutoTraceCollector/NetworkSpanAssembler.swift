@@ -4,25 +4,25 @@ import Tracing
 
 /// Turns the network capture's records into HTTP spans: a server span for each request a traced process answers on a
 /// connection it accepted, a client span for each request it sends on one it connected, request and response paired
-/// in order (HTTP/1.1 answers in order, pipelined or not).
+/// in order (HTTP/1.1 answers in order, pipelined or not). Several processes can be traced at once.
 ///
 /// Trace context: a server span continues the caller's trace when the request carries a valid `traceparent`. A
 /// client span whose request carries one (a woven or hand-instrumented process propagates) joins that trace as the
 /// child of the span that sent it; otherwise it becomes the child of the server span the process is answering when
 /// that is unambiguous — the only one in flight, or the only one read by the thread that writes the request — and is
-/// counted as unlinked when it is not. A request the process sends to itself is joined through the connection's two
-/// ends: the server span is the child of the client span that sent it.
+/// counted as unlinked when it is not. A request one traced process sends to another traced process, or to itself, is
+/// joined through the connection's two ends: the server span is the child of the client span that sent it.
 struct NetworkSpanAssembler {
-    private let pid: Int32
     private let wallClockOffset: UInt64
     private let keepsQueryValues: Bool
-    /// Called for a descriptor the capture took for a connection that `/proc` says is not a socket.
-    private let forget: (UInt32) -> Void
-    private var sockets: SocketTable
+    /// Called for a descriptor of a process that the capture took for a connection but `/proc` says is no socket.
+    private let forget: (Int32, UInt32) -> Void
+    private var sockets: [Int32: SocketTable]
     private var connections: [ConnectionKey: Connection] = [:]
     private(set) var statistics = NetworkStatistics()
 
     private struct ConnectionKey: Hashable {
+        let pid: Int32
         let fd: UInt32
         let id: UInt64
     }
@@ -56,23 +56,23 @@ struct NetworkSpanAssembler {
         var answered = 0
     }
 
-    init(pid: Int32, wallClockOffset: UInt64, keepsQueryValues: Bool, forget: @escaping (UInt32) -> Void) {
-        self.pid = pid
+    init(pids: [Int32], wallClockOffset: UInt64, keepsQueryValues: Bool, forget: @escaping (Int32, UInt32) -> Void) {
         self.wallClockOffset = wallClockOffset
         self.keepsQueryValues = keepsQueryValues
         self.forget = forget
-        sockets = SocketTable(pid: pid)
+        sockets = Dictionary(uniqueKeysWithValues: pids.map { ($0, SocketTable(pid: $0)) })
     }
 
-    /// Consumes one ring buffer record; returns the spans it completes.
-    mutating func consume(_ record: UnsafeRawBufferPointer) -> [AutoTraceSpan] {
+    /// Consumes one ring buffer record; returns the spans it completes, each with the process it belongs to.
+    mutating func consume(_ record: UnsafeRawBufferPointer) -> [(pid: Int32, span: AutoTraceSpan)] {
         guard record.count >= 4 else { return [] }
         switch record.load(as: UInt32.self) {
         case AUTOTRACE_RECORD_NET_OPEN.rawValue:
             guard record.count >= MemoryLayout<autotrace_net_open_record>.size else { return [] }
             let open = record.loadUnaligned(as: autotrace_net_open_record.self)
-            guard Int32(bitPattern: open.tgid) == pid else { return [] }
-            opened(fd: open.fd, id: open.connection, role: open.role, ends: Self.ends(of: open))
+            let key = ConnectionKey(pid: Int32(bitPattern: open.tgid), fd: open.fd, id: open.connection)
+            guard sockets[key.pid] != nil else { return [] }
+            opened(key, role: open.role, ends: Self.ends(of: open))
             return []
         case AUTOTRACE_RECORD_NET_DATA.rawValue:
             typealias Layout = MemoryLayout<autotrace_net_data_record>
@@ -81,15 +81,16 @@ struct NetworkSpanAssembler {
             // Only the captured part of `data` crosses the ring buffer: the fixed fields are copied out alone.
             var data = autotrace_net_data_record()
             withUnsafeMutableBytes(of: &data) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<dataStart])) }
-            guard Int32(bitPattern: data.tgid) == pid else { return [] }
+            guard sockets[Int32(bitPattern: data.tgid)] != nil else { return [] }
             let captured = min(Int(data.captured), record.count - dataStart)
             let bytes = Array(UnsafeRawBufferPointer(rebasing: record[dataStart..<dataStart + captured]))
             return moved(data, bytes: bytes[...])
         case AUTOTRACE_RECORD_NET_CLOSE.rawValue:
             guard record.count >= MemoryLayout<autotrace_net_close_record>.size else { return [] }
             let close = record.loadUnaligned(as: autotrace_net_close_record.self)
-            guard Int32(bitPattern: close.tgid) == pid else { return [] }
-            return closed(ConnectionKey(fd: close.fd, id: close.connection), nanos: close.nanos)
+            let key = ConnectionKey(pid: Int32(bitPattern: close.tgid), fd: close.fd, id: close.connection)
+            guard sockets[key.pid] != nil else { return [] }
+            return closed(key, nanos: close.nanos)
         default:
             return []
         }
@@ -110,29 +111,29 @@ struct NetworkSpanAssembler {
         return (localEnd, peerEnd)
     }
 
-    private mutating func opened(fd: UInt32, id: UInt64, role: UInt32, ends: (local: SocketEndpoint, peer: SocketEndpoint)?) {
+    private mutating func opened(_ key: ConnectionKey, role: UInt32, ends: (local: SocketEndpoint, peer: SocketEndpoint)?) {
         var connection = Connection()
         connection.role = role == AUTOTRACE_NET_ROLE_SERVER.rawValue ? .server : role == AUTOTRACE_NET_ROLE_CLIENT.rawValue ? .client : nil
         connection.local = ends?.local
         connection.peer = ends?.peer
-        connections[ConnectionKey(fd: fd, id: id)] = connection
+        connections[key] = connection
         statistics.connections += 1
     }
 
-    private mutating func moved(_ data: autotrace_net_data_record, bytes: ArraySlice<UInt8>) -> [AutoTraceSpan] {
-        let key = ConnectionKey(fd: data.fd, id: data.connection)
+    private mutating func moved(_ data: autotrace_net_data_record, bytes: ArraySlice<UInt8>) -> [(pid: Int32, span: AutoTraceSpan)] {
+        let key = ConnectionKey(pid: Int32(bitPattern: data.tgid), fd: data.fd, id: data.connection)
         if connections[key] == nil {
             // Picked up in mid-life (opened before the attach): /proc tells whether it is a TCP socket at all, and
             // its ends.
-            switch sockets.lookup(fd: data.fd) {
-            case .notSocket:
-                forget(data.fd)
+            switch sockets[key.pid]?.lookup(fd: data.fd) {
+            case .notSocket, nil:
+                forget(key.pid, data.fd)
                 statistics.notSockets += 1
                 return []
             case .unknownSocket:
-                opened(fd: data.fd, id: data.connection, role: data.role, ends: nil)
+                opened(key, role: data.role, ends: nil)
             case .tcp(let local, let peer):
-                opened(fd: data.fd, id: data.connection, role: data.role, ends: (local, peer))
+                opened(key, role: data.role, ends: (local, peer))
             }
         }
         guard var connection = connections[key] else { return [] }
@@ -144,12 +145,12 @@ struct NetworkSpanAssembler {
             connection.role = isRequest == inbound ? .server : .client
         }
         let carriesRequests = (connection.role == .server) == inbound
-        var spans: [AutoTraceSpan] = []
+        var spans: [(pid: Int32, span: AutoTraceSpan)] = []
         if carriesRequests {
             let events = inbound
                 ? connection.inbound.consume(bytes, length: data.length, nanos: data.nanos, framing: HTTPBodyFraming.ofRequest)
                 : connection.outbound.consume(bytes, length: data.length, nanos: data.nanos, framing: HTTPBodyFraming.ofRequest)
-            for event in events { request(event, thread: data.tid, on: &connection) }
+            for event in events { request(event, thread: data.tid, on: &connection, key: key) }
         } else {
             let method = connection.exchanges.dropFirst(connection.answered).first?.head.method
             let events = inbound
@@ -160,18 +161,20 @@ struct NetworkSpanAssembler {
                     HTTPBodyFraming.ofResponse($0, requestMethod: method)
                 }
             for event in events {
-                if let span = response(event, on: &connection) { spans.append(span) }
+                if let span = response(event, on: &connection) { spans.append((key.pid, span)) }
             }
         }
         connections[key] = connection
         return spans
     }
 
-    private mutating func request(_ event: HTTPStreamParser.Event, thread: UInt32, on connection: inout Connection) {
+    private mutating func request(
+        _ event: HTTPStreamParser.Event, thread: UInt32, on connection: inout Connection, key: ConnectionKey
+    ) {
         switch event {
         case .head(let head, let startNanos):
             statistics.requests += 1
-            let (traceID, parentSpanID, remote) = parent(of: head, on: connection, thread: thread)
+            let (traceID, parentSpanID, remote) = parent(of: head, on: connection, key: key, thread: thread)
             connection.exchanges.append(
                 Exchange(
                     head: head, startNanos: startNanos, thread: thread, traceID: traceID, spanID: .random(),
@@ -216,33 +219,37 @@ struct NetworkSpanAssembler {
         }
     }
 
-    private mutating func closed(_ key: ConnectionKey, nanos: UInt64) -> [AutoTraceSpan] {
+    private mutating func closed(_ key: ConnectionKey, nanos: UInt64) -> [(pid: Int32, span: AutoTraceSpan)] {
         guard var connection = connections.removeValue(forKey: key) else { return [] }
-        var spans: [AutoTraceSpan] = []
+        var spans: [(pid: Int32, span: AutoTraceSpan)] = []
         let responsesInbound = connection.role == .client
         let events = responsesInbound ? connection.inbound.close(nanos: nanos) : connection.outbound.close(nanos: nanos)
         for event in events {
-            if let span = response(event, on: &connection) { spans.append(span) }
+            if let span = response(event, on: &connection) { spans.append((key.pid, span)) }
         }
         statistics.unanswered += UInt64(connection.exchanges.count)
         return spans
     }
 
     /// The trace and parent of a new request's span.
-    private func parent(of head: HTTPMessageHead, on connection: Connection, thread: UInt32) -> (TraceID, SpanID, Bool) {
+    private func parent(
+        of head: HTTPMessageHead, on connection: Connection, key: ConnectionKey, thread: UInt32
+    ) -> (TraceID, SpanID, Bool) {
         if let header = head.header("traceparent"), let caller = WireHTTP.traceparent(header) {
             return (caller.traceID, caller.spanID, connection.role == .server)
         }
         if connection.role == .server {
-            // A request the process sent to itself: the client end of this very connection is one of its own.
-            let caller = connections.values.first { $0.role == .client && $0.local != nil && $0.local == connection.peer }
-            if let sent = caller?.exchanges.dropFirst(caller?.answered ?? 0).first ?? caller?.exchanges.first {
+            // A request from a traced process (this one or another): the client end of this very connection.
+            let caller = connections.values.first { other in
+                other.role == .client && other.local != nil && other.local == connection.peer && other.peer == connection.local
+            }
+            if let caller, let sent = caller.exchanges.dropFirst(caller.answered).first ?? caller.exchanges.first {
                 return (sent.traceID, sent.spanID, false)
             }
             return (.random(), .none, false)
         }
-        // Unambiguous only when one server request is in flight in the process, or on the writing thread.
-        let serving = connections.values.filter { $0.role == .server }.flatMap(\.exchanges)
+        // Unambiguous only when one request is being served in this process, or on the thread writing this one.
+        let serving = connections.filter { $0.key.pid == key.pid && $0.value.role == .server }.flatMap(\.value.exchanges)
         let candidates = serving.count == 1 ? serving : serving.filter { $0.thread == thread }
         guard candidates.count == 1, let server = candidates.first else { return (.random(), .none, false) }
         return (server.traceID, server.spanID, false)

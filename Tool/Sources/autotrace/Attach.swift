@@ -113,15 +113,16 @@ struct Attach: ParsableCommand {
 
             With --network, any process at all, in any language: its HTTP/1.1 traffic on plain TCP, read from its \
             socket system calls, becomes server spans (requests it answers, continuing the caller's traceparent) \
-            and client spans (requests it sends). --port N picks the process listening on port N.
+            and client spans (requests it sends). --port N picks the process listening on port N. Several processes \
+            (repeat --pid or --port) are traced together, and a request from one to another joins their traces.
             """
     )
 
-    @Option(help: "The process to attach to.")
-    var pid: Int32?
+    @Option(help: "The process to attach to; with --network, repeatable.")
+    var pid: [Int32] = []
 
-    @Option(help: "The process listening on this TCP port, instead of --pid.")
-    var port: Int?
+    @Option(help: "The process listening on this TCP port, instead of --pid; with --network, repeatable.")
+    var port: [Int] = []
 
     @Flag(help: "Trace the process's HTTP/1.1 requests and responses from its socket system calls (any binary).")
     var network = false
@@ -140,19 +141,20 @@ struct Attach: ParsableCommand {
 
     func validate() throws {
         if let duration, duration <= 0 { throw ValidationError("--duration needs a positive number of seconds") }
-        guard (pid == nil) != (port == nil) else { throw ValidationError("give either --pid N or --port N") }
-        if let port, !(1...65535).contains(port) { throw ValidationError("--port needs a TCP port, 1 to 65535") }
+        guard pid.count + port.count >= 1 else { throw ValidationError("give the process: --pid N or --port N") }
+        guard network || pid.count + port.count == 1 else {
+            throw ValidationError("only --network traces several processes at once; give one --pid or --port")
+        }
+        if let bad = port.first(where: { !(1...65535).contains($0) }) { throw ValidationError("--port \(bad): a TCP port is 1 to 65535") }
         if network && !symbols.isEmpty { throw ValidationError("--network and --symbols trace differently: attach once for each") }
     }
 
     func run() throws {
-        let target: Int32
-        if let pid {
-            target = pid
-        } else {
-            do { target = try TargetProcess.listening(onPort: port!) } catch { throw CommandFailure("\(error)") }
+        var targets = pid
+        for port in port {
+            do { targets.append(try TargetProcess.listening(onPort: port)) } catch { throw CommandFailure("\(error)") }
         }
-        var options = AttachOptions(pid: target)
+        var options = AttachOptions(pids: targets)
         options.network = network
         options.durationSeconds = duration
         options.output = output
@@ -171,7 +173,7 @@ struct Attach: ParsableCommand {
                     return state.attachment
                 }
                 guard let attachment else { return }
-                Self.report("detaching from pid \(attachment.target.pid)…")
+                Self.report("detaching from pid \(attachment.pidList)…")
                 attachment.detach()
             }
             source.resume()
@@ -198,7 +200,7 @@ struct Attach: ParsableCommand {
         let statistics: AttachStatistics
         do { statistics = try attachment.run(report: Self.report) } catch { throw CommandFailure("\(error)") }
         let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
-        Self.report("detached from pid \(attachment.target.pid) after \(seconds) s\n" + statistics.summary)
+        Self.report("detached from pid \(attachment.pidList) after \(seconds) s\n" + statistics.summary)
     }
 
     @Sendable static func report(_ line: String) {

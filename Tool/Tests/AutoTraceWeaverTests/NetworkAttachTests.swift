@@ -34,7 +34,8 @@ extension WovenBuildTests {
         }
         private var stoppedOutput: String?
 
-        /// Detaches (SIGINT, as Ctrl-C) and returns the exported spans, as OTLP/JSON objects.
+        /// Detaches (SIGINT, as Ctrl-C) and returns the exported spans, as OTLP/JSON objects, each with its resource's
+        /// `service.name` added under the key `service`.
         func stop() throws -> [[String: Any]] {
             // Records still in the ring are read at detach; a moment lets the last responses be written first.
             usleep(300_000)
@@ -47,8 +48,11 @@ extension WovenBuildTests {
             }
             return try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").flatMap { line in
                 let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
-                return (object["resourceSpans"] as? [[String: Any]] ?? []).flatMap { resource in
-                    (resource["scopeSpans"] as? [[String: Any]] ?? []).flatMap { $0["spans"] as? [[String: Any]] ?? [] }
+                return (object["resourceSpans"] as? [[String: Any]] ?? []).flatMap { resourceSpans in
+                    let service = WovenBuildTests.attribute(resourceSpans["resource"] as? [String: Any] ?? [:], "service.name")
+                    return (resourceSpans["scopeSpans"] as? [[String: Any]] ?? []).flatMap { scope in
+                        (scope["spans"] as? [[String: Any]] ?? []).map { $0.merging(["service": service ?? ""]) { $1 } }
+                    }
                 }
             }
         }
@@ -167,18 +171,17 @@ extension WovenBuildTests {
     }
 
     @Test(.enabled(if: canAttach, attachSkipReason))
-    func networkCaptureTracesAPythonServerThatIsNotSwiftAtAll() throws {
-        let port = try LoopbackHTTP.freePort()
-        // A threading http.server whose /proxy handler calls its own /ok with urllib (no trace context of its own).
+    func networkCaptureJoinsTwoPythonServersThatAreNotSwiftAtAll() throws {
+        // A threading http.server: /proxy calls the backend's /ok with urllib, which sends no trace context.
         let script = """
-            import http.server, socketserver, sys, urllib.request
-            port = int(sys.argv[1])
+            import http.server, sys, urllib.request
+            port, backend = int(sys.argv[1]), int(sys.argv[2])
             class Handler(http.server.BaseHTTPRequestHandler):
                 protocol_version = 'HTTP/1.1'
                 def log_message(self, *args): pass
                 def do_GET(self):
                     if self.path.startswith('/proxy'):
-                        body = urllib.request.urlopen('http://127.0.0.1:%d/ok' % port).read()
+                        body = urllib.request.urlopen('http://127.0.0.1:%d/ok' % backend).read()
                         status = 200
                     elif self.path.startswith('/broken'):
                         body, status = b'broken', 503
@@ -190,31 +193,49 @@ extension WovenBuildTests {
                     self.wfile.write(body)
             http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler).serve_forever()
             """
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        server.arguments = ["python3", "-c", script, String(port)]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { if server.isRunning { server.terminate() } }
-        try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
+        let backendPort = try LoopbackHTTP.freePort()
+        let frontendPort = try LoopbackHTTP.freePort()
+        var servers: [Process] = []
+        defer { servers.filter(\.isRunning).forEach { $0.terminate() } }
+        for (port, name) in [(backendPort, "backend"), (frontendPort, "frontend")] {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            server.arguments = ["python3", "-c", script, String(port), String(backendPort)]
+            server.environment = ProcessInfo.processInfo.environment.merging(["OTEL_SERVICE_NAME": name]) { $1 }
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            servers.append(server)
+            try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
+        }
 
-        let collector = try NetworkCollector(["--pid", String(server.processIdentifier)])
+        let collector = try NetworkCollector(["--port", String(frontendPort), "--port", String(backendPort)])
         let caller = "4bf92f3577b34da6a3ce929d0e0e4736"
-        #expect(try LoopbackHTTP.get(port: port, path: "/proxy", headers: [("traceparent", "00-\(caller)-00f067aa0ba902b7-01")]).status == 200)
-        #expect(try LoopbackHTTP.get(port: port, path: "/broken").status == 503)
+        let traceparent = "00-\(caller)-00f067aa0ba902b7-01"
+        #expect(try LoopbackHTTP.get(port: frontendPort, path: "/proxy", headers: [("traceparent", traceparent)]).status == 200)
+        #expect(try LoopbackHTTP.get(port: backendPort, path: "/broken").status == 503)
         let spans = try collector.stop()
 
+        // The caller's trace runs through both processes, each span under its own service.
         let proxy = try #require(spans.first { Self.attribute($0, "url.path") == "/proxy" }, "\(collector.printed)")
         #expect(proxy["traceId"] as? String == caller && proxy["parentSpanId"] as? String == "00f067aa0ba902b7")
+        #expect(proxy["service"] as? String == "frontend")
         let client = try #require(spans.first { $0["kind"] as? Int == 3 })
         #expect(client["parentSpanId"] as? String == proxy["spanId"] as? String && client["traceId"] as? String == caller)
-        #expect(Self.attribute(client, "url.full") == "http://127.0.0.1:\(port)/ok")
+        #expect(Self.attribute(client, "url.full") == "http://127.0.0.1:\(backendPort)/ok" && client["service"] as? String == "frontend")
         let ok = try #require(spans.first { Self.attribute($0, "url.path") == "/ok" })
         #expect(ok["parentSpanId"] as? String == client["spanId"] as? String && ok["traceId"] as? String == caller)
+        #expect(ok["service"] as? String == "backend")
         let broken = try #require(spans.first { Self.attribute($0, "url.path") == "/broken" })
         #expect(Self.attribute(broken, "http.response.status_code") == "503")
         #expect((broken["status"] as? [String: Any])?["code"] as? Int == 2)
         #expect(collector.printed.contains("requests               4  (server spans 3, client spans 1)"), "\(collector.printed)")
+
+        // A collector killed outright leaves the servers serving: the kernel removes its programs.
+        let killed = try NetworkCollector(["--pid", String(servers[1].processIdentifier)])
+        kill(killed.process.processIdentifier, SIGKILL)
+        killed.process.waitUntilExit()
+        #expect(try LoopbackHTTP.get(port: frontendPort, path: "/proxy").status == 200)
+        #expect(servers.allSatisfy { $0.isRunning })
     }
 }
