@@ -42,6 +42,7 @@ public struct AttachStatistics: Sendable, Equatable {
             lines.append("  connections            \(network.connections)")
             lines.append("  requests               \(network.requests)  (server spans \(network.serverSpans), client spans \(network.clientSpans))")
             lines.append("  client spans unlinked  \(network.unlinkedClientSpans)  (no traceparent, no single request being served)")
+            lines.append("  server spans joined    \(network.joinedThroughConnections)  (to a traced client's span through the connection's ends)")
             lines.append("  requests unanswered    \(network.unanswered)  (still running at detach, closed, or lost)")
             let lost = network.lostNotCaptured + network.lostNotHTTP + network.lostClosedEarly
             lines.append(

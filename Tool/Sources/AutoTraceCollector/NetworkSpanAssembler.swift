@@ -37,11 +37,14 @@ struct NetworkSpanAssembler {
         let head: HTTPMessageHead
         let startNanos: UInt64
         let thread: UInt32
-        let traceID: TraceID
+        var traceID: TraceID
         let spanID: SpanID
-        let parentSpanID: SpanID
+        var parentSpanID: SpanID
         let hasRemoteParent: Bool
         var response: HTTPMessageHead?
+        /// A server request with no parent yet: if a traced client sent it, that client's write may still be on its
+        /// way (the reader can return from its system call first), and the client's request joins it when it comes.
+        var awaitsCaller = false
     }
 
     private struct Connection {
@@ -174,13 +177,25 @@ struct NetworkSpanAssembler {
         switch event {
         case .head(let head, let startNanos):
             statistics.requests += 1
-            let (traceID, parentSpanID, remote) = parent(of: head, on: connection, key: key, thread: thread)
-            connection.exchanges.append(
-                Exchange(
-                    head: head, startNanos: startNanos, thread: thread, traceID: traceID, spanID: .random(),
-                    parentSpanID: parentSpanID, hasRemoteParent: remote, response: nil
-                )
+            let (traceID, parentSpanID, remote, joined) = parent(of: head, on: connection, key: key, thread: thread)
+            if joined { statistics.joinedThroughConnections += 1 }
+            var exchange = Exchange(
+                head: head, startNanos: startNanos, thread: thread, traceID: traceID, spanID: .random(),
+                parentSpanID: parentSpanID, hasRemoteParent: remote, response: nil
             )
+            if connection.role == .server {
+                // Its client may be a traced process whose write has not been delivered, or whose connection the
+                // capture has not seen yet.
+                exchange.awaitsCaller = !joined && !remote
+            } else if connection.role == .client, let serverKey = otherEnd(of: connection, role: .server),
+                let waiting = connections[serverKey]?.exchanges.firstIndex(where: \.awaitsCaller)
+            {
+                connections[serverKey]?.exchanges[waiting].traceID = exchange.traceID
+                connections[serverKey]?.exchanges[waiting].parentSpanID = exchange.spanID
+                connections[serverKey]?.exchanges[waiting].awaitsCaller = false
+                statistics.joinedThroughConnections += 1
+            }
+            connection.exchanges.append(exchange)
         case .end:
             break
         case .lost(let reason):
@@ -231,28 +246,34 @@ struct NetworkSpanAssembler {
         return spans
     }
 
-    /// The trace and parent of a new request's span.
+    /// The trace and parent of a new request's span, whether the parent is remote, and whether it was found through
+    /// the connection's ends.
     private func parent(
         of head: HTTPMessageHead, on connection: Connection, key: ConnectionKey, thread: UInt32
-    ) -> (TraceID, SpanID, Bool) {
+    ) -> (TraceID, SpanID, remote: Bool, joined: Bool) {
         if let header = head.header("traceparent"), let caller = WireHTTP.traceparent(header) {
-            return (caller.traceID, caller.spanID, connection.role == .server)
+            return (caller.traceID, caller.spanID, connection.role == .server, false)
         }
         if connection.role == .server {
             // A request from a traced process (this one or another): the client end of this very connection.
-            let caller = connections.values.first { other in
-                other.role == .client && other.local != nil && other.local == connection.peer && other.peer == connection.local
+            if let callerKey = otherEnd(of: connection, role: .client), let caller = connections[callerKey],
+                let sent = caller.exchanges.dropFirst(caller.answered).first
+            {
+                return (sent.traceID, sent.spanID, false, true)
             }
-            if let caller, let sent = caller.exchanges.dropFirst(caller.answered).first ?? caller.exchanges.first {
-                return (sent.traceID, sent.spanID, false)
-            }
-            return (.random(), .none, false)
+            return (.random(), .none, false, false)
         }
         // Unambiguous only when one request is being served in this process, or on the thread writing this one.
         let serving = connections.filter { $0.key.pid == key.pid && $0.value.role == .server }.flatMap(\.value.exchanges)
         let candidates = serving.count == 1 ? serving : serving.filter { $0.thread == thread }
-        guard candidates.count == 1, let server = candidates.first else { return (.random(), .none, false) }
-        return (server.traceID, server.spanID, false)
+        guard candidates.count == 1, let server = candidates.first else { return (.random(), .none, false, false) }
+        return (server.traceID, server.spanID, false, false)
+    }
+
+    /// The traced connection with `role` whose ends are this connection's, reversed: the other side of it.
+    private func otherEnd(of connection: Connection, role: Role) -> ConnectionKey? {
+        guard let local = connection.local, let peer = connection.peer else { return nil }
+        return connections.first { $0.value.role == role && $0.value.local == peer && $0.value.peer == local }?.key
     }
 
     private mutating func span(
@@ -314,6 +335,8 @@ public struct NetworkStatistics: Sendable, Equatable {
     public var clientSpans: UInt64 = 0
     /// Client spans with no parent: no `traceparent` and no single server request to belong to.
     public var unlinkedClientSpans: UInt64 = 0
+    /// Server spans whose parent is a traced process's client span, found through the connection's two ends.
+    public var joinedThroughConnections: UInt64 = 0
     /// Requests whose response never completed while attached (still running, connection closed, or lost).
     public var unanswered: UInt64 = 0
     public var responsesWithoutRequests: UInt64 = 0

@@ -65,6 +65,25 @@ struct SocketEndpoint: Equatable {
     }
 }
 
+/// Files of `/proc`, read whole.
+enum ProcFile {
+    /// The whole file, read until its end: `/proc` files report a size of 0, and readers that trust the size (or
+    /// read once) get only the first page of a long table such as `/proc/net/tcp`.
+    static func read(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return count == 0 ? String(decoding: bytes, as: UTF8.self) : nil }
+            bytes += chunk[..<count]
+        }
+    }
+}
+
 /// A process's TCP sockets from `/proc`: which descriptor holds which socket, and that socket's two ends. Read
 /// when a connection first appears, to give it the addresses the system calls did not show (the local end; both
 /// ends of a connection opened before the attach) and to tell a socket from a file that merely starts like HTTP.
@@ -98,7 +117,7 @@ struct SocketTable {
     private mutating func reload() {
         ends.removeAll(keepingCapacity: true)
         for table in ["tcp", "tcp6"] {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/net/\(table)", encoding: .utf8) else { continue }
+            guard let text = ProcFile.read("/proc/\(pid)/net/\(table)") else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 guard fields.count > 9, let local = SocketEndpoint(procNet: fields[1]),

@@ -34,7 +34,7 @@ public struct TargetProcess: Sendable {
     public static func listening(onPort port: Int) throws(CollectorError) -> Int32 {
         var inodes: Set<UInt64> = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = ProcFile.read(table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 // State 0A is LISTEN.
