@@ -1,6 +1,6 @@
 // swift-tools-version:6.2
-// The AutoTrace runtime: what a woven app links. It stays light on purpose — an app that depends on it resolves
-// swift-distributed-tracing, swift-log and swift-protobuf, nothing else. The autotrace tool (weaver, compiler
+// The AutoTrace runtime: what a woven app links. It stays light on purpose — an app that links it compiles
+// swift-distributed-tracing and swift-log, nothing else (swift-protobuf is resolved for the test receiver only). The autotrace tool (weaver, compiler
 // wrapper, attach, CLI) is the package in Tool/, which depends on this one by path.
 import PackageDescription
 
