@@ -1,7 +1,8 @@
 // swift-tools-version:6.2
 // The AutoTrace runtime: what a woven app links. It stays light on purpose — an app that links it compiles
-// swift-distributed-tracing and swift-log, nothing else (swift-protobuf is resolved for the test receiver only). The autotrace tool (weaver, compiler
-// wrapper, attach, CLI) is the package in Tool/, which depends on this one by path.
+// swift-distributed-tracing and swift-log, nothing else (swift-protobuf is resolved for the test receiver only).
+// The autotrace tool (weaver, compiler wrapper, attach, CLI) is the package in Tool/, which depends on this one by
+// path.
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
