@@ -18,7 +18,9 @@ import Tracing
             let spans = RandomSpans.batch(&random, count: batch % 7)
             let written = OTLPProtobufEncoder.encode(spans, resource: resource)
             let reference: [UInt8] = try ReferenceEncoder.request(spans, resource: resource).serializedBytes()
-            let firstDifference = zip(written, reference).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(written.count, reference.count)
+            let firstDifference =
+                zip(written, reference).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                ?? min(written.count, reference.count)
             #expect(
                 written == reference,
                 "batch \(batch): \(written.count) bytes written, \(reference.count) expected, first difference at \(firstDifference)"
@@ -35,14 +37,17 @@ import Tracing
             #expect(OTLPSpanCount.count(inRequest: body) == spans.count)
             // Cut anywhere inside, the body is malformed for the decoder and for the count alike.
             let cut = Array(body.prefix(Int(random.next() % UInt64(body.count))))
-            let decodes = (try? Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(serializedBytes: cut)) != nil
+            let decodes =
+                (try? Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(serializedBytes: cut)) != nil
             #expect((OTLPSpanCount.count(inRequest: cut) != nil) == decodes, "batch \(batch) cut at \(cut.count)")
         }
         #expect(OTLPSpanCount.count(inRequest: [0x0a, 0xff]) == nil)
         #expect(OTLPSpanCount.count(inRequest: []) == 0)
     }
 
-    @Test(.enabled(if: PythonOTLP.isAvailable, "needs python3 with opentelemetry-proto (pip install opentelemetry-proto)"))
+    @Test(
+        .enabled(if: PythonOTLP.isAvailable, "needs python3 with opentelemetry-proto (pip install opentelemetry-proto)")
+    )
     func openTelemetrysPythonBindingsReadTheSameMessage() throws {
         var random = SplitMix(seed: 0xc0ffee)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-random-\(UUID())")
@@ -89,7 +94,8 @@ enum RandomSpans {
 
     static func span(_ random: inout SplitMix) -> AutoTraceSpan {
         let kinds: [SpanKind] = [.internal, .server, .client, .producer, .consumer]
-        let site: CallSite? = random.next() % 3 == 0
+        let site: CallSite? =
+            random.next() % 3 == 0
             ? CallSite(
                 id: UInt32(truncatingIfNeeded: random.next()),
                 name: text(&random),
@@ -151,7 +157,8 @@ enum RandomSpans {
         switch random.next() % 10 {
         case 0: return String(repeating: "x", count: 100 + Int(random.next() % 200))  // two-byte length
         case 1 where random.next() % 10 == 0: return String(repeating: "y", count: 17_000)  // three-byte length
-        default: return (0..<(random.next() % 4)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+        default:
+            return (0..<(random.next() % 4)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
         }
     }
 

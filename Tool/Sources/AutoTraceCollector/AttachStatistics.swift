@@ -40,9 +40,15 @@ public struct AttachStatistics: Sendable, Equatable {
         }
         if let network {
             lines.append("  connections            \(network.connections)")
-            lines.append("  requests               \(network.requests)  (server spans \(network.serverSpans), client spans \(network.clientSpans))")
-            lines.append("  client spans unlinked  \(network.unlinkedClientSpans)  (no traceparent, no single request being served)")
-            lines.append("  server spans joined    \(network.joinedThroughConnections)  (to a traced client's span through the connection's ends)")
+            lines.append(
+                "  requests               \(network.requests)  (server spans \(network.serverSpans), client spans \(network.clientSpans))"
+            )
+            lines.append(
+                "  client spans unlinked  \(network.unlinkedClientSpans)  (no traceparent, no single request being served)"
+            )
+            lines.append(
+                "  server spans joined    \(network.joinedThroughConnections)  (to a traced client's span through the connection's ends)"
+            )
             lines.append("  requests unanswered    \(network.unanswered)  (still running at detach, closed, or lost)")
             let lost = network.lostNotCaptured + network.lostNotHTTP + network.lostClosedEarly
             lines.append(
@@ -50,10 +56,14 @@ public struct AttachStatistics: Sendable, Equatable {
                     + "not HTTP/1.x \(network.lostNotHTTP), closed mid-message \(network.lostClosedEarly))"
             )
             if network.buffersUnreadable > 0 {
-                lines.append("  buffers unreadable     \(network.buffersUnreadable)  (reads and writes seen by length only)")
+                lines.append(
+                    "  buffers unreadable     \(network.buffersUnreadable)  (reads and writes seen by length only)"
+                )
             }
             if network.responsesWithoutRequests > 0 {
-                lines.append("  responses unmatched    \(network.responsesWithoutRequests)  (their requests came before the attach)")
+                lines.append(
+                    "  responses unmatched    \(network.responsesWithoutRequests)  (their requests came before the attach)"
+                )
             }
         }
         if attributesTruncated > 0 { lines.append("  attributes cut at 4 KiB \(attributesTruncated)") }

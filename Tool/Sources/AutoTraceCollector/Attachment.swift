@@ -70,15 +70,11 @@ public final class Attachment: Sendable {
             throw CollectorError(.attachFailed, "only --network traces several processes at once; attach to one pid")
         }
         var targets: [TargetProcess] = []
-        for pid in options.pids where !targets.contains(where: { $0.pid == pid }) { targets.append(try TargetProcess(pid: pid)) }
+        for pid in options.pids where !targets.contains(where: { $0.pid == pid }) {
+            targets.append(try TargetProcess(pid: pid))
+        }
         self.targets = targets
         target = targets[0]
-        let binary: ELFFile
-        do {
-            binary = try ELFFile(path: target.executable)
-        } catch {
-            throw CollectorError(.processNotReadable, "process \(options.pid): \(error)")
-        }
         var notes: [String] = []
         if options.network {
             guard options.symbols.isEmpty else {
@@ -88,54 +84,68 @@ public final class Attachment: Sendable {
             source = .network
             let names = targets.map { "\($0.name) (pid \($0.pid))" }.joined(separator: ", ")
             summary = "the HTTP/1.1 traffic of \(names) on \(targets.count == 1 ? "its" : "their") TCP sockets"
-        } else if !options.symbols.isEmpty {
-            let patterns = options.symbols.map { "'\($0)'" }.joined(separator: ", ")
-            guard binary.hasSymbolTable else {
-                throw CollectorError(
-                    .noSymbolTable,
-                    "\(target.executable) is stripped (no .symtab), so its functions cannot be found by name; "
-                        + "attach to an unstripped build"
-                )
-            }
-            let selection = SwiftFunctions.select(options.symbols, in: binary)
-            if !selection.asyncFunctions.isEmpty {
-                notes.append(
-                    "left out \(selection.asyncFunctions.count) matching async function(s) "
-                        + "(\(selection.asyncFunctions.prefix(3).map(\.name).joined(separator: ", ")))"
-                        + ": a uretprobe fires at their first suspension, not when they finish; weave them instead"
-                )
-            }
-            guard !selection.functions.isEmpty else {
-                throw CollectorError(
-                    .noMatchingFunctions,
-                    "no synchronous Swift function of \(target.executable) matches \(patterns)"
-                        + (selection.asyncFunctions.isEmpty ? "" : " (\(selection.asyncFunctions.count) async ones do)")
-                        + "; list candidates with `autotrace probes \(target.executable) --symbols '*'`"
-                )
-            }
-            source = .functions(selection.functions)
-            summary = "\(selection.functions.count) function(s) matching \(patterns) in \(target.name) (pid \(target.pid))"
         } else {
-            let probes = binary.usdtProbes().filter { $0.provider == "autotrace" }
-            guard probes.contains(where: { $0.name == "span" }) else {
-                throw CollectorError(
-                    .noProbes,
-                    probes.isEmpty
-                        ? "process \(options.pid) (\(target.executable)) has no autotrace probes: build it with `autotrace build`, "
-                            + "or trace chosen functions of any binary with --symbols 'Module.Type.*'"
-                        : "process \(options.pid) (\(target.executable)) was built with an older autotrace, without the "
-                            + "`autotrace:span` probe: rebuild it with this autotrace (`autotrace build`)"
-                )
+            // The network capture needs nothing from the executable; probes and symbols do.
+            let binary = try Self.readExecutable(of: target)
+            if !options.symbols.isEmpty {
+                let patterns = options.symbols.map { "'\($0)'" }.joined(separator: ", ")
+                guard binary.hasSymbolTable else {
+                    throw CollectorError(
+                        .noSymbolTable,
+                        "\(target.executable) is stripped (no .symtab), so its functions cannot be found by name; "
+                            + "attach to an unstripped build"
+                    )
+                }
+                let selection = SwiftFunctions.select(options.symbols, in: binary)
+                if !selection.asyncFunctions.isEmpty {
+                    notes.append(
+                        "left out \(selection.asyncFunctions.count) matching async function(s) "
+                            + "(\(selection.asyncFunctions.prefix(3).map(\.name).joined(separator: ", ")))"
+                            + ": a uretprobe fires at their first suspension, not when they finish; weave them instead"
+                    )
+                }
+                guard !selection.functions.isEmpty else {
+                    throw CollectorError(
+                        .noMatchingFunctions,
+                        "no synchronous Swift function of \(target.executable) matches \(patterns)"
+                            + (selection.asyncFunctions.isEmpty
+                                ? "" : " (\(selection.asyncFunctions.count) async ones do)")
+                            + "; list candidates with `autotrace probes \(target.executable) --symbols '*'`"
+                    )
+                }
+                source = .functions(selection.functions)
+                summary =
+                    "\(selection.functions.count) function(s) matching \(patterns) in \(target.name) (pid \(target.pid))"
+            } else {
+                let probes = binary.usdtProbes().filter { $0.provider == "autotrace" }
+                guard probes.contains(where: { $0.name == "span" }) else {
+                    throw CollectorError(
+                        .noProbes,
+                        probes.isEmpty
+                            ? "process \(options.pid) (\(target.executable)) has no autotrace probes: build it with `autotrace build`, "
+                                + "or trace chosen functions of any binary with --symbols 'Module.Type.*'"
+                            : "process \(options.pid) (\(target.executable)) was built with an older autotrace, without the "
+                                + "`autotrace:span` probe: rebuild it with this autotrace (`autotrace build`)"
+                    )
+                }
+                let sites = binary.siteTable()
+                source = .wovenProbes(sites)
+                summary = "the autotrace probes of \(target.name) (pid \(target.pid), \(sites.count) woven site(s))"
             }
-            let sites = binary.siteTable()
-            source = .wovenProbes(sites)
-            summary = "the autotrace probes of \(target.name) (pid \(target.pid), \(sites.count) woven site(s))"
         }
         self.notes = notes
         try BPFSession.checkMachine()
         var exporters: [Int32: [any SpanProcessor]] = [:]
         for target in targets { exporters[target.pid] = try Self.exporters(options, target: target) }
         self.exporters = exporters
+    }
+
+    private static func readExecutable(of target: TargetProcess) throws(CollectorError) -> ELFFile {
+        do {
+            return try ELFFile(path: target.executable)
+        } catch {
+            throw CollectorError(.processNotReadable, "process \(target.pid): \(error)")
+        }
     }
 
     /// Why this machine cannot attach (privileges, kernel, libbpf), with the fix; nil when it can.
@@ -149,9 +159,13 @@ public final class Attachment: Sendable {
     }
 
     /// The sinks `OTEL_*` and `--output` choose, reporting under the target's service name.
-    private static func exporters(_ options: AttachOptions, target: TargetProcess) throws(CollectorError) -> [any SpanProcessor] {
+    private static func exporters(_ options: AttachOptions, target: TargetProcess) throws(CollectorError)
+        -> [any SpanProcessor]
+    {
         var configuration = AutoTraceConfiguration(environment: options.environment)
-        var targetEnvironment = target.environment().filter { $0.key == "OTEL_SERVICE_NAME" || $0.key == "OTEL_RESOURCE_ATTRIBUTES" }
+        var targetEnvironment = target.environment().filter {
+            $0.key == "OTEL_SERVICE_NAME" || $0.key == "OTEL_RESOURCE_ATTRIBUTES"
+        }
         if targetEnvironment["OTEL_SERVICE_NAME"] == nil {
             targetEnvironment["OTEL_SERVICE_NAME"] = "unknown_service:\(target.name)"
         }
@@ -161,7 +175,9 @@ public final class Attachment: Sendable {
             // Opened the way the file sink opens it: appending, never replacing (Foundation's createFile writes a new
             // file and renames it over the path, which as root turned /dev/null into a regular file).
             let descriptor = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw CollectorError(.nowhereToExport, "cannot write --output \(output); choose a writable path") }
+            guard descriptor >= 0 else {
+                throw CollectorError(.nowhereToExport, "cannot write --output \(output); choose a writable path")
+            }
             close(descriptor)
             configuration.tracesFile = output
         }
@@ -192,7 +208,8 @@ public final class Attachment: Sendable {
             // once its record handler does, hence the box.
             let sessionBox = SessionBox()
             networkAssembler = NetworkSpanAssembler(
-                pids: targets.map(\.pid), wallClockOffset: Self.wallClockOffset(),
+                pids: targets.map(\.pid),
+                wallClockOffset: Self.wallClockOffset(),
                 keepsQueryValues: AutoTraceConfiguration(environment: options.environment).http.recordsQueryValues,
                 forget: { pid, fd in sessionBox.session?.forgetConnection(pid: pid, fd: fd) }
             )
@@ -206,7 +223,13 @@ public final class Attachment: Sendable {
             session = try BPFSession { [self] record in
                 if let span = wovenAssembler?.consume(record) { export(span, from: target.pid) }
             }
-            try session.attachUSDT(pid: target.pid, binary: target.executable, provider: "autotrace", name: "span", program: "span")
+            try session.attachUSDT(
+                pid: target.pid,
+                binary: target.executable,
+                provider: "autotrace",
+                name: "span",
+                program: "span"
+            )
         case .functions(let functions):
             functionAssembler = FunctionSpanAssembler(functions: functions, wallClockOffset: Self.wallClockOffset())
             session = try BPFSession { [self] record in
@@ -215,7 +238,11 @@ public final class Attachment: Sendable {
             for (index, function) in functions.enumerated() {
                 for isReturn in [false, true] {
                     try session.attachFunction(
-                        pid: target.pid, binary: target.executable, offset: function.fileOffset, isReturn: isReturn, index: index
+                        pid: target.pid,
+                        binary: target.executable,
+                        offset: function.fileOffset,
+                        isReturn: isReturn,
+                        index: index
                     )
                 }
             }
@@ -224,7 +251,10 @@ public final class Attachment: Sendable {
         report("attached \(probes) probe\(probes == 1 ? "" : "s") to \(summary); Ctrl-C detaches")
         let statistics = { () -> AttachStatistics in
             var statistics = Self.statistics(
-                session.counters, woven: wovenAssembler, functions: functionAssembler, network: networkAssembler
+                session.counters,
+                woven: wovenAssembler,
+                functions: functionAssembler,
+                network: networkAssembler
             )
             statistics.attachedProbes = session.attachedProbes
             return statistics
@@ -259,7 +289,9 @@ public final class Attachment: Sendable {
 
     /// The accounting from the BPF program's counters and what the assemblers made of its records.
     private static func statistics(
-        _ counters: BPFSession.Counters, woven: SpanAssembler?, functions: FunctionSpanAssembler?,
+        _ counters: BPFSession.Counters,
+        woven: SpanAssembler?,
+        functions: FunctionSpanAssembler?,
         network: NetworkSpanAssembler?
     ) -> AttachStatistics {
         var statistics = AttachStatistics()

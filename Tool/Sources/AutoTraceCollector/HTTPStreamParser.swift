@@ -52,7 +52,9 @@ enum HTTPBodyFraming: Equatable {
     /// The framing of a request.
     static func ofRequest(_ head: HTTPMessageHead) -> Self {
         if head.header("transfer-encoding")?.lowercased().contains("chunked") == true { return .chunked }
-        if let length = head.header("content-length").flatMap({ UInt64($0) }) { return length == 0 ? .none : .length(length) }
+        if let length = head.header("content-length").flatMap({ UInt64($0) }) {
+            return length == 0 ? .none : .length(length)
+        }
         return .none
     }
 
@@ -61,7 +63,9 @@ enum HTTPBodyFraming: Equatable {
         let status = head.status ?? 0
         if requestMethod == "HEAD" || (100..<200).contains(status) || status == 204 || status == 304 { return .none }
         if head.header("transfer-encoding")?.lowercased().contains("chunked") == true { return .chunked }
-        if let length = head.header("content-length").flatMap({ UInt64($0) }) { return length == 0 ? .none : .length(length) }
+        if let length = head.header("content-length").flatMap({ UInt64($0) }) {
+            return length == 0 ? .none : .length(length)
+        }
         return .untilClose
     }
 }
@@ -187,7 +191,9 @@ struct HTTPStreamParser {
                 guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else {
                     line.append(contentsOf: bytes)
                     bytes = bytes.suffix(0)
-                    if line.count > Self.maxHeadBytes { loseSync(.notHTTP, into: &events) } else {
+                    if line.count > Self.maxHeadBytes {
+                        loseSync(.notHTTP, into: &events)
+                    } else {
                         state = isTrailer ? .trailers(line: line) : .chunkSize(line: line)
                     }
                     continue
@@ -229,7 +235,8 @@ struct HTTPStreamParser {
         switch state {
         case .idle, .lost: return []
         case .untilClose: return [.end(nanos: nanos)]
-        case .head(let bytes, _) where bytes.allSatisfy({ $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }): return []
+        case .head(let bytes, _) where bytes.allSatisfy({ $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }):
+            return []
         default: return [.lost(.closedEarly)]
         }
     }
@@ -255,7 +262,9 @@ struct HTTPStreamParser {
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "\n") {
                 if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") { return index + 2 }
-                if index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "\r"), bytes[index + 2] == UInt8(ascii: "\n") {
+                if index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "\r"),
+                    bytes[index + 2] == UInt8(ascii: "\n")
+                {
                     return index + 3
                 }
             }

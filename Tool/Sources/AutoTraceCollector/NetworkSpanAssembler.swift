@@ -9,9 +9,10 @@ import Tracing
 /// Trace context: a server span continues the caller's trace when the request carries a valid `traceparent`. A
 /// client span whose request carries one (a woven or hand-instrumented process propagates) joins that trace as the
 /// child of the span that sent it; otherwise it becomes the child of the server span the process is answering when
-/// that is unambiguous — the only one in flight, or the only one read by the thread that writes the request — and is
-/// counted as unlinked when it is not. A request one traced process sends to another traced process, or to itself, is
-/// joined through the connection's two ends: the server span is the child of the client span that sent it.
+/// that is unambiguous — the only one in flight, or the only one read by the thread that writes the request — and
+/// is counted as unlinked when it is not. A request one traced process sends to another traced process, or to
+/// itself, is joined through the connection's two ends: the server span is the child of the client span that sent
+/// it.
 struct NetworkSpanAssembler {
     private let wallClockOffset: UInt64
     private let keepsQueryValues: Bool
@@ -83,7 +84,9 @@ struct NetworkSpanAssembler {
             guard record.count >= dataStart else { return [] }
             // Only the captured part of `data` crosses the ring buffer: the fixed fields are copied out alone.
             var data = autotrace_net_data_record()
-            withUnsafeMutableBytes(of: &data) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<dataStart])) }
+            withUnsafeMutableBytes(of: &data) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: record[..<dataStart]))
+            }
             guard sockets[Int32(bitPattern: data.tgid)] != nil else { return [] }
             let captured = min(Int(data.captured), record.count - dataStart)
             let bytes = Array(UnsafeRawBufferPointer(rebasing: record[dataStart..<dataStart + captured]))
@@ -114,16 +117,24 @@ struct NetworkSpanAssembler {
         return (localEnd, peerEnd)
     }
 
-    private mutating func opened(_ key: ConnectionKey, role: UInt32, ends: (local: SocketEndpoint, peer: SocketEndpoint)?) {
+    private mutating func opened(
+        _ key: ConnectionKey,
+        role: UInt32,
+        ends: (local: SocketEndpoint, peer: SocketEndpoint)?
+    ) {
         var connection = Connection()
-        connection.role = role == AUTOTRACE_NET_ROLE_SERVER.rawValue ? .server : role == AUTOTRACE_NET_ROLE_CLIENT.rawValue ? .client : nil
+        connection.role =
+            role == AUTOTRACE_NET_ROLE_SERVER.rawValue
+            ? .server : role == AUTOTRACE_NET_ROLE_CLIENT.rawValue ? .client : nil
         connection.local = ends?.local
         connection.peer = ends?.peer
         connections[key] = connection
         statistics.connections += 1
     }
 
-    private mutating func moved(_ data: autotrace_net_data_record, bytes: ArraySlice<UInt8>) -> [(pid: Int32, span: AutoTraceSpan)] {
+    private mutating func moved(_ data: autotrace_net_data_record, bytes: ArraySlice<UInt8>) -> [(
+        pid: Int32, span: AutoTraceSpan
+    )] {
         let key = ConnectionKey(pid: Int32(bitPattern: data.tgid), fd: data.fd, id: data.connection)
         if connections[key] == nil {
             // Picked up in mid-life (opened before the attach): /proc tells whether it is a TCP socket at all, and
@@ -150,13 +161,25 @@ struct NetworkSpanAssembler {
         let carriesRequests = (connection.role == .server) == inbound
         var spans: [(pid: Int32, span: AutoTraceSpan)] = []
         if carriesRequests {
-            let events = inbound
-                ? connection.inbound.consume(bytes, length: data.length, nanos: data.nanos, framing: HTTPBodyFraming.ofRequest)
-                : connection.outbound.consume(bytes, length: data.length, nanos: data.nanos, framing: HTTPBodyFraming.ofRequest)
+            let events =
+                inbound
+                ? connection.inbound.consume(
+                    bytes,
+                    length: data.length,
+                    nanos: data.nanos,
+                    framing: HTTPBodyFraming.ofRequest
+                )
+                : connection.outbound.consume(
+                    bytes,
+                    length: data.length,
+                    nanos: data.nanos,
+                    framing: HTTPBodyFraming.ofRequest
+                )
             for event in events { request(event, thread: data.tid, on: &connection, key: key) }
         } else {
             let method = connection.exchanges.dropFirst(connection.answered).first?.head.method
-            let events = inbound
+            let events =
+                inbound
                 ? connection.inbound.consume(bytes, length: data.length, nanos: data.nanos) {
                     HTTPBodyFraming.ofResponse($0, requestMethod: method)
                 }
@@ -172,7 +195,10 @@ struct NetworkSpanAssembler {
     }
 
     private mutating func request(
-        _ event: HTTPStreamParser.Event, thread: UInt32, on connection: inout Connection, key: ConnectionKey
+        _ event: HTTPStreamParser.Event,
+        thread: UInt32,
+        on connection: inout Connection,
+        key: ConnectionKey
     ) {
         switch event {
         case .head(let head, let startNanos):
@@ -180,8 +206,14 @@ struct NetworkSpanAssembler {
             let (traceID, parentSpanID, remote, joined) = parent(of: head, on: connection, key: key, thread: thread)
             if joined { statistics.joinedThroughConnections += 1 }
             var exchange = Exchange(
-                head: head, startNanos: startNanos, thread: thread, traceID: traceID, spanID: .random(),
-                parentSpanID: parentSpanID, hasRemoteParent: remote, response: nil
+                head: head,
+                startNanos: startNanos,
+                thread: thread,
+                traceID: traceID,
+                spanID: .random(),
+                parentSpanID: parentSpanID,
+                hasRemoteParent: remote,
+                response: nil
             )
             if connection.role == .server {
                 // Its client may be a traced process whose write has not been delivered, or whose connection the
@@ -216,7 +248,8 @@ struct NetworkSpanAssembler {
             connection.answered += 1
             return nil
         case .end(let nanos):
-            guard connection.answered > 0, let exchange = connection.exchanges.first, let response = exchange.response else {
+            guard connection.answered > 0, let exchange = connection.exchanges.first, let response = exchange.response
+            else {
                 return nil
             }
             connection.exchanges.removeFirst()
@@ -249,7 +282,10 @@ struct NetworkSpanAssembler {
     /// The trace and parent of a new request's span, whether the parent is remote, and whether it was found through
     /// the connection's ends.
     private func parent(
-        of head: HTTPMessageHead, on connection: Connection, key: ConnectionKey, thread: UInt32
+        of head: HTTPMessageHead,
+        on connection: Connection,
+        key: ConnectionKey,
+        thread: UInt32
     ) -> (TraceID, SpanID, remote: Bool, joined: Bool) {
         if let header = head.header("traceparent"), let caller = WireHTTP.traceparent(header) {
             return (caller.traceID, caller.spanID, connection.role == .server, false)
@@ -264,7 +300,9 @@ struct NetworkSpanAssembler {
             return (.random(), .none, false, false)
         }
         // Unambiguous only when one request is being served in this process, or on the thread writing this one.
-        let serving = connections.filter { $0.key.pid == key.pid && $0.value.role == .server }.flatMap(\.value.exchanges)
+        let serving = connections.filter { $0.key.pid == key.pid && $0.value.role == .server }.flatMap(
+            \.value.exchanges
+        )
         let candidates = serving.count == 1 ? serving : serving.filter { $0.thread == thread }
         guard candidates.count == 1, let server = candidates.first else { return (.random(), .none, false, false) }
         return (server.traceID, server.spanID, false, false)
@@ -277,7 +315,10 @@ struct NetworkSpanAssembler {
     }
 
     private mutating func span(
-        _ exchange: Exchange, response: HTTPMessageHead, endNanos: UInt64, on connection: Connection
+        _ exchange: Exchange,
+        response: HTTPMessageHead,
+        endNanos: UInt64,
+        on connection: Connection
     ) -> AutoTraceSpan {
         let method = exchange.head.method ?? "_OTHER"
         let status = response.status ?? 0
@@ -311,7 +352,8 @@ struct NetworkSpanAssembler {
             statistics.clientSpans += 1
             if exchange.parentSpanID == .none { statistics.unlinkedClientSpans += 1 }
             let host = exchange.head.header("host") ?? connection.peer.map { "\($0.address):\($0.port)" } ?? ""
-            attributes["url.full"] = "http://\(host)\(path)"
+            attributes["url.full"] =
+                "http://\(host)\(path)"
                 + (query.map { "?" + WireHTTP.query($0, keepingValues: keepsQueryValues) } ?? "")
             if let peer = connection.peer {
                 attributes["server.address"] = peer.address
@@ -319,10 +361,17 @@ struct NetworkSpanAssembler {
             }
         }
         return AutoTraceSpan.observed(
-            name: method, traceID: exchange.traceID, spanID: exchange.spanID, parentSpanID: exchange.parentSpanID,
-            kind: isServer ? .server : .client, site: nil, startNanos: exchange.startNanos &+ wallClockOffset,
-            endNanos: endNanos &+ wallClockOffset, status: failed ? SpanStatus(code: .error) : nil,
-            attributes: attributes, hasRemoteParent: exchange.hasRemoteParent
+            name: method,
+            traceID: exchange.traceID,
+            spanID: exchange.spanID,
+            parentSpanID: exchange.parentSpanID,
+            kind: isServer ? .server : .client,
+            site: nil,
+            startNanos: exchange.startNanos &+ wallClockOffset,
+            endNanos: endNanos &+ wallClockOffset,
+            status: failed ? SpanStatus(code: .error) : nil,
+            attributes: attributes,
+            hasRemoteParent: exchange.hasRemoteParent
         )
     }
 }

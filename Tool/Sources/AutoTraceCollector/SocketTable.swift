@@ -28,7 +28,9 @@ struct SocketEndpoint: Equatable {
         guard hex.count == 8 || hex.count == 32 else { return nil }
         var bytes: [UInt8] = []
         for word in stride(from: 0, to: hex.count, by: 8) {
-            guard let value = UInt32(String(decoding: hex[word..<word + 8], as: UTF8.self), radix: 16) else { return nil }
+            guard let value = UInt32(String(decoding: hex[word..<word + 8], as: UTF8.self), radix: 16) else {
+                return nil
+            }
             withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
         }
         self.port = port

@@ -11,7 +11,10 @@ public struct TargetProcess: Sendable {
     public init(pid: Int32) throws(CollectorError) {
         self.pid = pid
         guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else {
-            throw CollectorError(.noSuchProcess, "no process with pid \(pid); check the pid (`pgrep -f NAME`) — did it exit?")
+            throw CollectorError(
+                .noSuchProcess,
+                "no process with pid \(pid); check the pid (`pgrep -f NAME`) — did it exit?"
+            )
         }
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") else {
             throw CollectorError(
@@ -38,7 +41,8 @@ public struct TargetProcess: Sendable {
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 // State 0A is LISTEN.
-                guard fields.count > 9, fields[3] == "0A", let local = SocketEndpoint(procNet: fields[1]), local.port == port,
+                guard fields.count > 9, fields[3] == "0A", let local = SocketEndpoint(procNet: fields[1]),
+                    local.port == port,
                     let inode = UInt64(fields[9])
                 else { continue }
                 inodes.insert(inode)
@@ -54,7 +58,10 @@ public struct TargetProcess: Sendable {
                 let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
             else { continue }
             for descriptor in descriptors {
-                guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
+                guard
+                    let link = try? FileManager.default.destinationOfSymbolicLink(
+                        atPath: "/proc/\(pid)/fd/\(descriptor)"
+                    ),
                     link.hasPrefix("socket:["), let inode = UInt64(link.dropFirst(8).dropLast()), inodes.contains(inode)
                 else { continue }
                 owners.insert(pid)
@@ -98,7 +105,9 @@ public struct TargetProcess: Sendable {
         return probes.map { probe -> UInt16? in
             guard memory >= 0, probe.semaphoreAddress != 0,
                 let fileOffset = binary.fileOffset(ofAddress: probe.semaphoreAddress),
-                let mapping = mappings.first(where: { fileOffset >= $0.offset && fileOffset < $0.offset + ($0.end - $0.start) })
+                let mapping = mappings.first(where: {
+                    fileOffset >= $0.offset && fileOffset < $0.offset + ($0.end - $0.start)
+                })
             else { return nil }
             var value: UInt16 = 0
             let address = mapping.start + (fileOffset - mapping.offset)

@@ -9,11 +9,18 @@ import Testing
 
     /// Feeds `chunks` (whole bytes, captured up to `capture`) at nanos 1, 2, 3…; returns every event.
     func feed(
-        _ chunks: [[UInt8]], capture: Int = 2048, responses method: String? = nil, parser: inout HTTPStreamParser
+        _ chunks: [[UInt8]],
+        capture: Int = 2048,
+        responses method: String? = nil,
+        parser: inout HTTPStreamParser
     ) -> [Event] {
         var events: [Event] = []
         for (index, chunk) in chunks.enumerated() {
-            events += parser.consume(Array(chunk.prefix(capture))[...], length: UInt64(chunk.count), nanos: UInt64(index + 1)) { head in
+            events += parser.consume(
+                Array(chunk.prefix(capture))[...],
+                length: UInt64(chunk.count),
+                nanos: UInt64(index + 1)
+            ) { head in
                 method == nil && head.method != nil ? .ofRequest(head) : .ofResponse(head, requestMethod: method)
             }
         }
@@ -46,24 +53,34 @@ import Testing
         var parser = HTTPStreamParser()
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: 100_000)
         let events = feed(
-            [bytes("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n") + body.prefix(30_000), Array(body[30_000...]),
-             bytes("HTTP/1.1 204 No Content\r\n\r\n")],
-            responses: "GET", parser: &parser
+            [
+                bytes("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n") + body.prefix(30_000),
+                Array(body[30_000...]),
+                bytes("HTTP/1.1 204 No Content\r\n\r\n"),
+            ],
+            responses: "GET",
+            parser: &parser
         )
-        #expect(events == [
-            .head(HTTPMessageHead(bytes("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")[...])!, startNanos: 1),
-            .end(nanos: 2),
-            .head(HTTPMessageHead(bytes("HTTP/1.1 204 No Content\r\n\r\n")[...])!, startNanos: 3),
-            .end(nanos: 3),
-        ])
+        #expect(
+            events == [
+                .head(HTTPMessageHead(bytes("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")[...])!, startNanos: 1),
+                .end(nanos: 2),
+                .head(HTTPMessageHead(bytes("HTTP/1.1 204 No Content\r\n\r\n")[...])!, startNanos: 3),
+                .end(nanos: 3),
+            ]
+        )
     }
 
     @Test func chunkedResponsesEndAtTheLastChunk() {
         var parser = HTTPStreamParser()
         let events = feed(
-            [bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"), bytes("lo\r\n3;ext=1\r\nabc\r\n0\r\n"),
-             bytes("Trailer: x\r\n\r\n")],
-            responses: "GET", parser: &parser
+            [
+                bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
+                bytes("lo\r\n3;ext=1\r\nabc\r\n0\r\n"),
+                bytes("Trailer: x\r\n\r\n"),
+            ],
+            responses: "GET",
+            parser: &parser
         )
         #expect(events.last == .end(nanos: 3))
         #expect(heads(events).map(\.status) == [200])
@@ -100,9 +117,17 @@ import Testing
 
     @Test func socketAddressesReadAsTheKernelWritesThem() {
         #expect(SocketEndpoint(procNet: "0100007F:1F90") == SocketEndpoint(address: "127.0.0.1", port: 8080))
-        #expect(SocketEndpoint(procNet: "00000000000000000000000001000000:0050") == SocketEndpoint(address: "::1", port: 80))
-        #expect(SocketEndpoint(procNet: "0000000000000000FFFF00000100007F:0050") == SocketEndpoint(address: "127.0.0.1", port: 80))
-        #expect(SocketEndpoint(family: 2, address: [10, 0, 0, 7] + [UInt8](repeating: 0, count: 12), port: 8080)?.address == "10.0.0.7")
+        #expect(
+            SocketEndpoint(procNet: "00000000000000000000000001000000:0050") == SocketEndpoint(address: "::1", port: 80)
+        )
+        #expect(
+            SocketEndpoint(procNet: "0000000000000000FFFF00000100007F:0050")
+                == SocketEndpoint(address: "127.0.0.1", port: 80)
+        )
+        #expect(
+            SocketEndpoint(family: 2, address: [10, 0, 0, 7] + [UInt8](repeating: 0, count: 12), port: 8080)?.address
+                == "10.0.0.7"
+        )
         let v6: [UInt8] = [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1]
         #expect(SocketEndpoint(family: 10, address: v6, port: 443) == SocketEndpoint(address: "2001:db8::1", port: 443))
         #expect(SocketEndpoint(family: 1, address: v6, port: 0) == nil)

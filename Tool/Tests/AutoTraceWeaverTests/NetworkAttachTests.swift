@@ -49,7 +49,10 @@ extension WovenBuildTests {
             return try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").flatMap { line in
                 let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
                 return (object["resourceSpans"] as? [[String: Any]] ?? []).flatMap { resourceSpans in
-                    let service = WovenBuildTests.attribute(resourceSpans["resource"] as? [String: Any] ?? [:], "service.name")
+                    let service = WovenBuildTests.attribute(
+                        resourceSpans["resource"] as? [String: Any] ?? [:],
+                        "service.name"
+                    )
                     return (resourceSpans["scopeSpans"] as? [[String: Any]] ?? []).flatMap { scope in
                         (scope["spans"] as? [[String: Any]] ?? []).map { $0.merging(["service": service ?? ""]) { $1 } }
                     }
@@ -61,7 +64,9 @@ extension WovenBuildTests {
     /// A span's attribute, as the JSON encoder wrote its value (a string, an int as a string, …).
     static func attribute(_ span: [String: Any], _ key: String) -> String? {
         let attributes = span["attributes"] as? [[String: Any]] ?? []
-        guard let value = attributes.first(where: { $0["key"] as? String == key })?["value"] as? [String: Any] else { return nil }
+        guard let value = attributes.first(where: { $0["key"] as? String == key })?["value"] as? [String: Any] else {
+            return nil
+        }
         return (value["stringValue"] ?? value["intValue"]).map { "\($0)" }
     }
 
@@ -97,7 +102,9 @@ extension WovenBuildTests {
         try #require(build.failure == nil, "\(build.failure ?? "")")
         let port = try LoopbackHTTP.freePort()
         let server = Process()
-        server.executableURL = URL(fileURLWithPath: BenchBuild(binary: .plain, package: Self.helloServer, configuration: "debug").executable)
+        server.executableURL = URL(
+            fileURLWithPath: BenchBuild(binary: .plain, package: Self.helloServer, configuration: "debug").executable
+        )
         server.arguments = ["--port", String(port)]
         server.environment = ProcessInfo.processInfo.environment.merging(["LOG_LEVEL": "warning"]) { $1 }
         server.standardOutput = FileHandle.nullDevice
@@ -109,16 +116,32 @@ extension WovenBuildTests {
         defer { close(early) }
 
         let collector = try NetworkCollector(["--port", String(port)])
-        #expect(collector.printed.contains("the HTTP/1.1 traffic of HelloServer (pid \(server.processIdentifier))"), "\(collector.printed)")
+        #expect(
+            collector.printed.contains("the HTTP/1.1 traffic of HelloServer (pid \(server.processIdentifier))"),
+            "\(collector.printed)"
+        )
         let caller = "0af7651916cd43dd8448eb211c80319c"
         let traceparent = "00-\(caller)-b7ad6b7169203331-01"
-        #expect(try LoopbackHTTP.get(port: port, path: "/work?cpu=1&token=hunter2", headers: [("traceparent", traceparent)]).status == 200)
+        #expect(
+            try LoopbackHTTP.get(port: port, path: "/work?cpu=1&token=hunter2", headers: [("traceparent", traceparent)])
+                .status == 200
+        )
         #expect(try LoopbackHTTP.get(port: port, path: "/hello/ada").status == 200)
         #expect(try LoopbackHTTP.get(port: port, path: "/fail").status == 500)
         // Two pipelined requests in one write; then a 100 KB body in three writes, and after its response another
         // request on the same keep-alive connection.
         let pipelined = try Self.exchange(
-            port: port, steps: [([Array("GET /health HTTP/1.1\r\nHost: a\r\n\r\nGET /health?twice=1 HTTP/1.1\r\nHost: a\r\n\r\n".utf8)], 2)]
+            port: port,
+            steps: [
+                (
+                    [
+                        Array(
+                            "GET /health HTTP/1.1\r\nHost: a\r\n\r\nGET /health?twice=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                                .utf8
+                        )
+                    ], 2
+                )
+            ]
         )
         #expect(pipelined.components(separatedBy: "HTTP/1.1 200").count == 3, "\(pipelined)")
         let body = [UInt8](repeating: UInt8(ascii: "b"), count: 100_000)
@@ -145,7 +168,10 @@ extension WovenBuildTests {
             }
         }
         // The caller's trace continues; the query keeps its keys, not its values.
-        let work = try #require(served("/work?cpu=REDACTED&token=REDACTED"), "\(servers.map { Self.attribute($0, "url.path") ?? "" })")
+        let work = try #require(
+            served("/work?cpu=REDACTED&token=REDACTED"),
+            "\(servers.map { Self.attribute($0, "url.path") ?? "" })"
+        )
         #expect(work["traceId"] as? String == caller && work["parentSpanId"] as? String == "b7ad6b7169203331")
         #expect(work["name"] as? String == "GET" && Self.attribute(work, "http.response.status_code") == "200")
         #expect(Self.attribute(work, "network.peer.address") == "127.0.0.1")
@@ -156,13 +182,21 @@ extension WovenBuildTests {
         #expect((fail["status"] as? [String: Any])?["code"] as? Int == 2 && Self.attribute(fail, "error.type") == "500")
         // /hello calls /weather on the same server through AsyncHTTPClient: server → client → server, one trace.
         let hello = try #require(served("/hello/ada"))
-        let client = try #require(spans.first { $0["kind"] as? Int == 3 && $0["parentSpanId"] as? String == hello["spanId"] as? String })
+        let client = try #require(
+            spans.first { $0["kind"] as? Int == 3 && $0["parentSpanId"] as? String == hello["spanId"] as? String }
+        )
         #expect(Self.attribute(client, "url.full") == "http://127.0.0.1:\(port)/weather", "\(client)")
         let weather = try #require(servers.first { $0["parentSpanId"] as? String == client["spanId"] as? String })
-        #expect(Self.attribute(weather, "url.path") == "/weather" && weather["traceId"] as? String == hello["traceId"] as? String)
+        #expect(
+            Self.attribute(weather, "url.path") == "/weather"
+                && weather["traceId"] as? String == hello["traceId"] as? String
+        )
         // Pipelined, split, large-bodied and pre-attach requests are all there.
         for target in ["/health", "/health?twice=REDACTED", "/health?after=REDACTED", "/health?early=REDACTED"] {
-            #expect(served(target) != nil, "\(target) missing from \(servers.map { (Self.attribute($0, "url.path") ?? "") + "?" + (Self.attribute($0, "url.query") ?? "") })")
+            #expect(
+                served(target) != nil,
+                "\(target) missing from \(servers.map { (Self.attribute($0, "url.path") ?? "") + "?" + (Self.attribute($0, "url.query") ?? "") })"
+            )
         }
         #expect(servers.contains { Self.attribute($0, "http.request.method") == "POST" })
         #expect(printed.contains("messages not parsed    0"), "\(printed)")
@@ -212,7 +246,10 @@ extension WovenBuildTests {
         let collector = try NetworkCollector(["--port", String(frontendPort), "--port", String(backendPort)])
         let caller = "4bf92f3577b34da6a3ce929d0e0e4736"
         let traceparent = "00-\(caller)-00f067aa0ba902b7-01"
-        #expect(try LoopbackHTTP.get(port: frontendPort, path: "/proxy", headers: [("traceparent", traceparent)]).status == 200)
+        #expect(
+            try LoopbackHTTP.get(port: frontendPort, path: "/proxy", headers: [("traceparent", traceparent)]).status
+                == 200
+        )
         #expect(try LoopbackHTTP.get(port: backendPort, path: "/broken").status == 503)
         let spans = try collector.stop()
 
@@ -221,15 +258,23 @@ extension WovenBuildTests {
         #expect(proxy["traceId"] as? String == caller && proxy["parentSpanId"] as? String == "00f067aa0ba902b7")
         #expect(proxy["service"] as? String == "frontend")
         let client = try #require(spans.first { $0["kind"] as? Int == 3 })
-        #expect(client["parentSpanId"] as? String == proxy["spanId"] as? String && client["traceId"] as? String == caller)
-        #expect(Self.attribute(client, "url.full") == "http://127.0.0.1:\(backendPort)/ok" && client["service"] as? String == "frontend")
+        #expect(
+            client["parentSpanId"] as? String == proxy["spanId"] as? String && client["traceId"] as? String == caller
+        )
+        #expect(
+            Self.attribute(client, "url.full") == "http://127.0.0.1:\(backendPort)/ok"
+                && client["service"] as? String == "frontend"
+        )
         let ok = try #require(spans.first { Self.attribute($0, "url.path") == "/ok" })
         #expect(ok["parentSpanId"] as? String == client["spanId"] as? String && ok["traceId"] as? String == caller)
         #expect(ok["service"] as? String == "backend")
         let broken = try #require(spans.first { Self.attribute($0, "url.path") == "/broken" })
         #expect(Self.attribute(broken, "http.response.status_code") == "503")
         #expect((broken["status"] as? [String: Any])?["code"] as? Int == 2)
-        #expect(collector.printed.contains("requests               4  (server spans 3, client spans 1)"), "\(collector.printed)")
+        #expect(
+            collector.printed.contains("requests               4  (server spans 3, client spans 1)"),
+            "\(collector.printed)"
+        )
 
         // A collector killed outright leaves the servers serving: the kernel removes its programs.
         let killed = try NetworkCollector(["--pid", String(servers[1].processIdentifier)])
