@@ -126,10 +126,11 @@ enum OTLPProtobufEncoder {
 
     /// The fields of an `AnyValue`: one member of its `value` oneof.
     private static func anyValue(_ out: inout ProtobufWriter, _ attribute: SpanAttribute) {
-        func array(_ values: [SpanAttribute]) {
+        if let elements = attribute.arrayElements {
             out.message(5) { out in
-                for value in values { out.message(1) { out in anyValue(&out, value) } }
+                for element in elements { out.message(1) { out in anyValue(&out, element) } }
             }
+            return
         }
         switch attribute {
         case .int32(let number): out.int64(3, Int64(number))
@@ -138,12 +139,6 @@ enum OTLPProtobufEncoder {
         case .bool(let flag): out.bool(2, flag)
         case .string(let text): out.string(1, text)
         case .stringConvertible(let convertible): out.string(1, convertible.description)
-        case .int32Array(let numbers): array(numbers.map { .int32($0) })
-        case .int64Array(let numbers): array(numbers.map { .int64($0) })
-        case .doubleArray(let numbers): array(numbers.map { .double($0) })
-        case .boolArray(let flags): array(flags.map { .bool($0) })
-        case .stringArray(let texts): array(texts.map { .string($0) })
-        case .stringConvertibleArray(let convertibles): array(convertibles.map { .string($0.description) })
         default: out.string(1, "\(attribute)")
         }
     }
@@ -264,13 +259,14 @@ enum OTLPJSONEncoder {
     }
 
     private static func anyValue(_ out: inout JSONWriter, _ attribute: SpanAttribute) {
-        func array(_ values: [SpanAttribute]) {
+        if let elements = attribute.arrayElements {
             out.raw("{\"arrayValue\":{\"values\":[")
-            for (index, value) in values.enumerated() {
+            for (index, element) in elements.enumerated() {
                 if index > 0 { out.raw(",") }
-                anyValue(&out, value)
+                anyValue(&out, element)
             }
             out.raw("]}}")
+            return
         }
         switch attribute {
         case .int32(let number): anyValue(&out, .int64(Int64(number)))
@@ -292,13 +288,23 @@ enum OTLPJSONEncoder {
             out.string(text)
             out.raw("}")
         case .stringConvertible(let convertible): anyValue(&out, .string(convertible.description))
-        case .int32Array(let numbers): array(numbers.map { .int32($0) })
-        case .int64Array(let numbers): array(numbers.map { .int64($0) })
-        case .doubleArray(let numbers): array(numbers.map { .double($0) })
-        case .boolArray(let flags): array(flags.map { .bool($0) })
-        case .stringArray(let texts): array(texts.map { .string($0) })
-        case .stringConvertibleArray(let convertibles): array(convertibles.map { .string($0.description) })
         default: anyValue(&out, .string("\(attribute)"))
+        }
+    }
+}
+
+extension SpanAttribute {
+    /// An array attribute's elements as attributes, as both OTLP encodings write them (`ArrayValue`); nil for a
+    /// single value.
+    var arrayElements: [SpanAttribute]? {
+        switch self {
+        case .int32Array(let numbers): numbers.map { .int32($0) }
+        case .int64Array(let numbers): numbers.map { .int64($0) }
+        case .doubleArray(let numbers): numbers.map { .double($0) }
+        case .boolArray(let flags): flags.map { .bool($0) }
+        case .stringArray(let texts): texts.map { .string($0) }
+        case .stringConvertibleArray(let convertibles): convertibles.map { .string($0.description) }
+        default: nil
         }
     }
 }
