@@ -248,7 +248,8 @@ public final class Attachment: Sendable {
             }
         }
         let probes = session.attachedProbes
-        report("attached \(probes) probe\(probes == 1 ? "" : "s") to \(summary); Ctrl-C detaches")
+        let attached = if case .network = source { "system call tracepoint program" } else { "probe" }
+        report("attached \(probes) \(attached)\(probes == 1 ? "" : "s") to \(summary); Ctrl-C detaches")
         let statistics = { () -> AttachStatistics in
             var statistics = Self.statistics(
                 session.counters,
