@@ -134,7 +134,8 @@ int function_return(struct pt_regs *ctx) { return function_event(ctx, AUTOTRACE_
 // ---- Network capture (`autotrace attach --network`) ----
 //
 // Tracepoints on the socket system calls of the processes in `network_pids`: accept and connect open a connection,
-// reads and writes on it send their first AUTOTRACE_NET_CAPTURE_MAX bytes and their length, close ends it. A
+// reads and writes on it (read, recvfrom, readv, recvmsg; write, sendto, writev, sendmsg) send their first
+// AUTOTRACE_NET_CAPTURE_MAX bytes and their length, close ends it. A
 // socket opened before the attach is picked up at its first read or write that starts like an HTTP message. The
 // collector parses HTTP/1.1 out of the bytes; nothing here knows HTTP beyond that first look.
 
@@ -161,7 +162,18 @@ struct {
     __type(value, __u32);
 } network_pids SEC(".maps");
 
-enum network_call_type { CALL_READ = 1, CALL_WRITE, CALL_WRITEV, CALL_ACCEPT, CALL_CONNECT };
+enum network_call_type {
+    CALL_READ = 1,
+    CALL_WRITE,
+    /// The buffer is a `struct iovec` array.
+    CALL_READV,
+    CALL_WRITEV,
+    /// The buffer is a `struct msghdr`, whose `msg_iov` is the iovec array.
+    CALL_RECVMSG,
+    CALL_SENDMSG,
+    CALL_ACCEPT,
+    CALL_CONNECT,
+};
 
 /// A system call of a traced thread between its entry and its exit.
 struct network_call {
@@ -350,7 +362,15 @@ static __always_inline void data_moved(struct network_call *call, __s64 moved, _
     struct iovec_view vectors[2] = {};
     __u64 first = (__u64)moved;
     const void *source = (const void *)call->buffer;
-    if (call->type == CALL_WRITEV) {
+    bool scattered = call->type == CALL_READV || call->type == CALL_WRITEV || call->type == CALL_RECVMSG
+        || call->type == CALL_SENDMSG;
+    if (call->type == CALL_RECVMSG || call->type == CALL_SENDMSG) {
+        // struct msghdr: msg_name, msg_namelen, then msg_iov at offset 16 on 64-bit.
+        const void *vector_array = NULL;
+        bpf_probe_read_user(&vector_array, sizeof(vector_array), source + 16);
+        source = vector_array;
+    }
+    if (scattered) {
         bpf_probe_read_user(vectors, sizeof(vectors), source);
         source = (const void *)vectors[0].base;
         if (vectors[0].length < first) first = vectors[0].length;
@@ -369,7 +389,7 @@ static __always_inline void data_moved(struct network_call *call, __s64 moved, _
         bpf_map_update_elem(&network_connections, &key, &found, BPF_ANY);
     }
     __u32 captured = capture(scratch, 0, source, first);
-    if (call->type == CALL_WRITEV && captured == first && (__u64)moved > first) {
+    if (scattered && captured == first && (__u64)moved > first) {
         captured += capture(scratch, captured, (const void *)vectors[1].base, (__u64)moved - first);
     }
     if (captured > AUTOTRACE_NET_CAPTURE_MAX) captured = AUTOTRACE_NET_CAPTURE_MAX;
@@ -397,10 +417,13 @@ static __always_inline int call_returned(struct syscall_exit *exit) {
     bpf_map_delete_elem(&network_calls, &thread);
     switch (call.type) {
     case CALL_READ:
+    case CALL_READV:
+    case CALL_RECVMSG:
         data_moved(&call, exit->ret, AUTOTRACE_NET_IN);
         break;
     case CALL_WRITE:
     case CALL_WRITEV:
+    case CALL_SENDMSG:
         data_moved(&call, exit->ret, AUTOTRACE_NET_OUT);
         break;
     case CALL_ACCEPT:
@@ -428,6 +451,9 @@ ENTER(recvfrom, CALL_READ, enter->args[0], enter->args[1])
 ENTER(write, CALL_WRITE, enter->args[0], enter->args[1])
 ENTER(sendto, CALL_WRITE, enter->args[0], enter->args[1])
 ENTER(writev, CALL_WRITEV, enter->args[0], enter->args[1])
+ENTER(readv, CALL_READV, enter->args[0], enter->args[1])
+ENTER(recvmsg, CALL_RECVMSG, enter->args[0], enter->args[1])
+ENTER(sendmsg, CALL_SENDMSG, enter->args[0], enter->args[1])
 ENTER(accept, CALL_ACCEPT, enter->args[0], enter->args[1])
 ENTER(accept4, CALL_ACCEPT, enter->args[0], enter->args[1])
 ENTER(connect, CALL_CONNECT, enter->args[0], enter->args[1])

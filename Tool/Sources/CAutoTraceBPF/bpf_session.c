@@ -233,9 +233,10 @@ int autotrace_bpf_attach_uprobe(autotrace_bpf_session *session, pid_t pid, const
 
 /// The network capture's tracepoint programs, named by their system calls.
 static const char *const network_programs[] = {
-    "enter_read",    "exit_read",     "enter_recvfrom", "exit_recvfrom", "enter_write",   "exit_write",
-    "enter_sendto",  "exit_sendto",   "enter_writev",   "exit_writev",   "enter_accept",  "exit_accept",
-    "enter_accept4", "exit_accept4",  "enter_connect",  "exit_connect",  "enter_close",
+    "enter_read",    "exit_read",    "enter_recvfrom", "exit_recvfrom", "enter_readv",   "exit_readv",
+    "enter_recvmsg", "exit_recvmsg", "enter_write",    "exit_write",    "enter_sendto",  "exit_sendto",
+    "enter_writev",  "exit_writev",  "enter_sendmsg",  "exit_sendmsg",  "enter_accept",  "exit_accept",
+    "enter_accept4", "exit_accept4", "enter_connect",  "exit_connect",  "enter_close",
 };
 
 int autotrace_bpf_attach_network(autotrace_bpf_session *session, pid_t pid, char *error, size_t error_size) {

@@ -206,15 +206,28 @@ extension WovenBuildTests {
 
     @Test(.enabled(if: canAttach, attachSkipReason))
     func networkCaptureJoinsTwoPythonServersThatAreNotSwiftAtAll() throws {
-        // A threading http.server: /proxy calls the backend's /ok with urllib, which sends no trace context.
+        // A threading http.server: /proxy calls the backend's /ok with urllib, which sends no trace context;
+        // /proxy-msg does the same on a raw socket with sendmsg (the head in two iovecs) and recvmsg.
         let script = """
-            import http.server, sys, urllib.request
+            import http.server, socket, sys, urllib.request
             port, backend = int(sys.argv[1]), int(sys.argv[2])
+            def call_with_msg():
+                connection = socket.create_connection(('127.0.0.1', backend))
+                connection.sendmsg([b'GET /ok?via=msg HTTP/1.1\\r\\nHost: backend\\r\\n', b'Connection: close\\r\\n\\r\\n'])
+                reply = b''
+                while True:
+                    data = connection.recvmsg(4096)[0]
+                    if not data: break
+                    reply += data
+                connection.close()
+                return reply.split(b'\\r\\n\\r\\n', 1)[1]
             class Handler(http.server.BaseHTTPRequestHandler):
                 protocol_version = 'HTTP/1.1'
                 def log_message(self, *args): pass
                 def do_GET(self):
-                    if self.path.startswith('/proxy'):
+                    if self.path.startswith('/proxy-msg'):
+                        body, status = call_with_msg(), 200
+                    elif self.path.startswith('/proxy'):
                         body = urllib.request.urlopen('http://127.0.0.1:%d/ok' % backend).read()
                         status = 200
                     elif self.path.startswith('/broken'):
@@ -251,13 +264,16 @@ extension WovenBuildTests {
                 == 200
         )
         #expect(try LoopbackHTTP.get(port: backendPort, path: "/broken").status == 503)
+        #expect(try LoopbackHTTP.get(port: frontendPort, path: "/proxy-msg").status == 200)
         let spans = try collector.stop()
 
         // The caller's trace runs through both processes, each span under its own service.
         let proxy = try #require(spans.first { Self.attribute($0, "url.path") == "/proxy" }, "\(collector.printed)")
         #expect(proxy["traceId"] as? String == caller && proxy["parentSpanId"] as? String == "00f067aa0ba902b7")
         #expect(proxy["service"] as? String == "frontend")
-        let client = try #require(spans.first { $0["kind"] as? Int == 3 })
+        let client = try #require(
+            spans.first { $0["kind"] as? Int == 3 && $0["parentSpanId"] as? String == proxy["spanId"] as? String }
+        )
         #expect(
             client["parentSpanId"] as? String == proxy["spanId"] as? String && client["traceId"] as? String == caller
         )
@@ -271,8 +287,20 @@ extension WovenBuildTests {
         let broken = try #require(spans.first { Self.attribute($0, "url.path") == "/broken" })
         #expect(Self.attribute(broken, "http.response.status_code") == "503")
         #expect((broken["status"] as? [String: Any])?["code"] as? Int == 2)
+        // sendmsg and recvmsg are captured like send and recv: a client span, and the backend's server span joined
+        // to it.
+        let proxyMessage = try #require(spans.first { Self.attribute($0, "url.path") == "/proxy-msg" })
+        let messageClient = try #require(
+            spans.first { $0["parentSpanId"] as? String == proxyMessage["spanId"] as? String }
+        )
+        #expect(Self.attribute(messageClient, "url.full") == "http://backend/ok?via=REDACTED")
+        #expect(Self.attribute(messageClient, "http.response.status_code") == "200")
+        let messageServer = try #require(
+            spans.first { Self.attribute($0, "url.query") == "via=REDACTED" && $0["kind"] as? Int == 2 }
+        )
+        #expect(messageServer["parentSpanId"] as? String == messageClient["spanId"] as? String)
         #expect(
-            collector.printed.contains("requests               4  (server spans 3, client spans 1)"),
+            collector.printed.contains("requests               7  (server spans 5, client spans 2)"),
             "\(collector.printed)"
         )
 
