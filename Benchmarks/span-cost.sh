@@ -22,7 +22,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "building SpanCost (release)…" >&2
-swift build --package-path "$here/SpanCost" -c release >/dev/null
+# Quiet when it works; the whole output when it does not (set -e would otherwise end the script without a word).
+swift build --package-path "$here/SpanCost" -c release >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 # Debian's valgrind 3.19 cannot read the DWARF 5 of Swift 6 binaries: callgrind runs a copy without debug sections.
 objcopy --strip-debug "$here/SpanCost/.build/release/SpanCost" "$work/SpanCost"
 cat >"$work/malloccount.c" <<'SHIM'
