@@ -23,7 +23,7 @@ trap '[ -n "$collector" ] && kill "$collector" 2>/dev/null; cleanup_servers' EXI
 attach() {
     "$autotrace" attach --pid "$server_pid" --output /dev/null 2>"$work/attach.log" &
     collector=$!
-    for _ in $(seq 300); do grep -q "attached" "$work/attach.log" && return; sleep 0.1; done
+    for _ in $(seq 300); do grep -q "autotrace: attached " "$work/attach.log" && return; sleep 0.1; done
     echo "attach did not start:"; cat "$work/attach.log"; exit 1
 }
 detach() { kill -INT "$collector"; wait "$collector" || true; collector=; }

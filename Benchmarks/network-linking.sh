@@ -32,7 +32,7 @@ printf '|---:|---:|---:|---:|\n'
 for connections in $concurrency; do
     "$autotrace" attach --network --pid "$server_pid" --output /dev/null 2>"$work/attach.log" &
     collector=$!
-    for _ in $(seq 300); do grep -q "attached" "$work/attach.log" && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q "autotrace: attached " "$work/attach.log" && break; sleep 0.1; done
     threads=$(( connections < 2 ? 1 : 2 ))
     wrk -t"$threads" -c"$connections" -d"${seconds}s" "http://127.0.0.1:$port/hello/ada" >"$work/wrk.log"
     sleep 0.5
