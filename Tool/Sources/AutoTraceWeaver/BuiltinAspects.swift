@@ -49,6 +49,8 @@ public enum BuiltinAspects {
             insert: "{binding}.add(middleware: __AutoTraceHummingbirdServer())"
             declare: &hummingbird-server |
               private struct __AutoTraceHummingbirdServer<Context: Hummingbird.RequestContext>: Hummingbird.RouterMiddleware {
+                  // Inlined into its protocol witness: one async frame per request instead of two.
+                  @inline(__always)
                   func handle(
                       _ request: Hummingbird.Request,
                       context: Context,
@@ -74,12 +76,14 @@ public enum BuiltinAspects {
                               }
                           }
                       }
+                      // One pass over the names, copying nothing, before anything is gathered.
+                      guard request.headers.contains(__autotraceTraceparentField) else { return try await next(request, context) }
                       var traceContext = __AutoTraceHTTPHeaders()
                       for field in request.headers { traceContext.readTraceContext(field.name.canonicalName, field.value) }
-                      if traceContext.traceparent == nil { return try await next(request, context) }
                       return try await __autotraceContinuingTrace(traceContext) { try await next(request, context) }
                   }
               }
+              private let __autotraceTraceparentField = Hummingbird.HTTPFields.Element.Name("traceparent")!
 
           # Hummingbird 2's result-builder router (HummingbirdRouter): the same server middleware, first in the
           # builder, put there by a function that makes the RouterBuilder the program asked for. The route is known

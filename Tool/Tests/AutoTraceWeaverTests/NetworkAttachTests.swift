@@ -204,6 +204,32 @@ extension WovenBuildTests {
         #expect(server.isRunning)
     }
 
+    /// The woven HelloServer with nothing listening makes no span, but its server middleware still passes an incoming
+    /// `traceparent` on to the calls the request makes: the network capture reads the header /hello's outgoing call
+    /// put on the wire. Without a `traceparent` (the dormant fast path) the call goes out as written.
+    @Test(.enabled(if: canAttach, attachSkipReason))
+    func aDormantWovenServerPassesTheCallersTraceOnToItsCalls() throws {
+        try Self.buildExample("HelloServer")
+        let (server, port) = try Self.startHelloServer()
+        defer { if server.isRunning { server.terminate() } }
+        let collector = try NetworkCollector(["--port", String(port)])
+        let caller = "4bf92f3577b34da6a3ce929d0e0e4736"
+        let traceparent = "00-\(caller)-00f067aa0ba902b7-01"
+        #expect(try LoopbackHTTP.get(port: port, path: "/hello/ada", headers: [("traceparent", traceparent)]).status == 200)
+        #expect(try LoopbackHTTP.get(port: port, path: "/hello/bob").status == 200)
+        let spans = try collector.stop()
+        let weather = spans.filter { $0["kind"] as? Int == 2 && Self.attribute($0, "url.path") == "/weather" }
+        #expect(weather.count == 2, "\(spans)")
+        // The outgoing request carried the caller's trace and span: the server span continues them, not the
+        // connection's client end.
+        #expect(
+            weather.contains { $0["traceId"] as? String == caller && $0["parentSpanId"] as? String == "00f067aa0ba902b7" },
+            "\(weather)"
+        )
+        #expect(weather.filter { $0["traceId"] as? String == caller }.count == 1)
+        #expect(server.isRunning)
+    }
+
     @Test(.enabled(if: canAttach, attachSkipReason))
     func networkCaptureJoinsTwoPythonServersThatAreNotSwiftAtAll() throws {
         // A threading http.server: /proxy calls the backend's /ok with urllib, which sends no trace context;
