@@ -126,7 +126,8 @@ func waitForProbes(seconds: Double) {
     let deadline = Date().addingTimeInterval(seconds)
     print("pid \(getpid()): waiting up to \(seconds)s for a tracer to attach to the autotrace probes")
     fflush(nil)
-    let attached = { AutoTrace.spanStartProbeAttached && AutoTrace.spanEndProbeAttached }
+    // Both probes: the tracer is done attaching once the second one counts.
+    let attached = { AutoTrace.spanStartAndEndProbeAttachments >= 2 }
     while !attached() && Date() < deadline { usleep(10_000) }
     print(attached() ? "probes attached" : "no tracer attached; continuing")
 }

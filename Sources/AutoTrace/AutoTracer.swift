@@ -72,9 +72,7 @@ public final class AutoTracer: Tracer, Sendable {
     /// Whether anything would see a span of this tracer: its processors or flight recorder, or a probe.
     /// Libraries' spans (Hummingbird's `TracingMiddleware`, AsyncHTTPClient) ask on every request.
     var isListening: Bool {
-        !processors.isEmpty || flightRecorder != nil
-            || autotrace_span_start_probe_enabled() != 0 || autotrace_span_end_probe_enabled() != 0
-            || autotrace_span_probe_enabled() != 0
+        !processors.isEmpty || flightRecorder != nil || autotrace_probes_listening() != 0
     }
 
     public func startSpan<Instant: TracerInstant>(
@@ -135,13 +133,14 @@ public final class AutoTracer: Tracer, Sendable {
             hasRemoteParent: parent?.isRemote ?? false,
             site: site,
             startNanos: startNanos,
-            // The span probe carries attributes too: `autotrace attach` exports them.
-            isRecording: sampled && (!processors.isEmpty || autotrace_span_probe_enabled() != 0),
+            // The span probe and the attach ring carry attributes too: `autotrace attach` exports them.
+            isRecording: sampled
+                && (!processors.isEmpty || autotrace_span_probe_enabled() != 0 || autotrace_attach_ring_enabled() != 0),
             tracer: self,
             parentContext: parentContext,
             samplingProbability: probability
         )
-        if autotrace_span_start_probe_enabled() != 0 {
+        if autotrace_span_start_end_probes_enabled() != 0 {
             Probes.spanStarted(span)
         }
         if let timedSince { governor?.addTimed(nanos: monotonicNanosNow() &- timedSince) }
@@ -152,11 +151,14 @@ public final class AutoTracer: Tracer, Sendable {
     func spanEnded(_ span: AutoTraceSpan, endNanos: UInt64) {
         let timedSince = governor?.shouldTime() == true ? monotonicNanosNow() : nil
         defer { if let timedSince { governor?.addTimed(nanos: monotonicNanosNow() &- timedSince) } }
-        if autotrace_span_end_probe_enabled() != 0 {
+        if autotrace_span_start_end_probes_enabled() != 0 {
             Probes.spanEnded(span, endNanos: endNanos)
         }
         if autotrace_span_probe_enabled() != 0 {
             Probes.spanCompleted(span, endNanos: endNanos)
+        }
+        if autotrace_attach_ring_enabled() != 0 {
+            Probes.spanCompletedIntoRing(span, endNanos: endNanos)
         }
         if let flightRecorder {
             let (name, status) = span.nameAndStatus

@@ -55,11 +55,9 @@ public enum AutoTrace {
     @inlinable
     public static var isListening: Bool { autotrace_listening() != 0 }
 
-    /// True while a tracer (bpftrace, perf) is attached to the `autotrace:span_start` probe.
-    public static var spanStartProbeAttached: Bool { autotrace_span_start_probe_enabled() != 0 }
-
-    /// True while a tracer (bpftrace, perf) is attached to the `autotrace:span_end` probe.
-    public static var spanEndProbeAttached: Bool { autotrace_span_end_probe_enabled() != 0 }
+    /// How many probes tracers (bpftrace, perf) attached to `autotrace:span_start` and `autotrace:span_end`, which
+    /// share one semaphore: 2 once a tracer attached both.
+    public static var spanStartAndEndProbeAttachments: Int { Int(autotrace_span_start_end_probe_attachments()) }
 
     // MARK: Woven sites
 

@@ -59,7 +59,7 @@ __attribute__((noinline)) void autotrace_probe_span_start(uint64_t site_kind, ui
 __attribute__((noinline)) void autotrace_probe_span_end(uint64_t site_kind_status, uint64_t trace_id_high,
                                                         uint64_t trace_id_low, uint64_t span_id,
                                                         uint64_t end_unix_nanos, const char *name) {
-    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span_end", "autotrace_listeners+2", "8@%0 8@%1 8@%2 8@%3 8@%4 8@%5")
+    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("span_end", "autotrace_listeners+0", "8@%0 8@%1 8@%2 8@%3 8@%4 8@%5")
                          :
                          : "r"(site_kind_status), "r"(trace_id_high), "r"(trace_id_low), "r"(span_id),
                            "r"(end_unix_nanos), "r"((uint64_t)(uintptr_t)name));
@@ -77,4 +77,8 @@ __attribute__((noinline)) void autotrace_probe_span(uint64_t site_kind_status, u
                            "r"(parent_span_id), "r"(start_unix_nanos), "r"(end_unix_nanos),
                            "r"((uint64_t)(uintptr_t)name), "r"((uint64_t)(uintptr_t)attributes),
                            "r"(attributes_length));
+}
+
+__attribute__((noinline)) void autotrace_probe_ring(uint64_t ring_address) {
+    __asm__ __volatile__(AUTOTRACE_STAPSDT_NOTE("ring", "autotrace_listeners+2", "8@%0") : : "r"(ring_address));
 }

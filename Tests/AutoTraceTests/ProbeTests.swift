@@ -4,7 +4,7 @@ import Testing
 
 /// The USDT probes of a real binary (the example), read by binutils and fired into a real bpftrace.
 @Suite struct ProbeTests {
-    @Test func readelfListsTheThreeProbesWithSemaphores() throws {
+    @Test func readelfListsTheFourProbesWithSemaphores() throws {
         try Self.expectProbes(in: Command.example)
     }
 
@@ -36,7 +36,11 @@ import Testing
                 _ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64, _ g: UInt64,
                 _ h: UnsafePointer<CChar>?, _ i: UnsafePointer<UInt8>?, _ j: UInt64
             )
-            if CommandLine.arguments.count > 1 { spanStart(1, 2, 3, 4, 5, 6); spanEnd(1, 2, 3, 4, 5, nil); span(1, 2, 3, 4, 5, 6, 7, nil, nil, 0) }
+            @_silgen_name("autotrace_probe_ring")
+            func ring(_ a: UInt64)
+            if CommandLine.arguments.count > 1 {
+                spanStart(1, 2, 3, 4, 5, 6); spanEnd(1, 2, 3, 4, 5, nil); span(1, 2, 3, 4, 5, 6, 7, nil, nil, 0); ring(1)
+            }
             """.write(to: main, atomically: true, encoding: .utf8)
         let binary = directory.appendingPathComponent("release").path
         let linked = try Command.run(
@@ -45,7 +49,7 @@ import Testing
         try #require(linked.status == 0, "\(linked.output)")
 
         try Self.expectProbes(in: binary)
-        let names = ["span", "span_end", "span_start"]
+        let names = ["ring", "span", "span_end", "span_start"]
         let gdb = try Command.run("/usr/bin/env", ["gdb", "-batch", "-ex", "info probes", binary], mergeStandardError: true)
         let gdbProbes = gdb.output.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.first == "stap" && $0.count > 2 }
         #expect(gdbProbes.map { "\($0[1]):\($0[2])" }.sorted() == names.map { "autotrace:\($0)" }, "\(gdb.output)")
@@ -59,13 +63,13 @@ import Testing
         for name in names { #expect(listed.output.contains("sdt_autotrace:\(name)"), "\(listed.output)") }
     }
 
-    /// readelf sees the three autotrace probes, with a base, semaphores, and 8-byte register arguments.
+    /// readelf sees the four autotrace probes, with a base, semaphores, and 8-byte register arguments.
     static func expectProbes(in binary: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let notes = try Command.run("/usr/bin/env", ["readelf", "-n", binary]).output
         let probes = notes.components(separatedBy: "Provider: ").dropFirst()
         let autotrace = probes.filter { $0.hasPrefix("autotrace") }
-        #expect(autotrace.count == 3, sourceLocation: sourceLocation)
-        for (name, arguments) in [("span_start", 6), ("span_end", 6), ("span", 10)] {
+        #expect(autotrace.count == 4, sourceLocation: sourceLocation)
+        for (name, arguments) in [("span_start", 6), ("span_end", 6), ("span", 10), ("ring", 1)] {
             let probe = try #require(autotrace.first { $0.contains("Name: \(name)\n") }, sourceLocation: sourceLocation)
             let base = try #require(probe.firstMatch(of: /Base: 0x([0-9a-f]+)/)?.1, sourceLocation: sourceLocation)
             #expect(UInt64(base, radix: 16) ?? 0 != 0, "\(name) lost .stapsdt.base", sourceLocation: sourceLocation)

@@ -1,8 +1,10 @@
 // The BPF program of `autotrace attach`, loaded with libbpf. Regenerate the embedded object after a change:
 // scripts/build-bpf.sh (clang's bpf target and Debian's libbpf-dev).
 //
-// Woven binaries: the `autotrace:span` USDT probe (see Sources/CAutoTraceProbes/include/autotrace_probes.h), which
-// the process fires once per span, at its end, with everything: one trap and one record per span, nothing to join.
+// Woven binaries: the `autotrace:ring` USDT probe's semaphore switches the process to writing its spans into a ring
+// in its own memory, which the collector reads (see Sources/CAutoTraceProbes/include/autotrace_probes.h); binaries
+// from before the ring fire the `autotrace:span` probe once per span, at its end, with everything: one trap and one
+// record per span, nothing to join.
 // Functions traced by symbol: one record per entry and per return, the function's index given as the uprobe's
 // cookie.
 //
@@ -109,6 +111,11 @@ int span(struct pt_regs *ctx) {
     if (bpf_ringbuf_output(&records, record, size, wakeup_flags()) != 0) count(AUTOTRACE_COUNTER_RECORDS_LOST);
     return 0;
 }
+
+// Attached to `autotrace:ring` for its semaphore only, which switches the process to writing spans into its
+// attach ring; the probe itself fires once, when the ring is made.
+SEC("usdt")
+int ring(struct pt_regs *ctx) { return 0; }
 
 static __always_inline int function_event(struct pt_regs *ctx, __u32 type, __u32 counter) {
     count(counter);

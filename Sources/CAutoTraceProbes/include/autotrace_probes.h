@@ -5,16 +5,23 @@
 
 /// Everything a span site must look at before doing any work, in one 8-byte word so that a dormant site costs
 /// one load and one branch. Three fields are USDT semaphores: the kernel increments them while a tracer
-/// (bpftrace, perf, `autotrace attach`) is attached to the matching probe. `in_process` is set by the runtime while
-/// an in-process sink (exporter, file sink, flight recorder) or another application tracer wants spans.
-typedef union {
-    uint64_t word;
-    struct {
-        uint16_t span_start_semaphore;
-        uint16_t span_end_semaphore;
-        uint16_t in_process;
-        uint16_t span_semaphore;
-    } fields;
+/// (bpftrace, perf, `autotrace attach`) is attached to a matching probe. `probes_semaphore` belongs to both
+/// `span_start` and `span_end` (tools attach to the pair); `ring_semaphore` to `ring`, which `autotrace attach`
+/// attaches to so that spans are written into the attach ring instead of crossing a probe each; `span_semaphore` to
+/// `span`. `in_process` is set by the runtime while an in-process sink (exporter, file sink, flight recorder) or
+/// another application tracer wants spans. After the word, the address of the attach ring once made (0 before):
+/// a collector finds it at `ring`'s semaphore address + 6.
+typedef struct {
+    union {
+        uint64_t word;
+        struct {
+            uint16_t probes_semaphore;
+            uint16_t ring_semaphore;
+            uint16_t in_process;
+            uint16_t span_semaphore;
+        } fields;
+    };
+    uint64_t attach_ring;
 } autotrace_listeners_t;
 
 extern autotrace_listeners_t autotrace_listeners;
@@ -24,16 +31,28 @@ static inline uint64_t autotrace_listening(void) {
     return __atomic_load_n(&autotrace_listeners.word, __ATOMIC_RELAXED);
 }
 
-static inline int autotrace_span_start_probe_enabled(void) {
-    return __atomic_load_n(&autotrace_listeners.fields.span_start_semaphore, __ATOMIC_RELAXED) != 0;
+/// Non-zero while a tracer listens from outside the process: one of the semaphores is raised.
+static inline int autotrace_probes_listening(void) {
+    autotrace_listeners_t now;
+    now.word = __atomic_load_n(&autotrace_listeners.word, __ATOMIC_RELAXED);
+    return (now.fields.probes_semaphore | now.fields.ring_semaphore | now.fields.span_semaphore) != 0;
 }
 
-static inline int autotrace_span_end_probe_enabled(void) {
-    return __atomic_load_n(&autotrace_listeners.fields.span_end_semaphore, __ATOMIC_RELAXED) != 0;
+/// span_start and span_end fire together, whichever of the two a tracer attached to.
+static inline int autotrace_span_start_end_probes_enabled(void) {
+    return __atomic_load_n(&autotrace_listeners.fields.probes_semaphore, __ATOMIC_RELAXED) != 0;
+}
+
+static inline uint16_t autotrace_span_start_end_probe_attachments(void) {
+    return __atomic_load_n(&autotrace_listeners.fields.probes_semaphore, __ATOMIC_RELAXED);
 }
 
 static inline int autotrace_span_probe_enabled(void) {
     return __atomic_load_n(&autotrace_listeners.fields.span_semaphore, __ATOMIC_RELAXED) != 0;
+}
+
+static inline int autotrace_attach_ring_enabled(void) {
+    return __atomic_load_n(&autotrace_listeners.fields.ring_semaphore, __ATOMIC_RELAXED) != 0;
 }
 
 static inline void autotrace_set_in_process_listeners(uint16_t value) {
@@ -46,23 +65,83 @@ static inline void autotrace_set_in_process_listeners(uint16_t value) {
 /// span, the status (bits 40-47: 0 unset, 1 ok, 2 error).
 
 /// Fires `autotrace:span_start(site_kind, trace_id_high, trace_id_low, span_id, parent_span_id, start_unix_nanos)`.
-/// Call only when `autotrace_span_start_probe_enabled()`.
+/// Call only when `autotrace_span_start_end_probes_enabled()`.
 void autotrace_probe_span_start(uint64_t site_kind, uint64_t trace_id_high, uint64_t trace_id_low, uint64_t span_id,
                                 uint64_t parent_span_id, uint64_t start_unix_nanos);
 
 /// Fires `autotrace:span_end(site_kind_status, trace_id_high, trace_id_low, span_id, end_unix_nanos, name)`.
 /// `name` is the span's final name, NUL-terminated, readable only during the probe (bpftrace: `str(arg5)`).
-/// Call only when `autotrace_span_end_probe_enabled()`.
+/// Call only when `autotrace_span_start_end_probes_enabled()`.
 void autotrace_probe_span_end(uint64_t site_kind_status, uint64_t trace_id_high, uint64_t trace_id_low,
                               uint64_t span_id, uint64_t end_unix_nanos, const char *name);
 
 /// Fires `autotrace:span(site_kind_status, trace_id_high, trace_id_low, span_id, parent_span_id, start_unix_nanos,
 /// end_unix_nanos, name, attributes, attributes_length)` when a span ends: the whole span in one probe hit, which is
-/// what `autotrace attach` listens to (one trap per span, nothing to join). `attributes` holds `attributes_length`
+/// what `autotrace attach` listened to before the attach ring (one trap per span, nothing to join). `attributes` holds `attributes_length`
 /// bytes encoded as `ProbeAttributes` (Sources/AutoTrace/ProbeAttributes.swift) describes, NULL and 0 when the span
 /// has none; like `name`, readable only during the probe. Call only when `autotrace_span_probe_enabled()`.
 void autotrace_probe_span(uint64_t site_kind_status, uint64_t trace_id_high, uint64_t trace_id_low, uint64_t span_id,
                           uint64_t parent_span_id, uint64_t start_unix_nanos, uint64_t end_unix_nanos,
                           const char *name, const uint8_t *attributes, uint64_t attributes_length);
+
+/// Fires `autotrace:ring(ring_address)` once the attach ring is made. `autotrace attach` attaches to this probe only
+/// for its semaphore, which switches the process to writing each ended span into the ring.
+void autotrace_probe_ring(uint64_t ring_address);
+
+// The attach ring: ended spans, written by the process while `ring`'s semaphore is raised, read from outside by
+// `autotrace attach` through /proc/PID/mem: no trap per span. Fixed-size slots, claimed by ticket. A slot carries
+// its sequence at both ends: 2 * ticket + 2 once written, odd while being written; a reader that copies a slot
+// (in address order) and finds both equal to the value its ticket expects has a whole record, never half of a
+// later one, because a writer makes `sequence_end` odd before it touches the record.
+
+#define AUTOTRACE_ATTACH_RING_MAGIC 0x676e697261747461ull  // "attaring", little-endian
+#define AUTOTRACE_ATTACH_NAME_MAX 128
+#define AUTOTRACE_ATTACH_ATTRIBUTES_MAX 1024
+/// The slot's attributes were cut at `AUTOTRACE_ATTACH_ATTRIBUTES_MAX` (whole attributes before the cut are kept).
+#define AUTOTRACE_ATTACH_ATTRIBUTES_TRUNCATED 1
+
+typedef struct {
+    uint64_t sequence;
+    /// Site id (bits 0-31), kind (32-39), status (40-47), as the probes pack it.
+    uint64_t site_kind_status;
+    uint64_t trace_id_high;
+    uint64_t trace_id_low;
+    uint64_t span_id;
+    uint64_t parent_span_id;
+    uint64_t start_unix_nanos;
+    uint64_t end_unix_nanos;
+    uint32_t name_length;
+    uint32_t attributes_length;
+    uint32_t flags;
+    uint32_t reserved;
+    char name[AUTOTRACE_ATTACH_NAME_MAX];
+    /// Encoded as `ProbeAttributes` (Sources/AutoTrace/ProbeAttributes.swift) describes.
+    uint8_t attributes[AUTOTRACE_ATTACH_ATTRIBUTES_MAX];
+    uint64_t sequence_end;
+} autotrace_attach_slot_t;
+
+typedef struct {
+    uint64_t magic;
+    /// Slots, and the size of one, for a reader to check it agrees.
+    uint64_t capacity;
+    uint64_t slot_size;
+    /// Tickets taken so far: the next record's.
+    uint64_t next_ticket;
+    /// Records not written because their slot was still being written by a writer a whole lap behind.
+    uint64_t dropped;
+    uint64_t reserved[3];
+    // The slots follow.
+} autotrace_attach_ring_t;
+
+/// The attach ring, made on first use (about 8 MiB; its address published in `autotrace_listeners.attach_ring`
+/// and announced by the `ring` probe); NULL when memory is short.
+autotrace_attach_ring_t *autotrace_attach_ring(void);
+
+/// Claims the slot for the next record and returns it, its ticket in `ticket`; NULL (and counted as dropped) when
+/// the slot is still being written a lap behind. Fill the slot, then publish it.
+autotrace_attach_slot_t *autotrace_attach_ring_claim(autotrace_attach_ring_t *ring, uint64_t *ticket);
+
+/// Makes a claimed slot readable.
+void autotrace_attach_ring_publish(autotrace_attach_slot_t *slot, uint64_t ticket);
 
 #endif

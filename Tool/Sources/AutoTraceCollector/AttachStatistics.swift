@@ -10,8 +10,10 @@ public struct AttachStatistics: Sendable, Equatable {
     public var spans: UInt64 = 0
     /// Records the ring buffer had no room for because autotrace read too slowly: spans, or calls and returns.
     public var lostEvents: UInt64 = 0
-    /// Spans whose attributes exceeded 4 KiB: they carry the whole attributes that fit.
+    /// Spans whose attributes exceeded `attributesLimitBytes`: they carry the whole attributes that fit.
     public var attributesTruncated: UInt64 = 0
+    /// What a span's encoded attributes may take: 4 KiB through the `span` probe, 1 KiB in the attach ring.
+    public var attributesLimitBytes = Int(AUTOTRACE_ATTRIBUTES_MAX)
     /// Spans whose attributes the kernel could not read from the process: they are exported without them.
     public var attributesUnreadable: UInt64 = 0
     /// `--symbols` only: calls whose return never came (still running at detach), returns whose call came before
@@ -66,7 +68,9 @@ public struct AttachStatistics: Sendable, Equatable {
                 )
             }
         }
-        if attributesTruncated > 0 { lines.append("  attributes cut at 4 KiB \(attributesTruncated)") }
+        if attributesTruncated > 0 {
+            lines.append("  attributes cut at \(attributesLimitBytes / 1024) KiB \(attributesTruncated)")
+        }
         if attributesUnreadable > 0 { lines.append("  attributes unreadable  \(attributesUnreadable)") }
         return lines.joined(separator: "\n")
     }

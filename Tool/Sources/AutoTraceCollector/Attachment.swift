@@ -1,6 +1,7 @@
 @_spi(AutoTraceTool) import AutoTrace
 import AutoTraceELF
 import CAutoTraceBPF
+import CAutoTraceProbes
 import Foundation
 import Synchronization
 
@@ -54,6 +55,9 @@ public final class Attachment: Sendable {
     private let detachRequested = Atomic<Bool>(false)
 
     private enum Source: Sendable {
+        /// The process writes its spans into its attach ring; `autotrace_listeners` is at this address in it.
+        case wovenRing([SiteRecord], listenersAddress: UInt64)
+        /// A binary from before the ring: its `span` probe.
         case wovenProbes([SiteRecord])
         case functions([TracedFunction])
         case network
@@ -129,7 +133,21 @@ public final class Attachment: Sendable {
                     )
                 }
                 let sites = binary.siteTable()
-                source = .wovenProbes(sites)
+                if let ring = probes.first(where: { $0.name == "ring" }) {
+                    // The semaphore is the second field of `autotrace_listeners`.
+                    guard ring.semaphoreAddress >= 2,
+                        let listeners = target.runtimeAddress(of: ring.semaphoreAddress - 2, in: binary)
+                    else {
+                        throw CollectorError(
+                            .processNotReadable,
+                            "cannot find the probes' semaphores in the memory of process \(options.pid) "
+                                + "(\(target.executable)); is its binary the one it runs?"
+                        )
+                    }
+                    source = .wovenRing(sites, listenersAddress: listeners)
+                } else {
+                    source = .wovenProbes(sites)
+                }
                 summary = "the autotrace probes of \(target.name) (pid \(target.pid), \(sites.count) woven site(s))"
             }
         }
@@ -199,6 +217,7 @@ public final class Attachment: Sendable {
     /// exporters and returns the accounting. `report` receives progress lines.
     public func run(report: @escaping @Sendable (String) -> Void) throws(CollectorError) -> AttachStatistics {
         var wovenAssembler: SpanAssembler?
+        var ringReader: AttachRingReader?
         var functionAssembler: FunctionSpanAssembler?
         var networkAssembler: NetworkSpanAssembler?
         let session: BPFSession
@@ -218,6 +237,24 @@ public final class Attachment: Sendable {
             }
             sessionBox.session = session
             for target in targets { try session.attachNetwork(pid: target.pid) }
+        case .wovenRing(let sites, let listenersAddress):
+            wovenAssembler = SpanAssembler(siteTable: sites)
+            guard let reader = AttachRingReader(pid: target.pid, listenersAddress: listenersAddress) else {
+                throw CollectorError(
+                    .processNotReadable,
+                    "cannot read the memory of process \(target.pid) (/proc/\(target.pid)/mem): run autotrace as root (sudo)"
+                )
+            }
+            reader.start()
+            ringReader = reader
+            session = try BPFSession { _ in }
+            try session.attachUSDT(
+                pid: target.pid,
+                binary: target.executable,
+                provider: "autotrace",
+                name: "ring",
+                program: "ring"
+            )
         case .wovenProbes(let sites):
             wovenAssembler = SpanAssembler(siteTable: sites)
             session = try BPFSession { [self] record in
@@ -250,6 +287,11 @@ public final class Attachment: Sendable {
         let probes = session.attachedProbes
         let attached = if case .network = source { "system call tracepoint program" } else { "probe" }
         report("attached \(probes) \(attached)\(probes == 1 ? "" : "s") to \(summary); Ctrl-C detaches")
+        let drainRing = { [self] in
+            ringReader?.drain { slot in
+                if let span = wovenAssembler?.consume(slot) { export(span, from: target.pid) }
+            }
+        }
         let statistics = { () -> AttachStatistics in
             var statistics = Self.statistics(
                 session.counters,
@@ -257,6 +299,12 @@ public final class Attachment: Sendable {
                 functions: functionAssembler,
                 network: networkAssembler
             )
+            if let ringReader {
+                statistics.probeHits = ringReader.spansEnded
+                statistics.lostEvents = ringReader.lost
+                statistics.attributesTruncated = ringReader.attributesTruncated
+                statistics.attributesLimitBytes = Int(AUTOTRACE_ATTACH_ATTRIBUTES_MAX)
+            }
             statistics.attachedProbes = session.attachedProbes
             return statistics
         }
@@ -264,6 +312,7 @@ public final class Attachment: Sendable {
         var nextStats = options.statsIntervalSeconds.map { ContinuousClock.now + .milliseconds(Int64($0 * 1000)) }
         while !detachRequested.load(ordering: .relaxed) && targets.contains(where: \.isRunning) {
             session.poll(timeoutMillis: Self.pollMillis)
+            drainRing()
             if let deadline, ContinuousClock.now >= deadline { break }
             if let due = nextStats, let interval = options.statsIntervalSeconds, ContinuousClock.now >= due {
                 report("stats: " + withExports(statistics()).line)
@@ -273,6 +322,7 @@ public final class Attachment: Sendable {
         let attachedProbes = session.attachedProbes
         session.detach()
         session.poll(timeoutMillis: 0)
+        drainRing()
         functionAssembler?.finish()
         networkAssembler?.finish()
         var final = statistics()

@@ -100,20 +100,28 @@ public struct TargetProcess: Sendable {
     /// process's memory; nil for a probe whose semaphore cannot be located or read.
     public func semaphoreCounts(of probes: [USDTProbe], in binary: ELFFile) -> [UInt16?] {
         let mappings = executableMappings()
-        let memory = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
-        defer { if memory >= 0 { close(memory) } }
+        let memory = ProcessMemory(pid: pid)
         return probes.map { probe -> UInt16? in
-            guard memory >= 0, probe.semaphoreAddress != 0,
-                let fileOffset = binary.fileOffset(ofAddress: probe.semaphoreAddress),
-                let mapping = mappings.first(where: {
-                    fileOffset >= $0.offset && fileOffset < $0.offset + ($0.end - $0.start)
-                })
+            guard probe.semaphoreAddress != 0,
+                let address = runtimeAddress(of: probe.semaphoreAddress, in: binary, mappings: mappings)
             else { return nil }
-            var value: UInt16 = 0
-            let address = mapping.start + (fileOffset - mapping.offset)
-            let read = pread(memory, &value, 2, off_t(Int64(bitPattern: address)))
-            return read == 2 ? value : nil
+            return memory?.load(UInt16.self, at: address)
         }
+    }
+
+    /// Where a virtual address of the executable (as its ELF file gives it) is in the running process; nil when no
+    /// mapping of the file holds it.
+    public func runtimeAddress(of address: UInt64, in binary: ELFFile) -> UInt64? {
+        runtimeAddress(of: address, in: binary, mappings: executableMappings())
+    }
+
+    private func runtimeAddress(of address: UInt64, in binary: ELFFile, mappings: [Mapping]) -> UInt64? {
+        guard let fileOffset = binary.fileOffset(ofAddress: address),
+            let mapping = mappings.first(where: {
+                fileOffset >= $0.offset && fileOffset < $0.offset + ($0.end - $0.start)
+            })
+        else { return nil }
+        return mapping.start + (fileOffset - mapping.offset)
     }
 
     private struct Mapping {
@@ -133,6 +141,42 @@ public struct TargetProcess: Sendable {
                 let offset = UInt64(fields[2], radix: 16)
             else { return nil }
             return Mapping(start: start, end: end, offset: offset)
+        }
+    }
+}
+
+/// Another process's memory, read through `/proc/PID/mem` (root, or the right to ptrace it).
+final class ProcessMemory {
+    private let descriptor: Int32
+
+    init?(pid: Int32) {
+        descriptor = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Copies `buffer.count` bytes from `address`; false when the range is not (wholly) readable.
+    func read(into buffer: UnsafeMutableRawBufferPointer, from address: UInt64) -> Bool {
+        var done = 0
+        while done < buffer.count {
+            let count = pread(
+                descriptor,
+                buffer.baseAddress! + done,
+                buffer.count - done,
+                off_t(Int64(bitPattern: address &+ UInt64(done)))
+            )
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return false }
+            done += count
+        }
+        return true
+    }
+
+    /// A value of a trivial type at `address`; nil when it cannot be read.
+    func load<Value: BitwiseCopyable>(_ type: Value.Type, at address: UInt64) -> Value? {
+        withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { storage in
+            read(into: UnsafeMutableRawBufferPointer(storage), from: address) ? storage[0] : nil
         }
     }
 }

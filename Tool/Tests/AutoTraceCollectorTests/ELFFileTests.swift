@@ -10,17 +10,19 @@ import Testing
     @Test func readsTheSameProbesAsReadelf() throws {
         let file = try ELFFile(path: Binaries.example)
         let probes = file.usdtProbes().filter { $0.provider == "autotrace" }
-        #expect(probes.map(\.name) == ["span_start", "span_end", "span"])
+        #expect(probes.map(\.name) == ["span_start", "span_end", "span", "ring"])
         let notes = try ProcessRunner.run("/usr/bin/env", ["readelf", "-n", Binaries.example]).output
         for probe in probes {
             let entry = try #require(notes.components(separatedBy: "Provider: ").first { $0.hasPrefix("autotrace\n    Name: \(probe.name)\n") })
             #expect(entry.contains("Location: 0x\(String(format: "%016lx", probe.address))"), "\(entry)")
             #expect(entry.contains("Semaphore: 0x\(String(format: "%016lx", probe.semaphoreAddress))"), "\(entry)")
             #expect(entry.contains("Arguments: \(probe.arguments.joined(separator: " "))"))
-            #expect(probe.arguments.count == (probe.name == "span" ? 10 : 6))
+            #expect(probe.arguments.count == ["span": 10, "ring": 1][probe.name, default: 6])
         }
-        // The semaphores are 16-bit fields of one listener word: start, end, (the in-process field), span.
-        #expect(probes[1].semaphoreAddress == probes[0].semaphoreAddress + 2)
+        // The semaphores are 16-bit fields of one listener word: start and end (one), ring, (the in-process
+        // field), span.
+        #expect(probes[1].semaphoreAddress == probes[0].semaphoreAddress)
+        #expect(probes[3].semaphoreAddress == probes[0].semaphoreAddress + 2)
         #expect(probes[2].semaphoreAddress == probes[0].semaphoreAddress + 6)
         #expect(file.siteTable().isEmpty, "the example is not woven")
     }

@@ -23,7 +23,7 @@ extension WovenBuildTests {
         // The same probes, addresses, semaphores and arguments as binutils reads from the notes.
         let notes = try Self.run("/usr/bin/env", ["readelf", "-n", Self.helloServerBinary], in: Self.helloServer).output
         let readelf = notes.components(separatedBy: "Provider: ").dropFirst().filter { $0.hasPrefix("autotrace") }
-        #expect(readelf.count == 3)
+        #expect(readelf.count == 4)
         let probes = try ELFFile(path: Self.helloServerBinary).usdtProbes().filter { $0.provider == "autotrace" }
         for probe in probes {
             let entry = try #require(readelf.first { $0.contains("Name: \(probe.name)\n") })
@@ -57,7 +57,7 @@ extension WovenBuildTests {
         let target = try TargetProcess(pid: pid)
         let binary = try ELFFile(path: target.executable)
         let probes = binary.usdtProbes().filter { $0.provider == "autotrace" }
-        #expect(target.semaphoreCounts(of: probes, in: binary) == [0, 0, 0])
+        #expect(target.semaphoreCounts(of: probes, in: binary) == [0, 0, 0, 0])
 
         // Background load for the whole test, so attach and detach happen under traffic.
         let stop = Atomic<Bool>(false)
@@ -206,10 +206,10 @@ extension WovenBuildTests {
         #expect(try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType == .typeCharacterSpecial)
     }
 
-    /// Attached: `autotrace:span`'s semaphore raised (the only probe `attach` uses). Detached: every one at zero.
+    /// Attached: `autotrace:ring`'s semaphore raised (the only probe `attach` uses). Detached: every one at zero.
     static func waitForSemaphores(of target: TargetProcess, probes: [USDTProbe], in binary: ELFFile, attached: Bool) throws {
         let deadline = Date().addingTimeInterval(30)
-        let watched = attached ? probes.filter { $0.name == "span" } : probes
+        let watched = attached ? probes.filter { $0.name == "ring" } : probes
         while Date() < deadline {
             let counts = target.semaphoreCounts(of: watched, in: binary)
             if !counts.isEmpty && counts.allSatisfy({ attached ? ($0 ?? 0) > 0 : $0 == 0 }) { return }
