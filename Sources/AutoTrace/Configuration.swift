@@ -380,19 +380,21 @@ public struct AutoTraceConfiguration: Sendable {
             return matches(text.dropFirst(), pattern: pattern.dropFirst())
         }
 
-        /// `host`, `host:port` or `[v6]:port` → host and port; nil for an empty or malformed authority.
+        /// `host`, `host:port` or `[v6]:port` → host and port; nil for an empty or malformed authority. On every
+        /// server and client span, so it works on the UTF-8 bytes (the delimiters are ASCII), not on characters.
         static func hostAndPort(_ authority: String) -> (String, Int?)? {
-            var text = Substring(authority)
-            if let at = text.lastIndex(of: "@") { text = text[text.index(after: at)...] }
-            guard !text.isEmpty else { return nil }
-            if text.hasPrefix("[") {
-                guard let close = text.firstIndex(of: "]") else { return nil }
-                let host = String(text[text.index(after: text.startIndex)..<close])
-                let rest = text[text.index(after: close)...]
-                return (host, rest.hasPrefix(":") ? Int(rest.dropFirst()) : nil)
+            let utf8 = authority.utf8
+            let start = utf8.lastIndex(of: UInt8(ascii: "@")).map(utf8.index(after:)) ?? utf8.startIndex
+            guard start < utf8.endIndex else { return nil }
+            func text(_ range: Range<String.Index>) -> String { String(Substring(utf8[range])) }
+            if utf8[start] == UInt8(ascii: "[") {
+                guard let close = utf8[start...].firstIndex(of: UInt8(ascii: "]")) else { return nil }
+                let rest = utf8.index(after: close)
+                let hasPort = rest < utf8.endIndex && utf8[rest] == UInt8(ascii: ":")
+                return (text(utf8.index(after: start)..<close), hasPort ? Int(text(utf8.index(after: rest)..<utf8.endIndex)) : nil)
             }
-            guard let colon = text.lastIndex(of: ":") else { return (String(text), nil) }
-            return (String(text[..<colon]), Int(text[text.index(after: colon)...]))
+            guard let colon = utf8[start...].lastIndex(of: UInt8(ascii: ":")) else { return (text(start..<utf8.endIndex), nil) }
+            return (text(start..<colon), Int(text(utf8.index(after: colon)..<utf8.endIndex)))
         }
     }
 

@@ -30,8 +30,10 @@ enum HTTPAttributePrivacy {
         for key in credentials { attributes[key] = nil }
     }
 
-    /// `http.request.header.cookie` → `cookie`; nil for other keys.
+    /// `http.request.header.cookie` → `cookie`; nil for other keys. It runs for every attribute of every HTTP span,
+    /// so most keys are turned away by their length and first byte.
     private static func headerName(_ key: String) -> String? {
+        guard key.utf8.count > 20, key.utf8.first == UInt8(ascii: "h") else { return nil }
         for prefix in ["http.request.header.", "http.response.header."] where key.hasPrefix(prefix) {
             return key.dropFirst(prefix.count).lowercased()
         }

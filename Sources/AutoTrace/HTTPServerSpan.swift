@@ -101,18 +101,21 @@ public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest, 
     let name = operation ?? request.route.map { "\(request.method) \($0)" } ?? request.method
     guard let span = startIntegrationSpan(name, kind: .server, extractingFrom: request.headers) else { return nil }
     if span.isRecording {
+        // Room for all of them (and the status at the end) at once, set as values rather than through the
+        // convertible subscript: this runs for every request.
         span.updateAttributes { attributes in
-            attributes["http.request.method"] = request.method
-            attributes["url.path"] = request.path
+            attributes.reserveCapacity(attributes.count + 10)
+            attributes.set("http.request.method", value: .string(request.method))
+            attributes.set("url.path", value: .string(request.path))
             if let query = request.query {
-                attributes["url.query"] = settings.recordsQueryValues ? query : HTTPEndpoint.maskedQuery(query)
+                attributes.set("url.query", value: .string(settings.recordsQueryValues ? query : HTTPEndpoint.maskedQuery(query)))
             }
-            if let route = request.route { attributes["http.route"] = route }
+            if let route = request.route { attributes.set("http.route", value: .string(route)) }
             if let authority = request.authority, let (host, port) = AutoTraceConfiguration.HTTPServerSettings.hostAndPort(authority) {
-                attributes["server.address"] = host
-                if let port { attributes["server.port"] = port }
+                attributes.set("server.address", value: .string(host))
+                if let port { attributes.set("server.port", value: .int64(Int64(port))) }
             }
-            if let userAgent = request.headers.userAgent { attributes["user_agent.original"] = userAgent }
+            if let userAgent = request.headers.userAgent { attributes.set("user_agent.original", value: .string(userAgent)) }
         }
     }
     return __AutoTraceServerSpan(span: span, method: request.method, route: request.route)
@@ -161,8 +164,10 @@ public struct __AutoTraceServerSpan: Sendable {
         }
         if span.isRecording {
             span.updateAttributes { attributes in
-                attributes["http.response.status_code"] = statusCode
-                if failed { attributes["error.type"] = error.map { String(reflecting: type(of: $0)) } ?? String(statusCode) }
+                attributes.set("http.response.status_code", value: .int64(Int64(statusCode)))
+                if failed {
+                    attributes.set("error.type", value: .string(error.map { String(reflecting: type(of: $0)) } ?? String(statusCode)))
+                }
             }
             if failed, let error { span.recordError(error) }
         }

@@ -62,14 +62,20 @@ import Tracing
 
     private static func append(_ type: ValueType, to bytes: inout [UInt8]) { bytes.append(type.rawValue) }
 
+    // Both write whole runs of bytes (a copy), not byte by byte: this is on every span `autotrace attach` sees.
     private static func appendInteger(_ value: UInt64, _ width: Int, _ bytes: inout [UInt8]) {
-        for shift in stride(from: 0, to: width * 8, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<width])) }
     }
 
     private static func appendString(_ text: String, lengthBytes: Int, to bytes: inout [UInt8]) {
-        let length = lengthBytes == 2 ? min(text.utf8.count, Int(UInt16.max)) : text.utf8.count
+        let count = text.utf8.count
+        let length = lengthBytes == 2 ? min(count, Int(UInt16.max)) : count
         appendInteger(UInt64(length), lengthBytes, &bytes)
-        bytes.append(contentsOf: text.utf8.prefix(length))
+        if length == count {
+            bytes.append(contentsOf: text.utf8)
+        } else {
+            bytes.append(contentsOf: text.utf8.prefix(length))
+        }
     }
 
     private static func appendArray<Element>(
