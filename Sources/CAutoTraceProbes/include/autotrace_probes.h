@@ -9,8 +9,9 @@
 /// `span_start` and `span_end` (tools attach to the pair); `ring_semaphore` to `ring`, which `autotrace attach`
 /// attaches to so that spans are written into the attach ring instead of crossing a probe each; `span_semaphore` to
 /// `span`. `in_process` is set by the runtime while an in-process sink (exporter, file sink, flight recorder) or
-/// another application tracer wants spans. After the word, the address of the attach ring once made (0 before):
-/// a collector finds it at `ring`'s semaphore address + 6.
+/// another application tracer wants spans. After the word, the attach ring once made (0 before): its address, and
+/// its memory file's descriptor, which a collector opens through /proc/PID/fd to map the ring itself. A collector
+/// finds them from `ring`'s semaphore address (the word's + 2).
 typedef struct {
     union {
         uint64_t word;
@@ -22,6 +23,8 @@ typedef struct {
         } fields;
     };
     uint64_t attach_ring;
+    int32_t attach_ring_fd;
+    uint32_t reserved;
 } autotrace_listeners_t;
 
 extern autotrace_listeners_t autotrace_listeners;
@@ -88,11 +91,10 @@ void autotrace_probe_span(uint64_t site_kind_status, uint64_t trace_id_high, uin
 /// for its semaphore, which switches the process to writing each ended span into the ring.
 void autotrace_probe_ring(uint64_t ring_address);
 
-// The attach ring: ended spans, written by the process while `ring`'s semaphore is raised, read from outside by
-// `autotrace attach` through /proc/PID/mem: no trap per span. Fixed-size slots, claimed by ticket. A slot carries
-// its sequence at both ends: 2 * ticket + 2 once written, odd while being written; a reader that copies a slot
-// (in address order) and finds both equal to the value its ticket expects has a whole record, never half of a
-// later one, because a writer makes `sequence_end` odd before it touches the record.
+// The attach ring: ended spans, written by the process while `ring`'s semaphore is raised, read by
+// `autotrace attach` from the same memory, mapped from the ring's memory file (memfd): no trap, no system call per
+// span on either side. Fixed-size slots, claimed by ticket; a slot's sequence is 2 * ticket + 2 once written and odd
+// while being written (a seqlock), so a reader never keeps a record a writer was changing.
 
 #define AUTOTRACE_ATTACH_RING_MAGIC 0x676e697261747461ull  // "attaring", little-endian
 #define AUTOTRACE_ATTACH_NAME_MAX 128
@@ -117,7 +119,6 @@ typedef struct {
     char name[AUTOTRACE_ATTACH_NAME_MAX];
     /// Encoded as `ProbeAttributes` (Sources/AutoTrace/ProbeAttributes.swift) describes.
     uint8_t attributes[AUTOTRACE_ATTACH_ATTRIBUTES_MAX];
-    uint64_t sequence_end;
 } autotrace_attach_slot_t;
 
 typedef struct {
@@ -133,9 +134,14 @@ typedef struct {
     // The slots follow.
 } autotrace_attach_ring_t;
 
-/// The attach ring, made on first use (about 8 MiB; its address published in `autotrace_listeners.attach_ring`
-/// and announced by the `ring` probe); NULL when memory is short.
+/// The attach ring, made on first use (about 8 MiB of shared memory and one descriptor, kept for the life of the
+/// process; published in `autotrace_listeners` and announced by the `ring` probe); NULL when it cannot be made.
 autotrace_attach_ring_t *autotrace_attach_ring(void);
+
+/// The bytes a ring of `capacity` slots takes, header included.
+static inline uint64_t autotrace_attach_ring_size(uint64_t capacity) {
+    return sizeof(autotrace_attach_ring_t) + capacity * sizeof(autotrace_attach_slot_t);
+}
 
 /// Claims the slot for the next record and returns it, its ticket in `ticket`; NULL (and counted as dropped) when
 /// the slot is still being written a lap behind. Fill the slot, then publish it.
@@ -143,5 +149,28 @@ autotrace_attach_slot_t *autotrace_attach_ring_claim(autotrace_attach_ring_t *ri
 
 /// Makes a claimed slot readable.
 void autotrace_attach_ring_publish(autotrace_attach_slot_t *slot, uint64_t ticket);
+
+typedef enum {
+    /// `out` holds the record of the ticket.
+    AUTOTRACE_ATTACH_READ_RECORD,
+    /// Not written yet: being written, or claimed by a writer that found the slot busy and dropped it.
+    AUTOTRACE_ATTACH_READ_NOT_YET,
+    /// A later lap's record took the slot first.
+    AUTOTRACE_ATTACH_READ_OVERWRITTEN,
+} autotrace_attach_read_t;
+
+/// Copies the record of `ticket` from a ring mapped by a reader; writers are never held up.
+autotrace_attach_read_t autotrace_attach_ring_read(const autotrace_attach_ring_t *ring, uint64_t ticket,
+                                                   autotrace_attach_slot_t *out);
+
+/// Tickets taken so far, read by a reader.
+static inline uint64_t autotrace_attach_ring_tickets(const autotrace_attach_ring_t *ring) {
+    return __atomic_load_n(&ring->next_ticket, __ATOMIC_ACQUIRE);
+}
+
+/// Records writers dropped so far, read by a reader.
+static inline uint64_t autotrace_attach_ring_dropped(const autotrace_attach_ring_t *ring) {
+    return __atomic_load_n(&ring->dropped, __ATOMIC_RELAXED);
+}
 
 #endif

@@ -1,26 +1,28 @@
 import CAutoTraceProbes
+import Foundation
 
-/// Reads the spans a woven process writes into its attach ring while `autotrace:ring`'s semaphore is raised, from
-/// outside the process (`/proc/PID/mem`): the process pays a copy into memory per span instead of a trap. Nothing
-/// here can disturb the process: it only reads, and a slot it copies while the process rewrites it is recognised by
-/// the sequence numbers at the slot's two ends and read again.
+/// Reads the spans a woven process writes into its attach ring while `autotrace:ring`'s semaphore is raised. The
+/// ring is shared memory: the collector maps the process's ring file (through `/proc/PID/fd`) and reads it in place,
+/// so neither side makes a system call per span and the process is never entered. Reading cannot disturb the
+/// process: the mapping is read-only, and a record a writer is changing is recognised by its sequence number.
 final class AttachRingReader {
     typealias Header = autotrace_attach_ring_t
     typealias Slot = autotrace_attach_slot_t
 
+    private let pid: Int32
     private let memory: ProcessMemory
-    /// Where the process publishes the ring's address (`autotrace_listeners.attach_ring`).
-    private let ringPointerAddress: UInt64
-    private var ring: (address: UInt64, capacity: UInt64)?
+    /// Where `autotrace_listeners` is in the process.
+    private let listenersAddress: UInt64
+    private var ring: UnsafePointer<Header>?
+    private var mappedBytes = 0
     /// The ticket of the next record to read.
     private var cursor: UInt64 = 0
     /// The ring's tickets and drops when the attachment began: earlier records belong to an earlier attachment.
     private var ticketsAtStart: UInt64 = 0
     private var droppedAtStart: UInt64 = 0
-    /// Drains for which the slot at the cursor has not been complete: its writer lost it, or is still writing it.
+    /// Drains for which the record at the cursor has not been there: its writer lost it, or is still writing it.
     private var stalledDrains = 0
-    /// Slots read per `pread`.
-    private let buffer = UnsafeMutableBufferPointer<Slot>.allocate(capacity: 64)
+    private let record = UnsafeMutablePointer<Slot>.allocate(capacity: 1)
 
     /// Spans that ended in the process since the attachment began (tickets taken).
     private(set) var spansEnded: UInt64 = 0
@@ -33,81 +35,83 @@ final class AttachRingReader {
     /// Records whose attributes were cut at `AUTOTRACE_ATTACH_ATTRIBUTES_MAX`.
     private(set) var attributesTruncated: UInt64 = 0
 
-    /// A slot still incomplete after this many drains was claimed by a writer that then dropped it.
+    /// A record still missing after this many drains was claimed by a writer that then dropped it.
     private static let drainsBeforeSkipping = 50
 
     /// `listenersAddress`: where `autotrace_listeners` is in the process (the `ring` probe's semaphore address − 2).
     init?(pid: Int32, listenersAddress: UInt64) {
         guard let memory = ProcessMemory(pid: pid) else { return nil }
+        self.pid = pid
         self.memory = memory
-        ringPointerAddress = listenersAddress + UInt64(MemoryLayout<autotrace_listeners_t>.offset(of: \.attach_ring)!)
+        self.listenersAddress = listenersAddress
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        record.deallocate()
+        if let ring { munmap(UnsafeMutableRawPointer(mutating: ring), mappedBytes) }
+    }
 
     /// Call before the semaphore is raised: a ring an earlier attachment made is read from where it stands now.
     func start() {
-        guard locateRing(), let header = header() else { return }
-        cursor = header.next_ticket
-        ticketsAtStart = header.next_ticket
-        droppedAtStart = header.dropped
+        guard let ring = mappedRing() else { return }
+        cursor = autotrace_attach_ring_tickets(ring)
+        ticketsAtStart = cursor
+        droppedAtStart = autotrace_attach_ring_dropped(ring)
     }
 
-    /// Hands every complete record written since the last drain to `deliver`, oldest first.
+    /// Hands every record written since the last drain to `deliver`, oldest first.
     func drain(_ deliver: (UnsafePointer<Slot>) -> Void) {
-        guard locateRing(), let ring, let header = header() else { return }
-        spansEnded = header.next_ticket &- ticketsAtStart
-        writerDropped = header.dropped &- droppedAtStart
-        let next = header.next_ticket
-        if next > cursor + ring.capacity {
-            lost += next - ring.capacity - cursor
-            cursor = next - ring.capacity
+        guard let ring = mappedRing() else { return }
+        let next = autotrace_attach_ring_tickets(ring)
+        spansEnded = next &- ticketsAtStart
+        writerDropped = autotrace_attach_ring_dropped(ring) &- droppedAtStart
+        let capacity = ring.pointee.capacity
+        if next > cursor + capacity {
+            lost += next - capacity - cursor
+            cursor = next - capacity
             stalledDrains = 0
         }
-        let slotsStart = ring.address + UInt64(MemoryLayout<Header>.size)
-        let stride = MemoryLayout<Slot>.stride
         while cursor < next {
-            let index = cursor % ring.capacity
-            let count = Int(min(next - cursor, ring.capacity - index, UInt64(buffer.count)))
-            let bytes = UnsafeMutableRawBufferPointer(
-                rebasing: UnsafeMutableRawBufferPointer(buffer)[..<(count * stride)]
-            )
-            guard memory.read(into: bytes, from: slotsStart + index * UInt64(stride)) else { return }
-            for offset in 0..<count {
-                let expected = 2 * cursor + 2
-                if buffer[offset].sequence == expected, buffer[offset].sequence_end == expected {
-                    if buffer[offset].flags & UInt32(AUTOTRACE_ATTACH_ATTRIBUTES_TRUNCATED) != 0 {
-                        attributesTruncated += 1
-                    }
-                    deliver(UnsafePointer(buffer.baseAddress! + offset))
-                } else if buffer[offset].sequence > expected {
-                    lost += 1  // a later lap's record is there already
-                } else if stalledDrains < Self.drainsBeforeSkipping {
-                    // Being written, or claimed by a writer that found the slot busy and dropped it (counted in
-                    // the header): look again next time, and skip it once it has stayed incomplete too long.
+            switch autotrace_attach_ring_read(ring, cursor, record) {
+            case AUTOTRACE_ATTACH_READ_RECORD:
+                if record.pointee.flags & UInt32(AUTOTRACE_ATTACH_ATTRIBUTES_TRUNCATED) != 0 { attributesTruncated += 1 }
+                deliver(record)
+            case AUTOTRACE_ATTACH_READ_OVERWRITTEN:
+                lost += 1
+            default:
+                // Being written, or claimed by a writer that found the slot busy and dropped it (counted in the
+                // header): look again next time, and pass it over once it has stayed missing too long.
+                if stalledDrains < Self.drainsBeforeSkipping {
                     stalledDrains += 1
                     return
-                } else {
-                    lost += 1
                 }
-                stalledDrains = 0
-                cursor += 1
+                lost += 1
             }
+            stalledDrains = 0
+            cursor += 1
         }
     }
 
-    private func locateRing() -> Bool {
-        if ring != nil { return true }
-        guard let address = memory.load(UInt64.self, at: ringPointerAddress), address != 0,
-            let header = memory.load(Header.self, at: address), header.magic == AUTOTRACE_ATTACH_RING_MAGIC,
-            header.slot_size == UInt64(MemoryLayout<Slot>.stride), header.capacity > 0
-        else { return false }
-        ring = (address, header.capacity)
-        return true
-    }
-
-    private func header() -> Header? {
-        guard let ring else { return nil }
-        return memory.load(Header.self, at: ring.address)
+    /// The process's ring, mapped read-only here once it exists.
+    private func mappedRing() -> UnsafePointer<Header>? {
+        if let ring { return ring }
+        let listeners = MemoryLayout<autotrace_listeners_t>.self
+        guard let address = memory.load(UInt64.self, at: listenersAddress + UInt64(listeners.offset(of: \.attach_ring)!)),
+            address != 0,
+            let fd = memory.load(Int32.self, at: listenersAddress + UInt64(listeners.offset(of: \.attach_ring_fd)!))
+        else { return nil }
+        let file = open("/proc/\(pid)/fd/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard file >= 0 else { return nil }
+        defer { close(file) }
+        var header = Header()
+        guard pread(file, &header, MemoryLayout<Header>.size, 0) == MemoryLayout<Header>.size,
+            header.magic == AUTOTRACE_ATTACH_RING_MAGIC, header.slot_size == UInt64(MemoryLayout<Slot>.size),
+            header.capacity > 0
+        else { return nil }
+        let bytes = Int(autotrace_attach_ring_size(header.capacity))
+        guard let mapped = mmap(nil, bytes, PROT_READ, MAP_SHARED, file, 0), mapped != MAP_FAILED else { return nil }
+        mappedBytes = bytes
+        ring = UnsafePointer(mapped.assumingMemoryBound(to: Header.self))
+        return ring
     }
 }
