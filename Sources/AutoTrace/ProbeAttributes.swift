@@ -1,8 +1,8 @@
 import Tracing
 
-/// How a span's attributes cross the `autotrace:span` probe to `autotrace attach`: the runtime encodes,
-/// the collector decodes, both through this type. Per attribute: the key (2-byte length, UTF-8), a type byte, the
-/// value. Types: 1 string (4-byte length, UTF-8), 2 integer (8 bytes), 3 double (8 bytes, IEEE bits), 4 bool
+/// How a span's attributes cross the attach ring (or the `autotrace:span` probe) to `autotrace attach`: the runtime
+/// encodes, the collector decodes, both through this type. Per attribute: the key (2-byte length, UTF-8), a type
+/// byte, the value. Types: 1 string (4-byte length, UTF-8), 2 integer (8 bytes), 3 double (8 bytes, IEEE bits), 4 bool
 /// (1 byte); 5-8 arrays of those (4-byte count, then the elements). Numbers are little-endian. Values map to OTLP's
 /// as the exporters map them: 32-bit integers widen, string-convertibles become their description.
 @_spi(AutoTraceTool) public enum ProbeAttributes {
