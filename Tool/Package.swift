@@ -5,13 +5,13 @@
 import PackageDescription
 
 let strictSwift: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
     name: "swift-autotrace-tool",
     products: [
-        .executable(name: "autotrace", targets: ["autotrace"]),
+        .executable(name: "autotrace", targets: ["autotrace"])
     ],
     dependencies: [
         .package(name: "swift-autotrace", path: ".."),

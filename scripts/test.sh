@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: the runtime package's tests, the tool package's tests (weaving real packages,
 # attach, the flight recorder end to end), one third-party package from the mirror woven with a catch-all aspect
 # and its own suite run plain and woven (Benchmarks/PeerCorpus/README.md), then a short coverage-guided fuzzing run
-# of every parser (Fuzz/README.md). First, the committed BPF object must be the one its source compiles to.
+# of every parser (Fuzz/README.md). First, the committed BPF object must be the one its source compiles to, and the
+# Swift sources must be as swift-format formats them (scripts/format.sh).
 #
 # Time on 2 cores is spent in builds, so: both packages share one build folder (the tool uses the runtime by path
 # and SwiftPM reuses what compiles the same way), and while the tool's suite runs — much of it servers, load and
@@ -11,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-bpf.sh --check
+scripts/format.sh --check
 started=$SECONDS
 scratch=Tool/.build
 swift test --scratch-path "$scratch" 2>&1 | tee /tmp/autotrace-test-runtime.log | grep -vE '^(◇|↳)'

@@ -44,7 +44,9 @@ struct Options {
             case "--app-tracer":
                 applicationTracer = true
             case "--help", "-h":
-                print("usage: autotrace-example [--requests N] [--interval MS] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]")
+                print(
+                    "usage: autotrace-example [--requests N] [--interval MS] [--wait-for-probes SECONDS] [--app-tracer] [--quiet]"
+                )
                 exit(0)
             default:
                 throw UsageError("unknown argument \(argument); see --help")
@@ -62,16 +64,29 @@ struct GreetingNotFound: Error {}
 
 enum Sites {
     static let loadGreeting = CallSite(
-        id: 1, name: "loadGreeting", module: "ManualSpansExample", function: "loadGreeting(for:)",
-        file: "Examples/ManualSpans/main.swift", line: 72
+        id: 1,
+        name: "loadGreeting",
+        module: "ManualSpansExample",
+        function: "loadGreeting(for:)",
+        file: "Examples/ManualSpans/main.swift",
+        line: 72
     )
     static let render = CallSite(
-        id: 2, name: "render", module: "ManualSpansExample", function: "render(_:)",
-        file: "Examples/ManualSpans/main.swift", line: 80
+        id: 2,
+        name: "render",
+        module: "ManualSpansExample",
+        function: "render(_:)",
+        file: "Examples/ManualSpans/main.swift",
+        line: 80
     )
     static let callBackend = CallSite(
-        id: 3, name: "GET /backend", kind: .client, module: "ManualSpansExample", function: "callBackend()",
-        file: "Examples/ManualSpans/main.swift", line: 85
+        id: 3,
+        name: "GET /backend",
+        kind: .client,
+        module: "ManualSpansExample",
+        function: "callBackend()",
+        file: "Examples/ManualSpans/main.swift",
+        line: 85
     )
 }
 
@@ -91,7 +106,11 @@ func render(_ text: String) -> [UInt8] {
 func callBackend() async -> [String: String] {
     await AutoTrace.withSpan(Sites.callBackend) {
         var headers: [String: String] = [:]
-        InstrumentationSystem.instrument.inject(ServiceContext.current ?? .topLevel, into: &headers, using: DictionaryInjector())
+        InstrumentationSystem.instrument.inject(
+            ServiceContext.current ?? .topLevel,
+            into: &headers,
+            using: DictionaryInjector()
+        )
         try? await Task.sleep(for: .milliseconds(1))
         return headers
     }

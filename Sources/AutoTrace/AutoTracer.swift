@@ -48,7 +48,10 @@ public final class AutoTracer: Tracer, Sendable {
         self.resource = resource
         flightDumpDirectory = settings?.dumpDirectory ?? "/tmp"
         let recorder = settings.flatMap { settings in
-            let recorder = FlightRecorder(maxBytes: settings.maxBytes, maxAgeNanos: nanoseconds(seconds: settings.maxAgeSeconds))
+            let recorder = FlightRecorder(
+                maxBytes: settings.maxBytes,
+                maxAgeNanos: nanoseconds(seconds: settings.maxAgeSeconds)
+            )
             if recorder == nil {
                 AutoTraceLog.error(
                     "cannot allocate AUTOTRACE_FLIGHT_MAX_BYTES=\(settings.maxBytes) bytes; the flight recorder is off, use a smaller size"
@@ -58,7 +61,8 @@ public final class AutoTracer: Tracer, Sendable {
         }
         flightRecorder = recorder
         tailCapture = recorder.flatMap { recorder in
-            processors.isEmpty ? nil : TailCapture(recorder: recorder, slowMillis: settings?.slowMillis, processors: processors)
+            processors.isEmpty
+                ? nil : TailCapture(recorder: recorder, slowMillis: settings?.slowMillis, processors: processors)
         }
     }
 
@@ -100,7 +104,13 @@ public final class AutoTracer: Tracer, Sendable {
 
     /// Starts a span for a woven site.
     func startSpan(site: CallSite, parentContext: ServiceContext) -> AutoTraceSpan {
-        startSpan(name: site.name, kind: site.kind, site: site, parentContext: parentContext, startNanos: unixNanosNow())
+        startSpan(
+            name: site.name,
+            kind: site.kind,
+            site: site,
+            parentContext: parentContext,
+            startNanos: unixNanosNow()
+        )
     }
 
     private func startSpan(
@@ -182,7 +192,9 @@ public final class AutoTracer: Tracer, Sendable {
     static func innermost(_ contextSpan: AutoTraceSpan?, _ active: AutoTraceSpan?) -> AutoTraceSpan? {
         guard let active else { return contextSpan }
         guard let contextSpan else { return active }
-        let within = contextSpan.traceID == active.traceID && (contextSpan.isRemote || active.startNanos >= contextSpan.startNanos)
+        let within =
+            contextSpan.traceID == active.traceID
+            && (contextSpan.isRemote || active.startNanos >= contextSpan.startNanos)
         return within ? active : contextSpan
     }
 
@@ -228,7 +240,8 @@ public final class AutoTracer: Tracer, Sendable {
         into carrier: inout Carrier,
         using injector: Inject
     ) where Inject.Carrier == Carrier {
-        guard !context.autoTraceSentTraceContext, let span = Self.innermost(context.autoTraceSpan, AutoTrace.activeSpan) else { return }
+        guard !context.autoTraceSentTraceContext, let span = Self.innermost(context.autoTraceSpan, AutoTrace.activeSpan)
+        else { return }
         injector.inject(
             W3CTraceContext.formatTraceparent(traceID: span.traceID, spanID: span.spanID, flags: span.traceFlags),
             forKey: W3CTraceContext.traceparentHeader,

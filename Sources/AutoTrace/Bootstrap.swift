@@ -2,9 +2,9 @@ import Synchronization
 import Tracing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 extension AutoTrace {
@@ -63,7 +63,9 @@ extension AutoTrace {
             AutoTraceLog.info(
                 "flight recorder on: the last \(recorder.capacity) spans in \(recorder.sizeInBytes) bytes, "
                     + "dumps of the last \(settings.maxAgeSeconds) s to \(settings.dumpDirectory) on SIGUSR2"
-                    + (processors.isEmpty ? "" : "; failed\(settings.slowMillis.map { " or slower than \($0) ms" } ?? "") traces are exported whole")
+                    + (processors.isEmpty
+                        ? ""
+                        : "; failed\(settings.slowMillis.map { " or slower than \($0) ms" } ?? "") traces are exported whole")
             )
             installDumpSignal()
         }
@@ -87,7 +89,9 @@ extension AutoTrace {
 
     /// The sinks the configuration asks for (OTLP/HTTP export, the JSON-lines file), each behind a batch processor.
     /// `autotrace attach` uses the same sinks for the spans it collects from another process.
-    @_spi(AutoTraceTool) public static func makeProcessors(_ configuration: AutoTraceConfiguration) -> [any SpanProcessor] {
+    @_spi(AutoTraceTool) public static func makeProcessors(_ configuration: AutoTraceConfiguration)
+        -> [any SpanProcessor]
+    {
         var processors: [any SpanProcessor] = []
         if configuration.sdkDisabled {
             AutoTraceLog.info("OTEL_SDK_DISABLED=true: no export; probes remain available to `autotrace attach`")

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Wall-clock time in nanoseconds since the Unix epoch, the unit OTLP timestamps use.

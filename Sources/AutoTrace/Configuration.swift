@@ -1,9 +1,9 @@
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Everything the runtime reads from the environment. Each property names its variable and default.
@@ -104,7 +104,9 @@ public struct AutoTraceConfiguration: Sendable {
             problems.append(error)
         }
 
-        let exporters = (value("OTEL_TRACES_EXPORTER") ?? "").lowercased().split(separator: ",").map { $0.trimmingWhitespace }
+        let exporters = (value("OTEL_TRACES_EXPORTER") ?? "").lowercased().split(separator: ",").map {
+            $0.trimmingWhitespace
+        }
         for exporter in exporters where !["otlp", "none", ""].contains(exporter) {
             problems.append(
                 AutoTraceError(
@@ -198,7 +200,10 @@ public struct AutoTraceConfiguration: Sendable {
                 overheadBudget = clamped
             } else {
                 problems.append(
-                    AutoTraceError(.invalidConfiguration, "AUTOTRACE_OVERHEAD_BUDGET=\(text) must be a share of CPU such as 1% or 0.01; no governor")
+                    AutoTraceError(
+                        .invalidConfiguration,
+                        "AUTOTRACE_OVERHEAD_BUDGET=\(text) must be a share of CPU such as 1% or 0.01; no governor"
+                    )
                 )
             }
         }
@@ -217,7 +222,11 @@ public struct AutoTraceConfiguration: Sendable {
                     )
                 } else if let range = Self.ranges["AUTOTRACE_SLOW_MS"] {
                     settings.slowMillis = Self.clampedInteger(
-                        name: "AUTOTRACE_SLOW_MS", text: text, range: range, default: 0, problems: &problems
+                        name: "AUTOTRACE_SLOW_MS",
+                        text: text,
+                        range: range,
+                        default: 0,
+                        problems: &problems
                     )
                 }
             }
@@ -233,7 +242,10 @@ public struct AutoTraceConfiguration: Sendable {
             case "false", "0", "off", "no": http.recordsQueryValues = false
             default:
                 problems.append(
-                    AutoTraceError(.invalidConfiguration, "AUTOTRACE_HTTP_QUERY_VALUES=\(text) must be true or false; query values stay redacted")
+                    AutoTraceError(
+                        .invalidConfiguration,
+                        "AUTOTRACE_HTTP_QUERY_VALUES=\(text) must be true or false; query values stay redacted"
+                    )
                 )
             }
         }
@@ -320,14 +332,20 @@ public struct AutoTraceConfiguration: Sendable {
         guard let number = Double(text) else { return text }
         guard number.isFinite else {
             problems.append(
-                AutoTraceError(.invalidConfiguration, "OTEL_TRACES_SAMPLER_ARG=\(text) is not a ratio in 0...1; using 1.0")
+                AutoTraceError(
+                    .invalidConfiguration,
+                    "OTEL_TRACES_SAMPLER_ARG=\(text) is not a ratio in 0...1; using 1.0"
+                )
             )
             return "1.0"
         }
         let clamped = min(max(number, 0), 1)
         if clamped != number {
             problems.append(
-                AutoTraceError(.invalidConfiguration, "OTEL_TRACES_SAMPLER_ARG=\(text) is outside 0...1; using \(clamped)")
+                AutoTraceError(
+                    .invalidConfiguration,
+                    "OTEL_TRACES_SAMPLER_ARG=\(text) is outside 0...1; using \(clamped)"
+                )
             )
         }
         return String(clamped)
@@ -391,9 +409,14 @@ public struct AutoTraceConfiguration: Sendable {
                 guard let close = utf8[start...].firstIndex(of: UInt8(ascii: "]")) else { return nil }
                 let rest = utf8.index(after: close)
                 let hasPort = rest < utf8.endIndex && utf8[rest] == UInt8(ascii: ":")
-                return (text(utf8.index(after: start)..<close), hasPort ? Int(text(utf8.index(after: rest)..<utf8.endIndex)) : nil)
+                return (
+                    text(utf8.index(after: start)..<close),
+                    hasPort ? Int(text(utf8.index(after: rest)..<utf8.endIndex)) : nil
+                )
             }
-            guard let colon = utf8[start...].lastIndex(of: UInt8(ascii: ":")) else { return (text(start..<utf8.endIndex), nil) }
+            guard let colon = utf8[start...].lastIndex(of: UInt8(ascii: ":")) else {
+                return (text(start..<utf8.endIndex), nil)
+            }
             return (text(start..<colon), Int(text(utf8.index(after: colon)..<utf8.endIndex)))
         }
     }
@@ -439,7 +462,10 @@ public struct AutoTraceConfiguration: Sendable {
             }
             guard isToken else {
                 problems.append(
-                    AutoTraceError(.invalidConfiguration, "\(variable): member \(index + 1) has an invalid header name; skipped")
+                    AutoTraceError(
+                        .invalidConfiguration,
+                        "\(variable): member \(index + 1) has an invalid header name; skipped"
+                    )
                 )
                 continue
             }

@@ -31,7 +31,9 @@ enum DatabaseEndpoints {
         guard case .string(let system)? = attributes.get("db.system.name"), attributes.get("server.address") == nil,
             let endpoint = known.withLock({ $0[system] ?? nil })
         else { return }
-        if let namespace = endpoint.namespace, attributes.get("db.namespace") == nil { attributes["db.namespace"] = namespace }
+        if let namespace = endpoint.namespace, attributes.get("db.namespace") == nil {
+            attributes["db.namespace"] = namespace
+        }
         if let address = endpoint.address { attributes["server.address"] = address }
         if let port = endpoint.port { attributes["server.port"] = port }
     }

@@ -14,7 +14,9 @@ enum FluentConventions {
         var operation: String?
         if case .string(let action)? = attributes.get("fluent.query.operation") { operation = sqlOperation(action) }
         if case .string(let space)? = attributes.get("fluent.query.namespace") { attributes["db.namespace"] = space }
-        for key in ["fluent.query.collection", "fluent.query.operation", "fluent.query.namespace", "fluent.query.summary"] {
+        for key in [
+            "fluent.query.collection", "fluent.query.operation", "fluent.query.namespace", "fluent.query.summary",
+        ] {
             attributes[key] = nil
         }
         if let collection { attributes["db.collection.name"] = collection }

@@ -8,7 +8,8 @@ import Tracing
 /// headers to send with it. While nothing listens there is no span, but a current context (a dormant service
 /// continuing its caller's trace) is still sent on; with neither, nil: the request goes out as written. `operation`
 /// names the span when the call has a name of its own (an OpenAPI operationId); by default the method does.
-public func __autotraceStartClientSpan(method: String, url: String, operation: String? = nil) -> __AutoTraceClientSpan? {
+public func __autotraceStartClientSpan(method: String, url: String, operation: String? = nil) -> __AutoTraceClientSpan?
+{
     guard let (started, headers) = startOutgoingSpan(operation ?? method) else { return nil }
     guard let span = started else { return __AutoTraceClientSpan(span: nil, headers: headers) }
     if span.isRecording {
@@ -73,7 +74,9 @@ public struct __AutoTraceClientSpan: Sendable {
 private func serverAddress(_ url: String) -> (String, Int?)? {
     guard let schemeEnd = url.firstRange(of: "://") else { return nil }
     let authority = url[schemeEnd.upperBound...].prefix { !"/?#".contains($0) }
-    guard let (host, port) = AutoTraceConfiguration.HTTPServerSettings.hostAndPort(String(authority)) else { return nil }
+    guard let (host, port) = AutoTraceConfiguration.HTTPServerSettings.hostAndPort(String(authority)) else {
+        return nil
+    }
     let scheme = url[..<schemeEnd.lowerBound].lowercased()
     return (host, port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : nil))
 }

@@ -47,7 +47,14 @@ public struct __AutoTraceHTTPServerRequest: Sendable {
     public var authority: String?
     public var headers: __AutoTraceHTTPHeaders
 
-    public init(method: String, route: String?, path: String, query: String?, authority: String?, headers: __AutoTraceHTTPHeaders) {
+    public init(
+        method: String,
+        route: String?,
+        path: String,
+        query: String?,
+        authority: String?,
+        headers: __AutoTraceHTTPHeaders
+    ) {
         self.method = method
         self.route = route
         self.path = path
@@ -95,7 +102,9 @@ public func __autotraceHasServiceContext() -> Bool { ServiceContext.current != n
 /// Starts the server span of a request, a child of its `traceparent`; nil when the route is excluded or no tracer
 /// wants spans. `operation` names the span when the request has a name of its own (an OpenAPI operationId); by
 /// default the method and route do.
-public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest, operation: String? = nil) -> __AutoTraceServerSpan? {
+public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest, operation: String? = nil)
+    -> __AutoTraceServerSpan?
+{
     let settings = AutoTrace.httpSettings
     if settings.isExcluded(route: request.route ?? request.path) { return nil }
     let name = operation ?? request.route.map { "\(request.method) \($0)" } ?? request.method
@@ -108,14 +117,21 @@ public func __autotraceStartServerSpan(_ request: __AutoTraceHTTPServerRequest, 
             attributes.set("http.request.method", value: .string(request.method))
             attributes.set("url.path", value: .string(request.path))
             if let query = request.query {
-                attributes.set("url.query", value: .string(settings.recordsQueryValues ? query : HTTPEndpoint.maskedQuery(query)))
+                attributes.set(
+                    "url.query",
+                    value: .string(settings.recordsQueryValues ? query : HTTPEndpoint.maskedQuery(query))
+                )
             }
             if let route = request.route { attributes.set("http.route", value: .string(route)) }
-            if let authority = request.authority, let (host, port) = AutoTraceConfiguration.HTTPServerSettings.hostAndPort(authority) {
+            if let authority = request.authority,
+                let (host, port) = AutoTraceConfiguration.HTTPServerSettings.hostAndPort(authority)
+            {
                 attributes.set("server.address", value: .string(host))
                 if let port { attributes.set("server.port", value: .int64(Int64(port))) }
             }
-            if let userAgent = request.headers.userAgent { attributes.set("user_agent.original", value: .string(userAgent)) }
+            if let userAgent = request.headers.userAgent {
+                attributes.set("user_agent.original", value: .string(userAgent))
+            }
         }
     }
     return __AutoTraceServerSpan(span: span, method: request.method, route: request.route)
@@ -166,7 +182,10 @@ public struct __AutoTraceServerSpan: Sendable {
             span.updateAttributes { attributes in
                 attributes.set("http.response.status_code", value: .int64(Int64(statusCode)))
                 if failed {
-                    attributes.set("error.type", value: .string(error.map { String(reflecting: type(of: $0)) } ?? String(statusCode)))
+                    attributes.set(
+                        "error.type",
+                        value: .string(error.map { String(reflecting: type(of: $0)) } ?? String(statusCode))
+                    )
                 }
             }
             if failed, let error { span.recordError(error) }

@@ -6,7 +6,9 @@ import Tracing
 
 /// Starts an integration's span with autotrace's tracer, or the application's when it bootstrapped its own, as a
 /// child of the current context (of the caller in `headers`, for a server span); nil when neither tracer is there.
-func startIntegrationSpan(_ name: String, kind: SpanKind, extractingFrom headers: __AutoTraceHTTPHeaders? = nil) -> (any Span)? {
+func startIntegrationSpan(_ name: String, kind: SpanKind, extractingFrom headers: __AutoTraceHTTPHeaders? = nil) -> (
+    any Span
+)? {
     var context = ServiceContext.current ?? .topLevel
     if let tracer = AutoTrace.tracer {
         if let headers { tracer.extract(headers, into: &context, using: HeadersExtractor()) }

@@ -27,12 +27,16 @@ public enum __AutoTraceLogging {
 
     /// What swift-log does when nobody bootstraps it (`StreamLogHandler` on standard error), with trace correlation.
     public static func bootstrapDefault() {
-        LoggingSystem.bootstrap { label in TraceCorrelatingLogHandler(wrapping: StreamLogHandler.standardError(label: label)) }
+        LoggingSystem.bootstrap { label in
+            TraceCorrelatingLogHandler(wrapping: StreamLogHandler.standardError(label: label))
+        }
     }
 
     /// `factory` with each handler it makes wrapped, for frameworks' own bootstrap functions (Vapor's).
     @preconcurrency
-    public static func correlating(_ factory: @escaping @Sendable (String) -> any LogHandler) -> @Sendable (String) -> any LogHandler {
+    public static func correlating(_ factory: @escaping @Sendable (String) -> any LogHandler)
+        -> @Sendable (String) -> any LogHandler
+    {
         { label in TraceCorrelatingLogHandler(wrapping: factory(label)) }
     }
 }

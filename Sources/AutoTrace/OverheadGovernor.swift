@@ -2,9 +2,9 @@ import CAutoTraceSupport
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Keeps the instrumentation's CPU cost inside a budget (`AUTOTRACE_OVERHEAD_BUDGET`, a fraction of the process's
@@ -30,7 +30,10 @@ public final class OverheadGovernor: Sendable {
         _ = startThread(name: "autotrace-governor") { [weak self, budget] in
             var loop = Loop(controller: OverheadController(budget: budget))
             while true {
-                var pause = timespec(tv_sec: Int(intervalNanos / 1_000_000_000), tv_nsec: Int(intervalNanos % 1_000_000_000))
+                var pause = timespec(
+                    tv_sec: Int(intervalNanos / 1_000_000_000),
+                    tv_nsec: Int(intervalNanos % 1_000_000_000)
+                )
                 var remaining = timespec()
                 while nanosleep(&pause, &remaining) != 0 && errno == EINTR { pause = remaining }
                 // The thread ends with its tracer.

@@ -18,7 +18,8 @@ import Tracing
         attributes.forEach { key, attribute in
             appendString(key, lengthBytes: 2, to: &bytes)
             switch attribute {
-            case .int32(let number): append(.integer, to: &bytes); appendInteger(UInt64(bitPattern: Int64(number)), 8, &bytes)
+            case .int32(let number):
+                append(.integer, to: &bytes); appendInteger(UInt64(bitPattern: Int64(number)), 8, &bytes)
             case .int64(let number): append(.integer, to: &bytes); appendInteger(UInt64(bitPattern: number), 8, &bytes)
             case .double(let number): append(.double, to: &bytes); appendInteger(number.bitPattern, 8, &bytes)
             case .bool(let flag): append(.bool, to: &bytes); bytes.append(flag ? 1 : 0)
@@ -27,16 +28,22 @@ import Tracing
                 append(.string, to: &bytes)
                 appendString(value.description, lengthBytes: 4, to: &bytes)
             case .int32Array(let numbers):
-                appendArray(.integerArray, numbers.map { UInt64(bitPattern: Int64($0)) }, to: &bytes) { appendInteger($0, 8, &$1) }
+                appendArray(.integerArray, numbers.map { UInt64(bitPattern: Int64($0)) }, to: &bytes) {
+                    appendInteger($0, 8, &$1)
+                }
             case .int64Array(let numbers):
-                appendArray(.integerArray, numbers.map { UInt64(bitPattern: $0) }, to: &bytes) { appendInteger($0, 8, &$1) }
+                appendArray(.integerArray, numbers.map { UInt64(bitPattern: $0) }, to: &bytes) {
+                    appendInteger($0, 8, &$1)
+                }
             case .doubleArray(let numbers):
                 appendArray(.doubleArray, numbers, to: &bytes) { appendInteger($0.bitPattern, 8, &$1) }
             case .boolArray(let flags): appendArray(.boolArray, flags, to: &bytes) { $1.append($0 ? 1 : 0) }
             case .stringArray(let texts):
                 appendArray(.stringArray, texts, to: &bytes) { appendString($0, lengthBytes: 4, to: &$1) }
             case .stringConvertibleArray(let values):
-                appendArray(.stringArray, values.map(\.description), to: &bytes) { appendString($0, lengthBytes: 4, to: &$1) }
+                appendArray(.stringArray, values.map(\.description), to: &bytes) {
+                    appendString($0, lengthBytes: 4, to: &$1)
+                }
             default:
                 append(.string, to: &bytes)
                 appendString("\(attribute)", lengthBytes: 4, to: &bytes)
@@ -52,7 +59,8 @@ import Tracing
         var attributes = SpanAttributes()
         attributes.reserveCapacity(8)
         while reader.remaining > 0 {
-            guard let key = reader.string(lengthBytes: 2), let type = reader.integer(1).flatMap({ ValueType(rawValue: UInt8($0)) }),
+            guard let key = reader.string(lengthBytes: 2),
+                let type = reader.integer(1).flatMap({ ValueType(rawValue: UInt8($0)) }),
                 let value = reader.value(of: type)
             else { break }
             attributes.set(key, value: value)
@@ -64,7 +72,9 @@ import Tracing
 
     // Both write whole runs of bytes (a copy), not byte by byte: this is on every span `autotrace attach` sees.
     private static func appendInteger(_ value: UInt64, _ width: Int, _ bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<width])) }
+        withUnsafeBytes(of: value.littleEndian) {
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<width]))
+        }
     }
 
     private static func appendString(_ text: String, lengthBytes: Int, to bytes: inout [UInt8]) {
@@ -79,7 +89,10 @@ import Tracing
     }
 
     private static func appendArray<Element>(
-        _ type: ValueType, _ elements: [Element], to bytes: inout [UInt8], _ appendElement: (Element, inout [UInt8]) -> Void
+        _ type: ValueType,
+        _ elements: [Element],
+        to bytes: inout [UInt8],
+        _ appendElement: (Element, inout [UInt8]) -> Void
     ) {
         append(type, to: &bytes)
         appendInteger(UInt64(elements.count), 4, &bytes)

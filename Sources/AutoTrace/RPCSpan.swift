@@ -44,7 +44,12 @@ public struct __AutoTraceRPCSpan: Sendable {
 /// description of the caller (`ipv4:127.0.0.1:5000`). While nothing listens, the call still continues its caller's
 /// trace; nil when there is neither a span nor a caller to continue.
 public func __autotraceStartRPCServerSpan(
-    system: String, service: String, method: String, peer: String, traceparent: String?, tracestate: String?
+    system: String,
+    service: String,
+    method: String,
+    peer: String,
+    traceparent: String?,
+    tracestate: String?
 ) -> __AutoTraceRPCSpan? {
     var headers = __AutoTraceHTTPHeaders()
     headers.traceparent = traceparent
@@ -68,7 +73,9 @@ public func __autotraceStartRPCServerSpan(
 
 /// Starts the client span of an outgoing call, a child of the current context, with the metadata to send. While
 /// nothing listens, a current context is still sent on; with neither, nil: the call goes out as written.
-public func __autotraceStartRPCClientSpan(system: String, service: String, method: String, peer: String) -> __AutoTraceRPCSpan? {
+public func __autotraceStartRPCClientSpan(system: String, service: String, method: String, peer: String)
+    -> __AutoTraceRPCSpan?
+{
     guard let (span, headers) = startOutgoingSpan("\(service)/\(method)") else { return nil }
     if let span, span.isRecording {
         span.updateAttributes { attributes in

@@ -64,14 +64,16 @@ enum W3CTraceContext {
         let value = member[member.index(after: equals)...]
         guard (1...256).contains(key.utf8.count), (1...256).contains(value.utf8.count) else { return false }
         let keyOK = key.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "*")
                 || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "@")
         }
         // Printable ASCII except ',' and '='; no trailing space.
-        let valueOK = value.utf8.allSatisfy { byte in
-            byte >= 0x20 && byte <= 0x7e && byte != UInt8(ascii: ",") && byte != UInt8(ascii: "=")
-        } && value.utf8.last != 0x20
+        let valueOK =
+            value.utf8.allSatisfy { byte in
+                byte >= 0x20 && byte <= 0x7e && byte != UInt8(ascii: ",") && byte != UInt8(ascii: "=")
+            } && value.utf8.last != 0x20
         return keyOK && valueOK
     }
 }

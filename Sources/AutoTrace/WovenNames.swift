@@ -59,7 +59,12 @@ public func __autotraceWithSpan<T: ~Copyable, E: Error>(
     _ body: () async throws(E) -> T
 ) async throws(E) -> T {
     if _fastPath(autotrace_listening() == 0) { return try await body() }
-    return try await AutoTrace._withSpanListening(site(), __autotraceSpanAttributes(attributes()), isolation: isolation, body)
+    return try await AutoTrace._withSpanListening(
+        site(),
+        __autotraceSpanAttributes(attributes()),
+        isolation: isolation,
+        body
+    )
 }
 
 /// A woven synchronous site whose function returns `sending T`: the caller may send the result elsewhere, so the
@@ -83,7 +88,12 @@ public func __autotraceWithSpanSending<T: ~Copyable, E: Error>(
     _ body: () async throws(E) -> sending T
 ) async throws(E) -> sending T {
     if _fastPath(autotrace_listening() == 0) { return try await body() }
-    return try await AutoTrace._withSpanListeningSending(site(), __autotraceSpanAttributes(attributes()), isolation: isolation, body)
+    return try await AutoTrace._withSpanListeningSending(
+        site(),
+        __autotraceSpanAttributes(attributes()),
+        isolation: isolation,
+        body
+    )
 }
 
 // Woven code names no member of Tracing (`.internal`, `.string(...)`, SpanAttributes' literals): a module built with
@@ -92,8 +102,24 @@ public func __autotraceWithSpanSending<T: ~Copyable, E: Error>(
 
 extension CallSite {
     /// A site of a generated site table; `otlpKind` is 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
-    public convenience init(id: UInt32, name: String, otlpKind: UInt8, module: String, function: String, file: String, line: UInt32) {
-        self.init(id: id, name: name, kind: SpanKind(otlpValue: UInt64(otlpKind)), module: module, function: function, file: file, line: line)
+    public convenience init(
+        id: UInt32,
+        name: String,
+        otlpKind: UInt8,
+        module: String,
+        function: String,
+        file: String,
+        line: UInt32
+    ) {
+        self.init(
+            id: id,
+            name: name,
+            kind: SpanKind(otlpValue: UInt64(otlpKind)),
+            module: module,
+            function: function,
+            file: file,
+            line: line
+        )
     }
 }
 

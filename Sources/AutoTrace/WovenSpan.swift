@@ -31,7 +31,8 @@ public enum AutoTrace {
         let bits = UInt(bitPattern: Unmanaged.passRetained(tracer).toOpaque())
         installedTracerBits.store(bits, ordering: .releasing)
         autotrace_set_in_process_listeners(
-            (tracer.processors.isEmpty ? 0 : Listener.processors) | (tracer.flightRecorder == nil ? 0 : Listener.flightRecorder)
+            (tracer.processors.isEmpty ? 0 : Listener.processors)
+                | (tracer.flightRecorder == nil ? 0 : Listener.flightRecorder)
         )
     }
 

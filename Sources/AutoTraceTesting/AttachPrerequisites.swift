@@ -9,7 +9,8 @@ public enum AttachPrerequisites {
     /// Why bpftrace cannot be tested here, or nil when it can.
     public static let bpftraceProblem: String? =
         rootProblem
-        ?? (FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace") ? nil : "bpftrace is not installed: apt-get install bpftrace")
+        ?? (FileManager.default.isExecutableFile(atPath: "/usr/bin/bpftrace")
+            ? nil : "bpftrace is not installed: apt-get install bpftrace")
 
     private static let rootProblem: String? =
         getuid() == 0 ? nil : "attaching probes needs root (CI runs as root); run the tests with sudo to include it"

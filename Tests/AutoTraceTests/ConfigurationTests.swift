@@ -32,7 +32,11 @@ import Testing
         }
         let bad = AutoTraceConfiguration(environment: ["AUTOTRACE_HTTP_QUERY_VALUES": "sometimes"])
         #expect(!bad.http.recordsQueryValues)
-        #expect(bad.problems.map(\.message) == ["AUTOTRACE_HTTP_QUERY_VALUES=sometimes must be true or false; query values stay redacted"])
+        #expect(
+            bad.problems.map(\.message) == [
+                "AUTOTRACE_HTTP_QUERY_VALUES=sometimes must be true or false; query values stay redacted"
+            ]
+        )
     }
 
     @Test func serverAuthorities() {
@@ -56,7 +60,9 @@ import Testing
         #expect(specific.otlpEndpoint == HTTPEndpoint(host: "::1", port: 9999, path: "/custom"))
         let byExporter = AutoTraceConfiguration(environment: ["OTEL_TRACES_EXPORTER": "otlp"])
         #expect(byExporter.otlpEndpoint?.description == "http://localhost:4318/v1/traces")
-        let none = AutoTraceConfiguration(environment: ["OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:1"])
+        let none = AutoTraceConfiguration(environment: [
+            "OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:1",
+        ])
         #expect(none.otlpEndpoint == nil)
     }
 
@@ -102,7 +108,11 @@ import Testing
         ])
         let messages = configuration.problems.map(\.message)
         #expect(configuration.otlpEndpoint == nil)
-        #expect(messages.contains { $0.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && $0.contains("local OpenTelemetry Collector") })
+        #expect(
+            messages.contains {
+                $0.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && $0.contains("local OpenTelemetry Collector")
+            }
+        )
         #expect(messages.contains { $0.contains("OTEL_EXPORTER_OTLP_PROTOCOL=grpc") && $0.contains("http/protobuf") })
         #expect(messages.contains { $0.contains("OTEL_BSP_MAX_QUEUE_SIZE=lots") })
         #expect(messages.contains { $0.contains("OTEL_TRACES_SAMPLER=sometimes") })
@@ -116,7 +126,8 @@ import Testing
 
     @Test func malformedHeaderMembersAreReportedWithoutTheirText() {
         let configuration = AutoTraceConfiguration(environment: [
-            "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=blue,Authorization: Bearer abc123,=hidden-secret,x-evil=a%0D%0AInjected: 1",
+            "OTEL_EXPORTER_OTLP_HEADERS":
+                "x-tenant=blue,Authorization: Bearer abc123,=hidden-secret,x-evil=a%0D%0AInjected: 1"
         ])
         let messages = configuration.problems.map(\.message)
         #expect(configuration.otlpHeaders.map { "\($0.0)=\($0.1)" } == ["x-tenant=blue"])
@@ -143,17 +154,27 @@ import Testing
             #expect(!messages.contains { $0.contains(secret) }, "a problem message shows \(secret): \(messages)")
         }
         let writer = OTLPHTTPWriter(
-            endpoint: endpoint, encoding: .httpProtobuf, gzip: false, headers: [],
-            resource: configuration.resource, requestTimeoutMillis: 1000
+            endpoint: endpoint,
+            encoding: .httpProtobuf,
+            gzip: false,
+            headers: [],
+            resource: configuration.resource,
+            requestTimeoutMillis: 1000
         )
         #expect(!writer.destination.contains("k3y") && !writer.destination.contains("s3cret"))
 
         // Endpoints that fail to parse are reported without their secrets either.
-        for url in ["http://user:s3cret@collector:port/?api_key=k3y", "ftp://user:s3cret@collector/?api_key=k3y", "user:s3cret@collector?api_key=k3y"] {
+        for url in [
+            "http://user:s3cret@collector:port/?api_key=k3y", "ftp://user:s3cret@collector/?api_key=k3y",
+            "user:s3cret@collector?api_key=k3y",
+        ] {
             let bad = AutoTraceConfiguration(environment: ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": url])
             #expect(bad.otlpEndpoint == nil)
             #expect(!bad.problems.isEmpty)
-            #expect(!bad.problems.contains { $0.message.contains("s3cret") || $0.message.contains("k3y") }, "\(bad.problems)")
+            #expect(
+                !bad.problems.contains { $0.message.contains("s3cret") || $0.message.contains("k3y") },
+                "\(bad.problems)"
+            )
         }
     }
 
@@ -164,8 +185,12 @@ import Testing
         ])
         let endpoint = try #require(configuration.otlpEndpoint)
         let writer = OTLPHTTPWriter(
-            endpoint: endpoint, encoding: .httpProtobuf, gzip: false, headers: [],
-            resource: configuration.resource, requestTimeoutMillis: 2000
+            endpoint: endpoint,
+            encoding: .httpProtobuf,
+            gzip: false,
+            headers: [],
+            resource: configuration.resource,
+            requestTimeoutMillis: 2000
         )
         let outcome = writer.write([AutoTracer().startSpan("query")], timeoutNanos: 5_000_000_000)
         guard case .success = outcome else {
@@ -203,11 +228,15 @@ import Testing
         #expect(configuration.flightRecorder?.slowMillis == 3_600_000)
         let messages = configuration.problems.map(\.message)
         for name in [
-            "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_QUEUE_SIZE",
+            "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_BSP_SCHEDULE_DELAY",
+            "OTEL_BSP_MAX_QUEUE_SIZE",
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_TRACES_SAMPLER_ARG", "AUTOTRACE_OVERHEAD_BUDGET",
             "AUTOTRACE_FLIGHT_MAX_BYTES", "AUTOTRACE_FLIGHT_MAX_AGE", "AUTOTRACE_SLOW_MS",
         ] {
-            #expect(messages.contains { $0.hasPrefix(name) && $0.contains("using") }, "no problem names \(name): \(messages)")
+            #expect(
+                messages.contains { $0.hasPrefix(name) && $0.contains("using") },
+                "no problem names \(name): \(messages)"
+            )
         }
         // The clamped settings start a real exporter and flight recorder without trapping.
         var small = configuration

@@ -92,7 +92,10 @@ import Tracing
         #expect(state.attributes.get("http.request.method") == .string("GET"))
         #expect(state.attributes.get("retry") == .int64(3))
         #expect(state.events.map(\.name) == ["cache miss", "exception"])
-        #expect(state.events.last?.attributes.get("exception.type") == .string("AutoTraceTests.ContextPropagationTests.Failure"))
+        #expect(
+            state.events.last?.attributes.get("exception.type")
+                == .string("AutoTraceTests.ContextPropagationTests.Failure")
+        )
         #expect(state.status?.code == .error)
         #expect(state.links.first?.context.autoTraceSpan?.spanID == linked.spanID)
         #expect(state.endNanos >= failing.startNanos)

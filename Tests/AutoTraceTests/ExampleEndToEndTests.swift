@@ -24,7 +24,11 @@ import Testing
         #expect(output.contains("spans exported: 30, dropped: 0"), "example printed: \(output)")
         #expect(receiver.acceptedSpanCount == 15)
         let spans = try receiver.requests.flatMap { try $0.decodedProtobuf().resourceSpans }
-        #expect(spans.allSatisfy { $0.resource.attributes.contains { $0.key == "service.name" && $0.value.stringValue == "example-e2e" } })
+        #expect(
+            spans.allSatisfy {
+                $0.resource.attributes.contains { $0.key == "service.name" && $0.value.stringValue == "example-e2e" }
+            }
+        )
         let all = spans.flatMap { $0.scopeSpans.flatMap(\.spans) }
         let servers = all.filter { $0.kind == .server }
         #expect(servers.count == 4)
@@ -45,13 +49,24 @@ import Testing
 
 extension ExampleEndToEndTests {
     @Test func autotraceStepsAsideForAnApplicationTracer() throws {
-        let process = try Command.start(Command.example, ["--requests", "2", "--app-tracer", "--quiet"], mergeStandardError: true)
+        let process = try Command.start(
+            Command.example,
+            ["--requests", "2", "--app-tracer", "--quiet"],
+            mergeStandardError: true
+        )
         let output = Command.output(of: process)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        #expect(output.contains("the application bootstrapped its own tracer (InMemoryTracer); woven spans will use it"))
+        #expect(
+            output.contains("the application bootstrapped its own tracer (InMemoryTracer); woven spans will use it")
+        )
         // 2 requests: 2 server + 2 backend + 2 loadGreeting + 2 render spans, all in the application's tracer.
-        #expect(output.contains("the application tracer recorded 8 spans: GET /backend, GET /hello/{name}, loadGreeting, render"), "\(output)")
+        #expect(
+            output.contains(
+                "the application tracer recorded 8 spans: GET /backend, GET /hello/{name}, loadGreeting, render"
+            ),
+            "\(output)"
+        )
         #expect(output.contains("spans exported: 0, dropped: 0"))
     }
 }

@@ -10,7 +10,9 @@ import Tracing
 @Suite struct ExporterTests {
     let resource = ExportResource(attributes: [("service.name", "exporter-tests"), ("deployment.environment", "test")])
 
-    func settings(batch: Int = 10, queue: Int = 100, delayMillis: Int = 60_000, timeoutMillis: Int = 5_000) -> BatchSettings {
+    func settings(batch: Int = 10, queue: Int = 100, delayMillis: Int = 60_000, timeoutMillis: Int = 5_000)
+        -> BatchSettings
+    {
         var settings = BatchSettings()
         settings.maxExportBatchSize = batch
         settings.maxQueueSize = queue
@@ -38,7 +40,9 @@ import Tracing
         return (AutoTracer(processors: [processor]), processor)
     }
 
-    func attributes(_ keyValues: [Opentelemetry_Proto_Common_V1_KeyValue]) -> [String: Opentelemetry_Proto_Common_V1_AnyValue] {
+    func attributes(_ keyValues: [Opentelemetry_Proto_Common_V1_KeyValue]) -> [String:
+        Opentelemetry_Proto_Common_V1_AnyValue]
+    {
         Dictionary(keyValues.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -79,7 +83,11 @@ import Tracing
         #expect(processor.statistics == ExportStatistics(exported: 24, failedAttempts: 0))
 
         let requests = try receiver.requests.map { try $0.decodedProtobuf() }
-        #expect(receiver.requests.allSatisfy { $0.path == "/v1/traces" && $0.headers["content-type"] == "application/x-protobuf" })
+        #expect(
+            receiver.requests.allSatisfy {
+                $0.path == "/v1/traces" && $0.headers["content-type"] == "application/x-protobuf"
+            }
+        )
         let resourceSpans = try #require(requests.first?.resourceSpans.first)
         let resourceAttributes = attributes(resourceSpans.resource.attributes)
         #expect(resourceAttributes["service.name"]?.stringValue == "exporter-tests")
@@ -114,7 +122,10 @@ import Tracing
                 #expect(child.status.code == .error)
                 #expect(child.status.message == "disk on fire")
                 #expect(child.events.map(\.name) == ["exception"])
-                #expect(attributes(child.events[0].attributes)["exception.message"]?.stringValue == "autotrace: disk on fire")
+                #expect(
+                    attributes(child.events[0].attributes)["exception.message"]?.stringValue
+                        == "autotrace: disk on fire"
+                )
             }
         }
         processor.shutdown(timeoutNanos: 1_000_000_000)
@@ -226,7 +237,9 @@ import Tracing
         processor.shutdown(timeoutNanos: 1_000_000_000)
     }
 
-    @Test(.enabled(if: PythonOTLP.isAvailable, "needs python3 with opentelemetry-proto (pip install opentelemetry-proto)"))
+    @Test(
+        .enabled(if: PythonOTLP.isAvailable, "needs python3 with opentelemetry-proto (pip install opentelemetry-proto)")
+    )
     func protobufDecodesWithTheOfficialOpenTelemetryBindings() throws {
         let receiver = try OTLPTestReceiver()
         let (tracer, processor) = try exporter(to: receiver.baseURL, gzip: true, settings: settings())
@@ -239,8 +252,14 @@ import Tracing
         processor.shutdown(timeoutNanos: 5_000_000_000)
         let body = try #require(receiver.requests.first?.body)
         let decoded = try PythonOTLP.decode(body)
-        #expect(decoded.contains("root|SPAN_KIND_SERVER|\(root.traceID)|\(root.spanID)||STATUS_CODE_UNSET|http.route=/users/:id"))
-        #expect(decoded.contains("child|SPAN_KIND_CLIENT|\(root.traceID)|\(child.spanID)|\(root.spanID)|STATUS_CODE_ERROR|"))
+        #expect(
+            decoded.contains(
+                "root|SPAN_KIND_SERVER|\(root.traceID)|\(root.spanID)||STATUS_CODE_UNSET|http.route=/users/:id"
+            )
+        )
+        #expect(
+            decoded.contains("child|SPAN_KIND_CLIENT|\(root.traceID)|\(child.spanID)|\(root.spanID)|STATUS_CODE_ERROR|")
+        )
         #expect(decoded.contains("resource service.name=exporter-tests"))
     }
 
@@ -299,7 +318,8 @@ enum PythonOTLP {
                         trace_pb2.Status.StatusCode.Name(span.status.code), attributes]))
         """
 
-    static let isAvailable: Bool = (try? run(["-c", "import opentelemetry.proto.collector.trace.v1.trace_service_pb2"])) != nil
+    static let isAvailable: Bool =
+        (try? run(["-c", "import opentelemetry.proto.collector.trace.v1.trace_service_pb2"])) != nil
 
     static func decode(_ body: [UInt8]) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(UUID()).bin")

@@ -28,7 +28,12 @@ import Tracing
         #expect(recorder.capacity > 100)
         let total = recorder.capacity * 3 + 7
         for index in 0..<total {
-            let span = tracer.startSpan("span \(index)", context: .topLevel, ofKind: .internal, at: Instant(nanosecondsSinceEpoch: UInt64(index + 1)))
+            let span = tracer.startSpan(
+                "span \(index)",
+                context: .topLevel,
+                ofKind: .internal,
+                at: Instant(nanosecondsSinceEpoch: UInt64(index + 1))
+            )
             span.end(at: Instant(nanosecondsSinceEpoch: UInt64(index + 2)))
         }
         let spans = recorder.snapshot()
@@ -56,7 +61,11 @@ import Tracing
                 group.addTask {
                     for index in 0..<perWriter {
                         let start = UInt64(writer * 10_000_000 + index)
-                        let span = tracer.startSpan("w\(writer)-\(index)", context: .topLevel, at: Instant(nanosecondsSinceEpoch: start))
+                        let span = tracer.startSpan(
+                            "w\(writer)-\(index)",
+                            context: .topLevel,
+                            at: Instant(nanosecondsSinceEpoch: start)
+                        )
                         span.end(at: Instant(nanosecondsSinceEpoch: start * 2))
                     }
                     return 0
@@ -93,7 +102,11 @@ import Tracing
 
     @Test func aSlowOrFailedUnsampledTraceIsExportedWhole() throws {
         let collector = InMemorySpanCollector()
-        let tracer = AutoTracer(sampler: .alwaysOff, processors: [collector], flightRecorder: Self.settings(maxBytes: 1 << 20, slowMillis: 50))
+        let tracer = AutoTracer(
+            sampler: .alwaysOff,
+            processors: [collector],
+            flightRecorder: Self.settings(maxBytes: 1 << 20, slowMillis: 50)
+        )
 
         func trace(rootName: String, sleepMillis: UInt32, fails: Bool) -> TraceID {
             let root = tracer.startSpan(rootName, context: .topLevel, ofKind: .server)
@@ -122,7 +135,9 @@ import Tracing
             #expect(spans.first { $0.operationName == "grandchild" }?.parentSpanID == child.spanID)
             #expect(!root.isSampled, "exported although head sampling dropped it")
         }
-        #expect(collector.spans(inTrace: failed).first { $0.operationName == "failed" }?.snapshot().status?.code == .error)
+        #expect(
+            collector.spans(inTrace: failed).first { $0.operationName == "failed" }?.snapshot().status?.code == .error
+        )
         #expect(collector.spans(inTrace: fine).isEmpty)
         #expect(collector.spans.count == 6)
     }
@@ -137,7 +152,11 @@ import Tracing
         first.end(at: at(50))
         second.end(at: at(60))
         root.end(at: at(100))
-        let bytes = PerfettoTraceEncoder.encode(try #require(tracer.flightRecorder).snapshot(), processName: "tests", pid: 42)
+        let bytes = PerfettoTraceEncoder.encode(
+            try #require(tracer.flightRecorder).snapshot(),
+            processName: "tests",
+            pid: 42
+        )
 
         let document = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         #expect(document["displayTimeUnit"] as? String == "ms")
@@ -157,7 +176,9 @@ import Tracing
         // Slices on one track nest: each starts after the previous ended or ends within the enclosing one.
         for track in Set(slices.compactMap { $0["tid"] as? Int }) {
             var open: [Double] = []
-            for slice in slices.filter({ $0["tid"] as? Int == track }).sorted(by: { ($0["ts"] as! Double) < ($1["ts"] as! Double) }) {
+            for slice in slices.filter({ $0["tid"] as? Int == track }).sorted(by: {
+                ($0["ts"] as! Double) < ($1["ts"] as! Double)
+            }) {
                 let start = slice["ts"] as! Double
                 let end = start + (slice["dur"] as! Double)
                 while let last = open.last, last <= start { open.removeLast() }

@@ -112,7 +112,8 @@ import Testing
         #expect(seconds < 1, "the flush took \(seconds) s")
         #expect(receiver.requestCount == 1)
         #expect(
-            processor.statistics == ExportStatistics(exported: 0, droppedExportFailed: UInt64(Self.spanCount), failedAttempts: 1)
+            processor.statistics
+                == ExportStatistics(exported: 0, droppedExportFailed: UInt64(Self.spanCount), failedAttempts: 1)
         )
         processor.shutdown(timeoutNanos: 5_000_000_000)
     }

@@ -9,7 +9,9 @@ import Tracing
 @Suite struct OverheadGovernorTests {
     /// A load whose instrumentation costs `base` (spans that exist whether sampled or not) plus `perSampled` times
     /// the probability, measured with ±10% noise, as the governor's once-a-second measurement would be.
-    func simulate(budget: Double, base: Double, perSampled: Double, steps: Int = 60) -> (probability: Double, cost: Double) {
+    func simulate(budget: Double, base: Double, perSampled: Double, steps: Int = 60) -> (
+        probability: Double, cost: Double
+    ) {
         var controller = OverheadController(budget: budget)
         var generator = SplitMix(seed: 42)
         var probability = 1.0
@@ -24,7 +26,10 @@ import Tracing
     @Test func convergesToItsBudgetOnASyntheticLoad() {
         // 0.2% for every span, 5% more if all are sampled: a 1% budget allows a probability of 0.16.
         let throttled = simulate(budget: 0.01, base: 0.002, perSampled: 0.05)
-        #expect(abs(throttled.cost - 0.01) / 0.01 < 0.15, "cost \(throttled.cost) at probability \(throttled.probability)")
+        #expect(
+            abs(throttled.cost - 0.01) / 0.01 < 0.15,
+            "cost \(throttled.cost) at probability \(throttled.probability)"
+        )
         #expect(abs(throttled.probability - 0.16) < 0.04)
         // A budget the load never reaches leaves sampling alone.
         #expect(simulate(budget: 0.2, base: 0.002, perSampled: 0.05).probability == 1)
@@ -53,7 +58,10 @@ import Tracing
         // Not necessarily the last one: the governor lowers the probability between batches, so under load the
         // final spans may have started just before it did.
         let throttled = try #require(spans.last { $0.samplingProbability! < 1 })
-        let encoded = String(decoding: OTLPJSONEncoder.encode([throttled], resource: ExportResource(attributes: [])), as: UTF8.self)
+        let encoded = String(
+            decoding: OTLPJSONEncoder.encode([throttled], resource: ExportResource(attributes: [])),
+            as: UTF8.self
+        )
         #expect(encoded.contains("\"autotrace.sampling.probability\""))
     }
 
@@ -62,7 +70,11 @@ import Tracing
         #expect(AutoTraceConfiguration(environment: ["AUTOTRACE_OVERHEAD_BUDGET": "0.05"]).overheadBudget == 0.05)
         let bad = AutoTraceConfiguration(environment: ["AUTOTRACE_OVERHEAD_BUDGET": "lots"])
         #expect(bad.overheadBudget == nil)
-        #expect(bad.problems.map(\.message) == ["AUTOTRACE_OVERHEAD_BUDGET=lots must be a share of CPU such as 1% or 0.01; no governor"])
+        #expect(
+            bad.problems.map(\.message) == [
+                "AUTOTRACE_OVERHEAD_BUDGET=lots must be a share of CPU such as 1% or 0.01; no governor"
+            ]
+        )
     }
 }
 

@@ -54,7 +54,9 @@ import Tracing
     @Test func damagedBytesNeverTrap() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
-            let bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let bytes = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
             _ = decode(bytes)
         }
         // A count that claims more elements than there are bytes.

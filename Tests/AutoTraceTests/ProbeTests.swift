@@ -16,50 +16,80 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("release-probes-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let probes = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/CAutoTraceProbes").standardized
+        let probes = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../Sources/CAutoTraceProbes"
+        ).standardized
         let object = directory.appendingPathComponent("probes.o").path
         let compiled = try Command.run(
             "/usr/bin/env",
-            ["clang", "-O2", "-ffunction-sections", "-fdata-sections", "-I", probes.appendingPathComponent("include").path, "-c",
-             probes.appendingPathComponent("probes.c").path, "-o", object],
+            [
+                "clang", "-O2", "-ffunction-sections", "-fdata-sections", "-I",
+                probes.appendingPathComponent("include").path, "-c",
+                probes.appendingPathComponent("probes.c").path, "-o", object,
+            ],
             mergeStandardError: true
         )
         try #require(compiled.status == 0, "\(compiled.output)")
         let main = directory.appendingPathComponent("main.swift")
         try """
-            @_silgen_name("autotrace_probe_span_start")
-            func spanStart(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64)
-            @_silgen_name("autotrace_probe_span_end")
-            func spanEnd(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UnsafePointer<CChar>?)
-            @_silgen_name("autotrace_probe_span")
-            func span(
-                _ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64, _ g: UInt64,
-                _ h: UnsafePointer<CChar>?, _ i: UnsafePointer<UInt8>?, _ j: UInt64
-            )
-            @_silgen_name("autotrace_probe_ring")
-            func ring(_ a: UInt64)
-            if CommandLine.arguments.count > 1 {
-                spanStart(1, 2, 3, 4, 5, 6); spanEnd(1, 2, 3, 4, 5, nil); span(1, 2, 3, 4, 5, 6, 7, nil, nil, 0); ring(1)
-            }
-            """.write(to: main, atomically: true, encoding: .utf8)
+        @_silgen_name("autotrace_probe_span_start")
+        func spanStart(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64)
+        @_silgen_name("autotrace_probe_span_end")
+        func spanEnd(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UnsafePointer<CChar>?)
+        @_silgen_name("autotrace_probe_span")
+        func span(
+            _ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64, _ e: UInt64, _ f: UInt64, _ g: UInt64,
+            _ h: UnsafePointer<CChar>?, _ i: UnsafePointer<UInt8>?, _ j: UInt64
+        )
+        @_silgen_name("autotrace_probe_ring")
+        func ring(_ a: UInt64)
+        if CommandLine.arguments.count > 1 {
+            spanStart(1, 2, 3, 4, 5, 6); spanEnd(1, 2, 3, 4, 5, nil); span(1, 2, 3, 4, 5, 6, 7, nil, nil, 0); ring(1)
+        }
+        """.write(to: main, atomically: true, encoding: .utf8)
         let binary = directory.appendingPathComponent("release").path
         let linked = try Command.run(
-            "/usr/bin/env", ["swiftc", "-O", main.path, object, "-Xlinker", "--gc-sections", "-o", binary], mergeStandardError: true
+            "/usr/bin/env",
+            ["swiftc", "-O", main.path, object, "-Xlinker", "--gc-sections", "-o", binary],
+            mergeStandardError: true
         )
         try #require(linked.status == 0, "\(linked.output)")
 
         try Self.expectProbes(in: binary)
         let names = ["ring", "span", "span_end", "span_start"]
-        let gdb = try Command.run("/usr/bin/env", ["gdb", "-batch", "-ex", "info probes", binary], mergeStandardError: true)
-        let gdbProbes = gdb.output.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.first == "stap" && $0.count > 2 }
+        let gdb = try Command.run(
+            "/usr/bin/env",
+            ["gdb", "-batch", "-ex", "info probes", binary],
+            mergeStandardError: true
+        )
+        let gdbProbes = gdb.output.split(separator: "\n").map { $0.split(separator: " ") }.filter {
+            $0.first == "stap" && $0.count > 2
+        }
         #expect(gdbProbes.map { "\($0[1]):\($0[2])" }.sorted() == names.map { "autotrace:\($0)" }, "\(gdb.output)")
-        let bpftrace = try Command.run("/usr/bin/env", ["bpftrace", "-l", "usdt:\(binary):*"], mergeStandardError: true)
-        #expect(bpftrace.output.split(separator: "\n").sorted() == names.map { "usdt:\(binary):autotrace:\($0)" }, "\(bpftrace.output)")
+        let bpftrace = try Command.run(
+            "/usr/bin/env",
+            ["bpftrace", "-l", "usdt:\(binary):*"],
+            mergeStandardError: true
+        )
+        #expect(
+            bpftrace.output.split(separator: "\n").sorted() == names.map { "usdt:\(binary):autotrace:\($0)" },
+            "\(bpftrace.output)"
+        )
         // perf registers a binary's SDT probes in its build-id cache, under $HOME/.debug.
         let home = ["HOME": directory.path]
-        let cached = try Command.run("/usr/bin/env", ["perf", "buildid-cache", "--add", binary], environment: home, mergeStandardError: true)
+        let cached = try Command.run(
+            "/usr/bin/env",
+            ["perf", "buildid-cache", "--add", binary],
+            environment: home,
+            mergeStandardError: true
+        )
         #expect(cached.status == 0, "\(cached.output)")
-        let listed = try Command.run("/usr/bin/env", ["perf", "list", "sdt_autotrace:*"], environment: home, mergeStandardError: true)
+        let listed = try Command.run(
+            "/usr/bin/env",
+            ["perf", "list", "sdt_autotrace:*"],
+            environment: home,
+            mergeStandardError: true
+        )
         for name in names { #expect(listed.output.contains("sdt_autotrace:\(name)"), "\(listed.output)") }
     }
 
@@ -73,15 +103,29 @@ import Testing
             let probe = try #require(autotrace.first { $0.contains("Name: \(name)\n") }, sourceLocation: sourceLocation)
             let base = try #require(probe.firstMatch(of: /Base: 0x([0-9a-f]+)/)?.1, sourceLocation: sourceLocation)
             #expect(UInt64(base, radix: 16) ?? 0 != 0, "\(name) lost .stapsdt.base", sourceLocation: sourceLocation)
-            let semaphore = try #require(probe.firstMatch(of: /Semaphore: 0x([0-9a-f]+)/)?.1, sourceLocation: sourceLocation)
+            let semaphore = try #require(
+                probe.firstMatch(of: /Semaphore: 0x([0-9a-f]+)/)?.1,
+                sourceLocation: sourceLocation
+            )
             #expect(UInt64(semaphore, radix: 16) ?? 0 != 0, "\(name) has no semaphore", sourceLocation: sourceLocation)
-            let specs = try #require(probe.firstMatch(of: /Arguments: (.*)/)?.1, sourceLocation: sourceLocation).split(separator: " ")
+            let specs = try #require(probe.firstMatch(of: /Arguments: (.*)/)?.1, sourceLocation: sourceLocation).split(
+                separator: " "
+            )
             #expect(specs.count == arguments, sourceLocation: sourceLocation)
-            #expect(specs.allSatisfy { $0.hasPrefix("8@%") }, "every argument is an 8-byte register: \(specs)", sourceLocation: sourceLocation)
+            #expect(
+                specs.allSatisfy { $0.hasPrefix("8@%") },
+                "every argument is an 8-byte register: \(specs)",
+                sourceLocation: sourceLocation
+            )
         }
     }
 
-    @Test(.enabled(if: AttachPrerequisites.bpftraceProblem == nil, Comment(rawValue: AttachPrerequisites.bpftraceProblem ?? "")))
+    @Test(
+        .enabled(
+            if: AttachPrerequisites.bpftraceProblem == nil,
+            Comment(rawValue: AttachPrerequisites.bpftraceProblem ?? "")
+        )
+    )
     func bpftraceSeesEverySpanOfARunningProcess() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("probes-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -94,7 +138,10 @@ import Testing
             usdt:\(Command.example):autotrace:span_start { printf("start %d %lx %lx %lu\\n", arg0 & 0xffffffff, arg3, arg4, arg5); }
             usdt:\(Command.example):autotrace:span_end { printf("end %d %lx %d %s\\n", arg0 & 0xffffffff, arg3, (arg0 >> 40) & 0xff, str(arg5)); }
             """
-        let bpftrace = try Command.start("/usr/bin/env", ["bpftrace", "-p", String(example.processIdentifier), "-e", script])
+        let bpftrace = try Command.start(
+            "/usr/bin/env",
+            ["bpftrace", "-p", String(example.processIdentifier), "-e", script]
+        )
         example.waitUntilExit()
         #expect(example.terminationStatus == 0)
         usleep(300_000)
@@ -124,14 +171,19 @@ import Testing
 enum Command {
     /// The example binary, built next to the test bundle.
     static let example: String = {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("autotrace-example").path
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("autotrace-example")
+            .path
     }()
 
     /// What the release-probe test needs besides Swift: binutils, gdb, bpftrace and perf (scripts/install-test-deps.sh).
     static let releaseToolsProblem: String? = {
-        let missing = ["readelf", "gdb", "bpftrace", "perf"].filter { (try? run("/usr/bin/env", ["which", $0]))?.status != 0 }
-        return missing.isEmpty ? nil : "needs \(missing.joined(separator: ", ")): scripts/install-test-deps.sh installs them"
+        let missing = ["readelf", "gdb", "bpftrace", "perf"].filter {
+            (try? run("/usr/bin/env", ["which", $0]))?.status != 0
+        }
+        return missing.isEmpty
+            ? nil : "needs \(missing.joined(separator: ", ")): scripts/install-test-deps.sh installs them"
     }()
 
     struct Result {
@@ -140,7 +192,10 @@ enum Command {
     }
 
     static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeStandardError: Bool = false
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        mergeStandardError: Bool = false
     ) throws -> Result {
         let process = try start(executable, arguments, environment: environment, mergeStandardError: mergeStandardError)
         let output = output(of: process)

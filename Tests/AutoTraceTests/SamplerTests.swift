@@ -17,7 +17,9 @@ import Tracing
         #expect(try Sampler(name: "traceidratio", argument: nil) == .traceIDRatio(1))
         #expect(try Sampler(name: "parentbased_always_on", argument: nil) == .parentBased(root: .alwaysOn))
         #expect(try Sampler(name: "parentbased_always_off", argument: nil) == .parentBased(root: .alwaysOff))
-        #expect(try Sampler(name: "parentbased_traceidratio", argument: "0.5") == .parentBased(root: .traceIDRatio(0.5)))
+        #expect(
+            try Sampler(name: "parentbased_traceidratio", argument: "0.5") == .parentBased(root: .traceIDRatio(0.5))
+        )
         #expect(throws: AutoTraceError.self) { try Sampler(name: "sometimes", argument: nil) }
         #expect(throws: AutoTraceError.self) { try Sampler(name: "traceidratio", argument: "1.5") }
         #expect(throws: AutoTraceError.self) { try Sampler(name: "traceidratio", argument: "half") }

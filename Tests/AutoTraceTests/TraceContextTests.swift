@@ -129,6 +129,9 @@ struct HeaderInjector: Injector {
             #expect(span != nil)
             #expect(span?.traceState == nil, "tracestate \(state.prefix(30)) should be dropped")
         }
-        #expect(extract(["traceparent": valid, "tracestate": " a=1 , b@vendor=2 "]).autoTraceSpan?.traceState == "a=1 , b@vendor=2")
+        #expect(
+            extract(["traceparent": valid, "tracestate": " a=1 , b@vendor=2 "]).autoTraceSpan?.traceState
+                == "a=1 , b@vendor=2"
+        )
     }
 }

@@ -14,7 +14,15 @@ struct Boom: Error, Equatable {
 
 enum Sites {
     static func site(_ id: UInt32, _ name: String, kind: SpanKind = .internal) -> CallSite {
-        CallSite(id: id, name: name, kind: kind, module: "AutoTraceTests", function: "test()", file: "WovenSpanTests.swift", line: id)
+        CallSite(
+            id: id,
+            name: name,
+            kind: kind,
+            module: "AutoTraceTests",
+            function: "test()",
+            file: "WovenSpanTests.swift",
+            line: id
+        )
     }
 }
 
@@ -76,21 +84,28 @@ actor Counter {
     @Test func serverSpansFollowTheHTTPConventionsAndRedactQueryValues() async throws {
         var headers = __AutoTraceHTTPHeaders()
         for (name, value) in [
-            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), ("authorization", "Bearer secret"),
+            ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+            ("authorization", "Bearer secret"),
             ("cookie", "session=secret"), ("user-agent", "curl/8"),
         ] {
             headers.read(name, value)
         }
         let request = __AutoTraceHTTPServerRequest(
-            method: "GET", route: "/users/{id}", path: "/users/7", query: "token=hunter2&page=2&flag",
-            authority: "127.0.0.1:8080", headers: headers
+            method: "GET",
+            route: "/users/{id}",
+            path: "/users/7",
+            query: "token=hunter2&page=2&flag",
+            authority: "127.0.0.1:8080",
+            headers: headers
         )
         let span = try #require(__autotraceStartServerSpan(request))
         let inside = try await span.run { ServiceContext.current?.autoTraceSpan }
         span.end(statusCode: 200)
         let server = try #require(spans(named: "GET /users/{id}").last)
         #expect(inside === server)
-        #expect(server.kind == .server && server.parentSpanID.description == "b7ad6b7169203331" && server.hasRemoteParent)
+        #expect(
+            server.kind == .server && server.parentSpanID.description == "b7ad6b7169203331" && server.hasRemoteParent
+        )
         #expect(server.traceID.description == "0af7651916cd43dd8448eb211c80319c")
         let attributes = server.attributes
         #expect(attributes["http.request.method"]?.toSpanAttribute() == .string("GET"))
@@ -108,12 +123,22 @@ actor Counter {
         // A 404 is the client's mistake; a 500 (or an error standing for one) is the server's.
         struct Broken: Error {}
         for (status, error, failed) in [(404, nil, false), (500, Broken() as (any Error)?, true)] {
-            let request = __AutoTraceHTTPServerRequest(method: "POST", route: nil, path: "/x", query: nil, authority: nil, headers: .init())
+            let request = __AutoTraceHTTPServerRequest(
+                method: "POST",
+                route: nil,
+                path: "/x",
+                query: nil,
+                authority: nil,
+                headers: .init()
+            )
             let span = try #require(__autotraceStartServerSpan(request))
             span.end(statusCode: status, error: error)
             let ended = try #require(spans(named: "POST").last)
             #expect((ended.snapshot().status?.code == .error) == failed)
-            #expect((ended.attributes["error.type"]?.toSpanAttribute() == .string(String(reflecting: Broken.self))) == failed)
+            #expect(
+                (ended.attributes["error.type"]?.toSpanAttribute() == .string(String(reflecting: Broken.self)))
+                    == failed
+            )
         }
     }
 
@@ -122,7 +147,10 @@ actor Counter {
         let parent = Self.tracer.startSpan("caller")
         let client = try #require(
             ServiceContext.$current.withValue(parent.context) {
-                __autotraceStartClientSpan(method: "POST", url: "https://user:pw@api.example.com/v1/items?token=hunter2#top")
+                __autotraceStartClientSpan(
+                    method: "POST",
+                    url: "https://user:pw@api.example.com/v1/items?token=hunter2#top"
+                )
             }
         )
         let inside = try await client.run { ServiceContext.current?.autoTraceSpan }
@@ -134,7 +162,10 @@ actor Counter {
         #expect(client.headers.map(\.name) == ["traceparent"])
         #expect(client.headers.first?.value == "00-\(span.traceID)-\(span.spanID)-01")
         let attributes = span.attributes
-        #expect(attributes["url.full"]?.toSpanAttribute() == .string("https://REDACTED@api.example.com/v1/items?token=REDACTED"))
+        #expect(
+            attributes["url.full"]?.toSpanAttribute()
+                == .string("https://REDACTED@api.example.com/v1/items?token=REDACTED")
+        )
         #expect(attributes["server.address"]?.toSpanAttribute() == .string("api.example.com"))
         #expect(attributes["server.port"]?.toSpanAttribute() == .int64(443))
         #expect(attributes["http.response.status_code"]?.toSpanAttribute() == .int64(503))
@@ -145,8 +176,17 @@ actor Counter {
         defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }
         #expect(__autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1/") == nil)
         var caller = ServiceContext.topLevel
-        caller.autoTraceSpan = .remote(traceID: span.traceID, spanID: span.spanID, traceFlags: .sampled, traceState: nil)
-        let passing = try #require(ServiceContext.$current.withValue(caller) { __autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1/") })
+        caller.autoTraceSpan = .remote(
+            traceID: span.traceID,
+            spanID: span.spanID,
+            traceFlags: .sampled,
+            traceState: nil
+        )
+        let passing = try #require(
+            ServiceContext.$current.withValue(caller) {
+                __autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1/")
+            }
+        )
         #expect(passing.headers.first?.value == "00-\(span.traceID)-\(span.spanID)-01")
         passing.end(statusCode: 200)
         #expect(spans(named: "GET").isEmpty)
@@ -155,7 +195,9 @@ actor Counter {
     /// An OpenAPI client span is the HTTP exchange: the traced library that carries it out (AsyncHTTPClient) makes no
     /// second client span under it and sends no second traceparent; other spans under it are its children.
     @Test func aLibrarysClientSpanUnderAnIntegrationsClientSpanFoldsIntoIt() async throws {
-        let client = try #require(__autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1:8/api/x", operation: "getThing"))
+        let client = try #require(
+            __autotraceStartClientSpan(method: "GET", url: "http://127.0.0.1:8/api/x", operation: "getThing")
+        )
         let (library, sent, child) = try await client.run {
             var headers: [String: String] = [:]
             Self.tracer.inject(ServiceContext.current ?? .topLevel, into: &headers, using: HeaderInjector())
@@ -167,7 +209,9 @@ actor Counter {
         child.end()
         client.end(statusCode: 200)
         let operation = try #require(spans(named: "getThing").last)
-        #expect(operation.kind == .client && client.headers.first?.value == "00-\(operation.traceID)-\(operation.spanID)-01")
+        #expect(
+            operation.kind == .client && client.headers.first?.value == "00-\(operation.traceID)-\(operation.spanID)-01"
+        )
         #expect(sent.isEmpty, "\(sent)")
         #expect(!library.isRecording && spans(named: "GET").isEmpty)
         #expect(try #require(spans(named: "decode").last).parentSpanID == operation.spanID)
@@ -176,11 +220,21 @@ actor Counter {
     /// An OpenAPI server middleware names the framework integration's server span by the operation.
     @Test func anOperationNamesTheServerSpanItRunsUnder() async throws {
         #expect(!__autotraceNameServerSpan(operation: "listThings"), "no server span is current")
-        let request = __AutoTraceHTTPServerRequest(method: "GET", route: "/things", path: "/things", query: nil, authority: nil, headers: .init())
+        let request = __AutoTraceHTTPServerRequest(
+            method: "GET",
+            route: "/things",
+            path: "/things",
+            query: nil,
+            authority: nil,
+            headers: .init()
+        )
         let server = try #require(__autotraceStartServerSpan(request))
         #expect(try await server.run { __autotraceNameServerSpan(operation: "listThings") })
         server.end(statusCode: 200)
-        #expect(try #require(spans(named: "listThings").last).attributes["http.route"]?.toSpanAttribute() == .string("/things"))
+        #expect(
+            try #require(spans(named: "listThings").last).attributes["http.route"]?.toSpanAttribute()
+                == .string("/things")
+        )
     }
 
     /// The runtime half of the generated gRPC interceptors.
@@ -188,20 +242,37 @@ actor Counter {
         let caller = (trace: "0af7651916cd43dd8448eb211c80319c", span: "b7ad6b7169203331")
         let server = try #require(
             __autotraceStartRPCServerSpan(
-                system: "grpc", service: "demo.Greeter", method: "SayHello", peer: "ipv6:[::1]:50123",
-                traceparent: "00-\(caller.trace)-\(caller.span)-01", tracestate: nil
+                system: "grpc",
+                service: "demo.Greeter",
+                method: "SayHello",
+                peer: "ipv6:[::1]:50123",
+                traceparent: "00-\(caller.trace)-\(caller.span)-01",
+                tracestate: nil
             )
         )
         let client = try #require(
-            try await server.run { __autotraceStartRPCClientSpan(system: "grpc", service: "demo.Store", method: "Get", peer: "ipv4:10.0.0.2:443") }
+            try await server.run {
+                __autotraceStartRPCClientSpan(
+                    system: "grpc",
+                    service: "demo.Store",
+                    method: "Get",
+                    peer: "ipv4:10.0.0.2:443"
+                )
+            }
         )
         client.end(grpcStatusCode: 5)
         server.end(grpcStatusCode: 3)
         let serverSpan = try #require(spans(named: "demo.Greeter/SayHello").last)
         let clientSpan = try #require(spans(named: "demo.Store/Get").last)
-        #expect(serverSpan.kind == .server && serverSpan.traceID.description == caller.trace && serverSpan.parentSpanID.description == caller.span)
+        #expect(
+            serverSpan.kind == .server && serverSpan.traceID.description == caller.trace
+                && serverSpan.parentSpanID.description == caller.span
+        )
         #expect(clientSpan.kind == .client && clientSpan.parentSpanID == serverSpan.spanID)
-        #expect(client.metadata.first { $0.name == "traceparent" }?.value == "00-\(clientSpan.traceID)-\(clientSpan.spanID)-01")
+        #expect(
+            client.metadata.first { $0.name == "traceparent" }?.value
+                == "00-\(clientSpan.traceID)-\(clientSpan.spanID)-01"
+        )
         let attributes = serverSpan.attributes
         #expect(attributes["rpc.system"]?.toSpanAttribute() == .string("grpc"))
         #expect(attributes["rpc.service"]?.toSpanAttribute() == .string("demo.Greeter"))
@@ -211,9 +282,24 @@ actor Counter {
         #expect(clientSpan.attributes["server.address"]?.toSpanAttribute() == .string("10.0.0.2"))
         #expect(clientSpan.attributes["server.port"]?.toSpanAttribute() == .int64(443))
         // INVALID_ARGUMENT is the caller's mistake: an error at the client, not at the server; NOT_FOUND likewise.
-        #expect(attributes["rpc.grpc.status_code"]?.toSpanAttribute() == .int64(3) && serverSpan.snapshot().status?.code != .error)
-        #expect(clientSpan.attributes["rpc.grpc.status_code"]?.toSpanAttribute() == .int64(5) && clientSpan.snapshot().status?.code == .error)
-        let failing = try #require(__autotraceStartRPCServerSpan(system: "grpc", service: "s", method: "m", peer: "in-process:1", traceparent: nil, tracestate: nil))
+        #expect(
+            attributes["rpc.grpc.status_code"]?.toSpanAttribute() == .int64(3)
+                && serverSpan.snapshot().status?.code != .error
+        )
+        #expect(
+            clientSpan.attributes["rpc.grpc.status_code"]?.toSpanAttribute() == .int64(5)
+                && clientSpan.snapshot().status?.code == .error
+        )
+        let failing = try #require(
+            __autotraceStartRPCServerSpan(
+                system: "grpc",
+                service: "s",
+                method: "m",
+                peer: "in-process:1",
+                traceparent: nil,
+                tracestate: nil
+            )
+        )
         failing.end(grpcStatusCode: 14)
         #expect(try #require(spans(named: "s/m").last).snapshot().status?.code == .error)
 
@@ -221,11 +307,29 @@ actor Counter {
         autotrace_set_in_process_listeners(0)
         defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }
         let dormant = try #require(
-            __autotraceStartRPCServerSpan(system: "grpc", service: "s", method: "m", peer: "", traceparent: "00-\(caller.trace)-\(caller.span)-01", tracestate: nil)
+            __autotraceStartRPCServerSpan(
+                system: "grpc",
+                service: "s",
+                method: "m",
+                peer: "",
+                traceparent: "00-\(caller.trace)-\(caller.span)-01",
+                tracestate: nil
+            )
         )
-        let sent = try await dormant.run { __autotraceStartRPCClientSpan(system: "grpc", service: "s", method: "n", peer: "")?.metadata }
+        let sent = try await dormant.run {
+            __autotraceStartRPCClientSpan(system: "grpc", service: "s", method: "n", peer: "")?.metadata
+        }
         #expect(sent?.first?.value == "00-\(caller.trace)-\(caller.span)-01")
-        #expect(__autotraceStartRPCServerSpan(system: "grpc", service: "s", method: "m", peer: "", traceparent: nil, tracestate: nil) == nil)
+        #expect(
+            __autotraceStartRPCServerSpan(
+                system: "grpc",
+                service: "s",
+                method: "m",
+                peer: "",
+                traceparent: nil,
+                tracestate: nil
+            ) == nil
+        )
     }
 
     /// Database spans name the server and database their program's clients were made for, unless two disagree.
@@ -278,7 +382,14 @@ actor Counter {
         headers.readTraceContext("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
         headers.readTraceContext("user-agent", "ignored")
         #expect(headers.userAgent == nil)
-        let request = __AutoTraceHTTPServerRequest(method: "GET", route: "/health", path: "/health", query: nil, authority: nil, headers: headers)
+        let request = __AutoTraceHTTPServerRequest(
+            method: "GET",
+            route: "/health",
+            path: "/health",
+            query: nil,
+            authority: nil,
+            headers: headers
+        )
         #expect(__autotraceStartServerSpan(request) == nil)
         // What the generated middleware does then, and while nothing listens: the caller's context, no span.
         let context = try await __autotraceContinuingTrace(headers) { ServiceContext.current }
@@ -290,7 +401,14 @@ actor Counter {
 
     /// What Vapor's generated middleware uses: no task, an event loop's thread; tasks started inside inherit the span.
     @Test func synchronousMiddlewareBindsTheSpanForTheTasksItStarts() async throws {
-        let request = __AutoTraceHTTPServerRequest(method: "GET", route: "/sync", path: "/sync", query: nil, authority: nil, headers: .init())
+        let request = __AutoTraceHTTPServerRequest(
+            method: "GET",
+            route: "/sync",
+            path: "/sync",
+            query: nil,
+            authority: nil,
+            headers: .init()
+        )
         let span = try #require(__autotraceStartServerSpan(request))
         let child: Task<AutoTraceSpan?, Never> = await withCheckedContinuation { continuation in
             DispatchQueue(label: "event-loop").async {
@@ -308,7 +426,11 @@ actor Counter {
         let context = try #require(bound.0)
         #expect(bound.1?.autoTraceSpan === context.autoTraceSpan)
         #expect(context.autoTraceSpan?.spanID.description == "b7ad6b7169203331")
-        #expect(__autotraceContinuingTraceSynchronously(.init()) { context in context == nil && ServiceContext.current == nil })
+        #expect(
+            __autotraceContinuingTraceSynchronously(.init()) { context in
+                context == nil && ServiceContext.current == nil
+            }
+        )
     }
 
     /// Libraries record URLs and headers as they are (AsyncHTTPClient's url.full, Vapor's url.query); the tracer
@@ -329,7 +451,10 @@ actor Counter {
         library["http.response.header.set-cookie"] = ["b=s3cr3t"]
         library["http.request.header.accept"] = ["*/*"]
         let client = ended(kind: .client, library).attributes
-        #expect(client["url.full"]?.toSpanAttribute() == .string("http://REDACTED@api.example:8080/v1/items?key=REDACTED&page=REDACTED"))
+        #expect(
+            client["url.full"]?.toSpanAttribute()
+                == .string("http://REDACTED@api.example:8080/v1/items?key=REDACTED&page=REDACTED")
+        )
         #expect(client["url.query"]?.toSpanAttribute() == .string("key=REDACTED&page=REDACTED"))
         #expect(client["http.response.status_code"]?.toSpanAttribute() == .int64(200))
         #expect(client["http.status_code"] == nil)
@@ -337,13 +462,21 @@ actor Counter {
         client.forEach { key, _ in keys.append(key) }
         #expect(keys.sorted() == ["http.request.header.accept", "http.response.status_code", "url.full", "url.query"])
         // Server spans too; internal spans are the application's own business.
-        #expect(ended(kind: .server, library).attributes["url.query"]?.toSpanAttribute() == .string("key=REDACTED&page=REDACTED"))
-        #expect(ended(kind: .internal, library).attributes["url.query"]?.toSpanAttribute() == .string("key=s3cr3t&page=2"))
+        #expect(
+            ended(kind: .server, library).attributes["url.query"]?.toSpanAttribute()
+                == .string("key=REDACTED&page=REDACTED")
+        )
+        #expect(
+            ended(kind: .internal, library).attributes["url.query"]?.toSpanAttribute() == .string("key=s3cr3t&page=2")
+        )
         // The opt-in keeps query values; never user-info or credentials.
         AutoTrace.httpSettings.recordsQueryValues = true
         defer { AutoTrace.httpSettings = .init() }
         let optedIn = ended(kind: .client, library).attributes
-        #expect(optedIn["url.full"]?.toSpanAttribute() == .string("http://REDACTED@api.example:8080/v1/items?key=s3cr3t&page=2"))
+        #expect(
+            optedIn["url.full"]?.toSpanAttribute()
+                == .string("http://REDACTED@api.example:8080/v1/items?key=s3cr3t&page=2")
+        )
         #expect(optedIn["url.query"]?.toSpanAttribute() == .string("key=s3cr3t&page=2"))
         #expect(optedIn["http.request.header.authorization"] == nil)
     }
@@ -365,9 +498,12 @@ actor Counter {
         let records = captured.all
         #expect(records.map(\.message) == ["outside", "inside", "continuing"])
         #expect(records[0].metadata == ["request": "r1"])
-        #expect(records[1].metadata == [
-            "request": "r1", "k": "v", "trace_id": .string(span.traceID.description), "span_id": .string(span.spanID.description),
-        ])
+        #expect(
+            records[1].metadata == [
+                "request": "r1", "k": "v", "trace_id": .string(span.traceID.description),
+                "span_id": .string(span.spanID.description),
+            ]
+        )
         #expect(records[2].metadata == ["request": "r1", "trace_id": "0af7651916cd43dd8448eb211c80319c"])
     }
 
@@ -376,7 +512,11 @@ actor Counter {
         defer { autotrace_set_in_process_listeners(AutoTrace.Listener.processors) }
         try #require(!AutoTrace.isListening, "a probe is attached to this test process; dormancy cannot be checked")
         var evaluated = false
-        let result = AutoTrace.withSpan({ evaluated = true; return Sites.site(1, "dormant") }()) { 41 + 1 }
+        let result = AutoTrace.withSpan(
+            {
+                evaluated = true; return Sites.site(1, "dormant")
+            }()
+        ) { 41 + 1 }
         #expect(result == 42)
         #expect(!evaluated)
         #expect(spans(named: "dormant").isEmpty)
@@ -444,7 +584,9 @@ struct CapturingLogHandler: LogHandler {
     final class Records: Sendable {
         private let records = Mutex<[(message: String, metadata: Logger.Metadata)]>([])
 
-        func append(_ message: String, _ metadata: Logger.Metadata) { records.withLock { $0.append((message, metadata)) } }
+        func append(_ message: String, _ metadata: Logger.Metadata) {
+            records.withLock { $0.append((message, metadata)) }
+        }
         var all: [(message: String, metadata: Logger.Metadata)] { records.withLock { $0 } }
     }
 

@@ -26,7 +26,10 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         }
         let complete: HTTPResponse
         if let response { complete = response } else { complete = try parser.finish() }
-        precondition(complete.body.count <= maxBody, "a body of \(complete.body.count) bytes passed a cap of \(maxBody)")
+        precondition(
+            complete.body.count <= maxBody,
+            "a body of \(complete.body.count) bytes passed a cap of \(maxBody)"
+        )
         // Once complete, later bytes are ignored and the same response is returned.
         let again = try parser.consume(stream.isEmpty ? [0x48] : stream)
         precondition(again?.status == complete.status && again?.body == complete.body, "a different second answer")

@@ -16,8 +16,15 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 
 private func check(traceparent: String, tracestate: String) {
     if let parsed = W3CTraceContext.parseTraceparent(traceparent) {
-        let formatted = W3CTraceContext.formatTraceparent(traceID: parsed.traceID, spanID: parsed.spanID, flags: parsed.flags)
-        precondition(W3CTraceContext.parseTraceparent(formatted) == parsed, "\(traceparent) -> \(formatted) does not round-trip")
+        let formatted = W3CTraceContext.formatTraceparent(
+            traceID: parsed.traceID,
+            spanID: parsed.spanID,
+            flags: parsed.flags
+        )
+        precondition(
+            W3CTraceContext.parseTraceparent(formatted) == parsed,
+            "\(traceparent) -> \(formatted) does not round-trip"
+        )
     }
     if let state = W3CTraceContext.validTraceState(tracestate) {
         precondition(state.utf8.count <= W3CTraceContext.maxTraceStateLength, "an oversized tracestate was kept")

@@ -47,7 +47,13 @@ public struct ExportStatistics: Sendable, Equatable {
     /// Spans lost, for either reason.
     public var dropped: UInt64 { droppedQueueFull + droppedExportFailed }
 
-    public init(exported: UInt64 = 0, droppedQueueFull: UInt64 = 0, droppedExportFailed: UInt64 = 0, queued: UInt64 = 0, failedAttempts: UInt64 = 0) {
+    public init(
+        exported: UInt64 = 0,
+        droppedQueueFull: UInt64 = 0,
+        droppedExportFailed: UInt64 = 0,
+        queued: UInt64 = 0,
+        failedAttempts: UInt64 = 0
+    ) {
         self.exported = exported
         self.droppedQueueFull = droppedQueueFull
         self.droppedExportFailed = droppedExportFailed

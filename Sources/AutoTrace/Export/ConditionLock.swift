@@ -2,9 +2,9 @@ import CAutoTraceSupport
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// A pthread mutex with a condition variable on the monotonic clock: what the exporter thread waits on.
@@ -75,7 +75,9 @@ enum InstrumentationThreads {
             clocks.reduce(0) { total, clock in
                 var time = timespec()
                 guard clock_gettime(clock, &time) == 0 else { return total }
-                let nanos = nanoseconds(seconds: UInt64(max(time.tv_sec, 0))).addingSaturated(UInt64(max(time.tv_nsec, 0)))
+                let nanos = nanoseconds(seconds: UInt64(max(time.tv_sec, 0))).addingSaturated(
+                    UInt64(max(time.tv_nsec, 0))
+                )
                 return total.addingSaturated(nanos)
             }
         }
@@ -95,14 +97,19 @@ func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
     }
     let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
     var thread = pthread_t()
-    let result = pthread_create(&thread, nil, { argument in
-        let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
-        autotrace_set_thread_name(box.name)
-        let clock = InstrumentationThreads.register()
-        box.body()
-        InstrumentationThreads.unregister(clock)
-        return nil
-    }, box)
+    let result = pthread_create(
+        &thread,
+        nil,
+        { argument in
+            let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
+            autotrace_set_thread_name(box.name)
+            let clock = InstrumentationThreads.register()
+            box.body()
+            InstrumentationThreads.unregister(clock)
+            return nil
+        },
+        box
+    )
     guard result == 0 else {
         Unmanaged<Box>.fromOpaque(box).release()
         return false

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// An `http://` URL split into what a request needs.
@@ -90,7 +90,12 @@ public struct HTTPEndpoint: Sendable, Equatable, CustomStringConvertible {
         guard !text.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else {
             throw AutoTraceError(.invalidConfiguration, "'\(shown)' contains blanks or control characters")
         }
-        let endpoint = HTTPEndpoint(host: String(host), port: port, path: path.isEmpty ? "/" : String(path), query: query)
+        let endpoint = HTTPEndpoint(
+            host: String(host),
+            port: port,
+            path: path.isEmpty ? "/" : String(path),
+            query: query
+        )
         return (endpoint, droppedUserInfo)
     }
 
@@ -228,7 +233,11 @@ final class HTTPConnection {
         var candidate: UnsafeMutablePointer<addrinfo>? = first
         while let address = candidate {
             candidate = address.pointee.ai_next
-            let fd = Glibc.socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = Glibc.socket(
+                address.pointee.ai_family,
+                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                0
+            )
             guard fd >= 0 else { continue }
             // Connect without blocking, then wait for writability until the deadline.
             let flags = fcntl(fd, F_GETFL)
@@ -266,7 +275,9 @@ final class HTTPConnection {
             let millis = Int32(min((deadline - now) / 1_000_000 + 1, UInt64(Int32.max)))
             let ready = poll(&pollDescriptor, 1, millis)
             if ready > 0 { return true }
-            if ready < 0 && errno != EINTR { throw Failure(message: "poll failed: \(String(cString: strerror(errno)))") }
+            if ready < 0 && errno != EINTR {
+                throw Failure(message: "poll failed: \(String(cString: strerror(errno)))")
+            }
         }
     }
 
@@ -304,7 +315,10 @@ final class HTTPConnection {
                 do {
                     if let response = try parser.consume(chunk[0..<count]) { return response }
                 } catch {
-                    throw Failure(message: "\(endpoint) \(error.message)", isMalformedResponse: error.isMalformedResponse)
+                    throw Failure(
+                        message: "\(endpoint) \(error.message)",
+                        isMalformedResponse: error.isMalformedResponse
+                    )
                 }
             } else if count == 0 {
                 // A body that ends with the connection: this connection is done either way.
@@ -312,7 +326,10 @@ final class HTTPConnection {
                 do {
                     return try parser.finish()
                 } catch {
-                    throw Failure(message: "\(endpoint) \(error.message)", isMalformedResponse: error.isMalformedResponse)
+                    throw Failure(
+                        message: "\(endpoint) \(error.message)",
+                        isMalformedResponse: error.isMalformedResponse
+                    )
                 }
             } else {
                 guard errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The OTLP body encoding (`OTEL_EXPORTER_OTLP_PROTOCOL`).
@@ -72,7 +72,9 @@ final class OTLPHTTPWriter: SpanBatchWriter {
             let retryAfter = response.header("retry-after").flatMap(Self.retryAfterNanos).map { min($0, timeoutNanos) }
             return .retry(reason: "\(destination) answered \(response.status)", afterNanos: retryAfter)
         default:
-            return .failure(reason: "\(destination) answered \(response.status) \(Self.printable(response.body.prefix(200)))")
+            return .failure(
+                reason: "\(destination) answered \(response.status) \(Self.printable(response.body.prefix(200)))"
+            )
         }
     }
 
@@ -105,7 +107,9 @@ final class JSONLinesFileWriter: SpanBatchWriter {
         // file is the owner's only, since span names and attributes can be sensitive.
         descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
-            let reason = errno == ELOOP ? "it is a symbolic link, which autotrace does not follow" : String(cString: strerror(errno))
+            let reason =
+                errno == ELOOP
+                ? "it is a symbolic link, which autotrace does not follow" : String(cString: strerror(errno))
             throw AutoTraceError(
                 .fileError,
                 "cannot open AUTOTRACE_TRACES_FILE=\(path): \(reason); point it at a writable file"

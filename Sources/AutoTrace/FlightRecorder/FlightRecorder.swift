@@ -2,9 +2,9 @@ import CAutoTraceSupport
 import Tracing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The flight recorder: an always-on ring of the most recent spans of the process — sampled or not — in a fixed
@@ -44,7 +44,8 @@ public final class FlightRecorder: @unchecked Sendable {
         record.site_id = span.site?.id ?? 0
         record.kind = UInt8(span.kind.otlpValue)
         record.status = UInt8(status)
-        record.flags = (span.isSampled ? UInt8(AUTOTRACE_RING_SAMPLED) : 0)
+        record.flags =
+            (span.isSampled ? UInt8(AUTOTRACE_RING_SAMPLED) : 0)
             | (span.hasRemoteParent ? UInt8(AUTOTRACE_RING_REMOTE_PARENT) : 0)
         var name = name
         let length = name.withUTF8 { utf8 in

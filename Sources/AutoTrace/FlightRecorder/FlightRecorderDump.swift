@@ -2,9 +2,9 @@ import CAutoTraceSupport
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// What one dump of the flight recorder wrote.
@@ -24,16 +24,27 @@ extension AutoTrace {
     /// keeps running and recording while the ring is copied.
     public static func dumpFlightRecorder(directory: String? = nil) throws(AutoTraceError) -> FlightRecorderDump {
         guard let tracer, let recorder = tracer.flightRecorder else {
-            throw AutoTraceError(.invalidConfiguration, "the flight recorder is off; start the process with AUTOTRACE_FLIGHT_RECORDER=1")
+            throw AutoTraceError(
+                .invalidConfiguration,
+                "the flight recorder is off; start the process with AUTOTRACE_FLIGHT_RECORDER=1"
+            )
         }
         let spans = recorder.snapshot()
         let folder = directory ?? tracer.flightDumpDirectory
-        let base = "\(folder)/autotrace-flight-\(getpid())-\(unixNanosNow() / 1_000_000_000)-\(dumpCounter.add(1, ordering: .relaxed).newValue)"
+        let base =
+            "\(folder)/autotrace-flight-\(getpid())-\(unixNanosNow() / 1_000_000_000)-\(dumpCounter.add(1, ordering: .relaxed).newValue)"
         var otlp = OTLPJSONEncoder.encode(spans, resource: tracer.resource)
         otlp.append(UInt8(ascii: "\n"))
         try writeDumpFile(otlp, to: base + ".otlp.jsonl")
-        try writeDumpFile(PerfettoTraceEncoder.encode(spans, processName: tracer.resource.serviceName, pid: Int(getpid())), to: base + ".perfetto.json")
-        return FlightRecorderDump(otlpPath: base + ".otlp.jsonl", perfettoPath: base + ".perfetto.json", spanCount: spans.count)
+        try writeDumpFile(
+            PerfettoTraceEncoder.encode(spans, processName: tracer.resource.serviceName, pid: Int(getpid())),
+            to: base + ".perfetto.json"
+        )
+        return FlightRecorderDump(
+            otlpPath: base + ".otlp.jsonl",
+            perfettoPath: base + ".perfetto.json",
+            spanCount: spans.count
+        )
     }
 
     /// Writes one dump file, safely in a folder other users can write to (`/tmp`).
@@ -70,7 +81,10 @@ extension AutoTrace {
             offset += written
         }
         guard rename(temporary, path) == 0 else {
-            throw AutoTraceError(.fileError, "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
+            throw AutoTraceError(
+                .fileError,
+                "cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))"
+            )
         }
         renamed = true
     }
@@ -95,7 +109,9 @@ extension AutoTrace {
         var descriptors: [Int32] = [0, 0]
         guard pipe(&descriptors) == 0 else { return }
         guard autotrace_install_dump_signal(descriptors[1]) == 1 else {
-            AutoTraceLog.info("SIGUSR2 belongs to the application: dump the flight recorder with AutoTrace.dumpFlightRecorder()")
+            AutoTraceLog.info(
+                "SIGUSR2 belongs to the application: dump the flight recorder with AutoTrace.dumpFlightRecorder()"
+            )
             close(descriptors[0])
             close(descriptors[1])
             return
@@ -110,7 +126,9 @@ extension AutoTrace {
                 guard count == 1 else { return }
                 do {
                     let dump = try dumpFlightRecorder()
-                    AutoTraceLog.info("flight recorder: \(dump.spanCount) spans dumped to \(dump.perfettoPath) and \(dump.otlpPath)")
+                    AutoTraceLog.info(
+                        "flight recorder: \(dump.spanCount) spans dumped to \(dump.perfettoPath) and \(dump.otlpPath)"
+                    )
                 } catch {
                     AutoTraceLog.error(String(describing: error))
                 }

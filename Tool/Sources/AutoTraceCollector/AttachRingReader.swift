@@ -74,7 +74,9 @@ final class AttachRingReader {
         while cursor < next {
             switch autotrace_attach_ring_read(ring, cursor, record) {
             case AUTOTRACE_ATTACH_READ_RECORD:
-                if record.pointee.flags & UInt32(AUTOTRACE_ATTACH_ATTRIBUTES_TRUNCATED) != 0 { attributesTruncated += 1 }
+                if record.pointee.flags & UInt32(AUTOTRACE_ATTACH_ATTRIBUTES_TRUNCATED) != 0 {
+                    attributesTruncated += 1
+                }
                 deliver(record)
             case AUTOTRACE_ATTACH_READ_OVERWRITTEN:
                 lost += 1
@@ -96,7 +98,8 @@ final class AttachRingReader {
     private func mappedRing() -> UnsafePointer<Header>? {
         if let ring { return ring }
         let listeners = MemoryLayout<autotrace_listeners_t>.self
-        guard let address = memory.load(UInt64.self, at: listenersAddress + UInt64(listeners.offset(of: \.attach_ring)!)),
+        guard
+            let address = memory.load(UInt64.self, at: listenersAddress + UInt64(listeners.offset(of: \.attach_ring)!)),
             address != 0,
             let fd = memory.load(Int32.self, at: listenersAddress + UInt64(listeners.offset(of: \.attach_ring_fd)!))
         else { return nil }

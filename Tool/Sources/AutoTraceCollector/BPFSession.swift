@@ -27,7 +27,9 @@ final class BPFSession {
                         .body(UnsafeRawBufferPointer(start: record, count: size))
                     return 0
                 },
-                handler.toOpaque(), error, size
+                handler.toOpaque(),
+                error,
+                size
             )
         }
         guard let session = opened.result else {
@@ -44,7 +46,8 @@ final class BPFSession {
     }
 
     /// Attaches `program` to the USDT probe `provider:name` of `binary` in process `pid`.
-    func attachUSDT(pid: Int32, binary: String, provider: String, name: String, program: String) throws(CollectorError) {
+    func attachUSDT(pid: Int32, binary: String, provider: String, name: String, program: String) throws(CollectorError)
+    {
         let attached = Self.withErrorBuffer { error, size in
             autotrace_bpf_attach_usdt(handle, pid, binary, provider, name, program, error, size)
         }
@@ -118,7 +121,10 @@ final class BPFSession {
             )
         }
         guard let libbpf = dlopen("libbpf.so.1", RTLD_NOW | RTLD_LOCAL) else {
-            throw CollectorError(.attachFailed, "libbpf 1.x is not installed; install it with `apt-get install libbpf1`")
+            throw CollectorError(
+                .attachFailed,
+                "libbpf 1.x is not installed; install it with `apt-get install libbpf1`"
+            )
         }
         dlclose(libbpf)
         guard FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") else {

@@ -38,8 +38,11 @@ struct FunctionSpanAssembler {
             let parent = stacks[event.thread_id]?.last
             stacks[event.thread_id, default: []].append(
                 Frame(
-                    function: function, traceID: parent?.traceID ?? .random(), spanID: .random(),
-                    parentSpanID: parent?.spanID ?? .none, start: event.nanos
+                    function: function,
+                    traceID: parent?.traceID ?? .random(),
+                    spanID: .random(),
+                    parentSpanID: parent?.spanID ?? .none,
+                    start: event.nanos
                 )
             )
             return nil
@@ -57,9 +60,15 @@ struct FunctionSpanAssembler {
         stacks[event.thread_id] = stack.isEmpty ? nil : stack
         spans += 1
         return AutoTraceSpan.observed(
-            name: functions[function].name, traceID: frame.traceID, spanID: frame.spanID,
-            parentSpanID: frame.parentSpanID, kind: .internal, site: nil, startNanos: frame.start &+ wallClockOffset,
-            endNanos: event.nanos &+ wallClockOffset, status: nil
+            name: functions[function].name,
+            traceID: frame.traceID,
+            spanID: frame.spanID,
+            parentSpanID: frame.parentSpanID,
+            kind: .internal,
+            site: nil,
+            startNanos: frame.start &+ wallClockOffset,
+            endNanos: event.nanos &+ wallClockOffset,
+            status: nil
         )
     }
 

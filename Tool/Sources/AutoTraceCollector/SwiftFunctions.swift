@@ -35,7 +35,12 @@ public enum SwiftFunctions {
             guard globs.contains(where: { $0.matches(name) || $0.matches(declaration) }),
                 let fileOffset = binary.fileOffset(ofAddress: symbol.address)
             else { continue }
-            let function = TracedFunction(symbol: symbol.name, name: name, declaration: declaration, fileOffset: fileOffset)
+            let function = TracedFunction(
+                symbol: symbol.name,
+                name: name,
+                declaration: declaration,
+                fileOffset: fileOffset
+            )
             if declaration.contains(") async") {
                 selection.asyncFunctions.append(function)
             } else {

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A 64-bit little-endian ELF file (what Swift produces on Linux x86_64 and aarch64), read whole into memory:
@@ -61,8 +61,13 @@ public struct ELFFile: Sendable {
         for index in 0..<layout.count {
             let base = layout.offset + index * layout.entrySize
             let section = Section(
-                name: "", type: reader.u32(base + 4), flags: reader.u64(base + 8), address: reader.u64(base + 16),
-                offset: reader.u64(base + 24), size: reader.u64(base + 32), link: reader.u32(base + 40),
+                name: "",
+                type: reader.u32(base + 4),
+                flags: reader.u64(base + 8),
+                address: reader.u64(base + 16),
+                offset: reader.u64(base + 24),
+                size: reader.u64(base + 32),
+                link: reader.u32(base + 40),
                 entrySize: reader.u64(base + 56)
             )
             raw.append((reader.u32(base), section))
@@ -73,8 +78,10 @@ public struct ELFFile: Sendable {
             let end = section.offset.addingReportingOverflow(section.size)
             guard !end.overflow, end.partialValue <= UInt64(bytes.count) else {
                 throw ELFError(
-                    .truncated, path: path,
-                    detail: "section \(index)\(what): offset \(section.offset) + size \(section.size) ends past the end of "
+                    .truncated,
+                    path: path,
+                    detail:
+                        "section \(index)\(what): offset \(section.offset) + size \(section.size) ends past the end of "
                         + "the file (\(bytes.count) bytes)"
                 )
             }
@@ -84,14 +91,20 @@ public struct ELFFile: Sendable {
         if layout.namesIndex != 0 {
             guard layout.namesIndex < raw.count else {
                 throw ELFError(
-                    .malformed, path: path,
-                    detail: "the section-name table is section \(layout.namesIndex), but there are \(raw.count) sections"
+                    .malformed,
+                    path: path,
+                    detail:
+                        "the section-name table is section \(layout.namesIndex), but there are \(raw.count) sections"
                 )
             }
             try check(layout.namesIndex, " (the section-name table)")
             names = raw[layout.namesIndex].section
             guard names?.hasFileData == true else {
-                throw ELFError(.malformed, path: path, detail: "the section-name table (section \(layout.namesIndex)) has no data in the file")
+                throw ELFError(
+                    .malformed,
+                    path: path,
+                    detail: "the section-name table (section \(layout.namesIndex)) has no data in the file"
+                )
             }
         }
         let resolved = raw.map { entry in
@@ -102,8 +115,14 @@ public struct ELFFile: Sendable {
                 if !overflow { name = reader.cString(at: nameStart, limit: start + size) }
             }
             return Section(
-                name: name, type: section.type, flags: section.flags, address: section.address,
-                offset: section.offset, size: section.size, link: section.link, entrySize: section.entrySize
+                name: name,
+                type: section.type,
+                flags: section.flags,
+                address: section.address,
+                offset: section.offset,
+                size: section.size,
+                link: section.link,
+                entrySize: section.entrySize
             )
         }
         for index in resolved.indices {
@@ -141,16 +160,23 @@ public struct ELFFile: Sendable {
         }
         guard count > 0 else { return (0, 0, 64, 0) }
         guard entrySize >= 64 else {
-            throw ELFError(.malformed, path: path, detail: "section header entries of \(entrySize) bytes; ELF64 needs 64")
+            throw ELFError(
+                .malformed,
+                path: path,
+                detail: "section header entries of \(entrySize) bytes; ELF64 needs 64"
+            )
         }
         let span = count.multipliedReportingOverflow(by: entrySize)
         let end = tableOffset.addingReportingOverflow(span.partialValue)
         guard tableOffset != 0, !span.overflow, !end.overflow, end.partialValue <= fileSize,
-            let offset = Int(exactly: tableOffset), let intCount = Int(exactly: count), let size = Int(exactly: entrySize)
+            let offset = Int(exactly: tableOffset), let intCount = Int(exactly: count),
+            let size = Int(exactly: entrySize)
         else {
             throw ELFError(
-                .truncated, path: path,
-                detail: "the section header table (\(count) headers of \(entrySize) bytes at offset \(tableOffset)) lies past "
+                .truncated,
+                path: path,
+                detail:
+                    "the section header table (\(count) headers of \(entrySize) bytes at offset \(tableOffset)) lies past "
                     + "the end of the file (\(fileSize) bytes)"
             )
         }
@@ -162,17 +188,23 @@ public struct ELFFile: Sendable {
         let label = "section \(index)\(table.name.isEmpty ? "" : " (\(table.name))")"
         guard table.size > 0 else { return }
         guard table.entrySize >= 24 else {
-            throw ELFError(.malformed, path: path, detail: "\(label): symbol entries of \(table.entrySize) bytes; ELF64 needs 24")
+            throw ELFError(
+                .malformed,
+                path: path,
+                detail: "\(label): symbol entries of \(table.entrySize) bytes; ELF64 needs 24"
+            )
         }
         guard table.size % table.entrySize == 0 else {
             throw ELFError(
-                .malformed, path: path,
+                .malformed,
+                path: path,
                 detail: "\(label): size \(table.size) is not a whole number of \(table.entrySize)-byte symbols"
             )
         }
         guard let link = Int(exactly: table.link), link < sections.count, sections[link].type == 3 else {
             throw ELFError(
-                .malformed, path: path,
+                .malformed,
+                path: path,
                 detail: "\(label): its names are in section \(table.link), which is not a string table in the file"
             )
         }
@@ -266,7 +298,13 @@ public struct ELFFile: Sendable {
             let nameStart = cursor + 12
             let descriptorStart = nameStart + Int(nameSpan)
             let owner = reader.cString(at: nameStart, limit: nameStart + Int(nameSize))
-            result.append(Note(owner: owner, type: type, descriptor: bytes[descriptorStart..<descriptorStart + Int(descriptorSize)]))
+            result.append(
+                Note(
+                    owner: owner,
+                    type: type,
+                    descriptor: bytes[descriptorStart..<descriptorStart + Int(descriptorSize)]
+                )
+            )
             cursor += Int(noteSize)
         }
         return .success(result)
@@ -309,7 +347,9 @@ public struct ELFFile: Sendable {
             guard sectionIndex != 0, address != 0 else { continue }
             let (nameStart, overflow) = names.lowerBound.addingReportingOverflow(Int(reader.u32(base)))
             let name = overflow ? "" : reader.cString(at: nameStart, limit: names.upperBound)
-            result.append(Symbol(name: name, address: address, size: reader.u64(base + 16), type: reader.u8(base + 4) & 0xf))
+            result.append(
+                Symbol(name: name, address: address, size: reader.u64(base + 16), type: reader.u8(base + 4) & 0xf)
+            )
         }
         return result
     }

@@ -37,7 +37,9 @@ public enum SiteTable {
     /// The bytes of one site's record.
     public static func encode(_ site: SiteRecord) -> [UInt8] {
         let fields = [String(site.id), site.kind, site.name, site.module, site.function, site.file, String(site.line)]
-        let payload = Array(fields.map { String($0.map { $0 == "\t" || $0 == "\n" ? " " : $0 }) }.joined(separator: "\t").utf8)
+        let payload = Array(
+            fields.map { String($0.map { $0 == "\t" || $0 == "\n" ? " " : $0 }) }.joined(separator: "\t").utf8
+        )
         let length = UInt32(payload.count)
         return magic + (0..<4).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) } + payload
     }
@@ -63,7 +65,15 @@ public enum SiteTable {
                 .split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             if fields.count == 7, let id = UInt32(fields[0]), let line = Int(fields[6]) {
                 sites.append(
-                    SiteRecord(id: id, kind: fields[1], name: fields[2], module: fields[3], function: fields[4], file: fields[5], line: line)
+                    SiteRecord(
+                        id: id,
+                        kind: fields[1],
+                        name: fields[2],
+                        module: fields[3],
+                        function: fields[4],
+                        file: fields[5],
+                        line: line
+                    )
                 )
             }
             index = end

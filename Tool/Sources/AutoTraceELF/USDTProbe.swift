@@ -29,7 +29,10 @@ extension ELFFile {
             guard strings.count >= 2 else { return nil }
             let arguments = strings.count > 2 ? strings[2].split(separator: " ").map(String.init) : []
             return USDTProbe(
-                provider: strings[0], name: strings[1], arguments: arguments, address: address,
+                provider: strings[0],
+                name: strings[1],
+                arguments: arguments,
+                address: address,
                 semaphoreAddress: semaphore
             )
         }

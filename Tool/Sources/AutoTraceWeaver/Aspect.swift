@@ -76,7 +76,8 @@ extension Aspect {
         return aspects.map { aspect in
             var aspect = aspect
             if let text = aspect.unlessPackageContains.first(where: { text in texts.contains { $0.contains(text) } }) {
-                aspect.packageStandDown = "aspect '\(aspect.name)' stands down: the package or a dependency contains \(text)"
+                aspect.packageStandDown =
+                    "aspect '\(aspect.name)' stands down: the package or a dependency contains \(text)"
             }
             return aspect
         }
@@ -152,7 +153,9 @@ public struct CallSelector: Codable, Sendable, Equatable {
     func matches(_ call: FunctionCallExprSyntax, callee text: String) -> Bool {
         guard callees.contains(where: { CandidateCollector.calleeMatches($0, text) }) else { return false }
         if let firstArgumentLabels {
-            guard let first = call.arguments.first, firstArgumentLabels.contains(first.label?.text ?? "_") else { return false }
+            guard let first = call.arguments.first, firstArgumentLabels.contains(first.label?.text ?? "_") else {
+                return false
+            }
         }
         return !awaited || Self.isAwaitedDirectly(call)
     }
@@ -199,7 +202,9 @@ public struct SpanAdvice: Codable, Sendable, Equatable {
 
     static let kinds = ["internal", "server", "client", "producer", "consumer"]
     /// OTLP's numbers for the kinds, which woven site tables use (1 internal ... 5 consumer).
-    static let otlpKinds = Dictionary(uniqueKeysWithValues: kinds.enumerated().map { ($0.element, UInt8($0.offset + 1)) })
+    static let otlpKinds = Dictionary(
+        uniqueKeysWithValues: kinds.enumerated().map { ($0.element, UInt8($0.offset + 1)) }
+    )
 }
 
 /// A template's text split into literal runs and `{placeholder}` names.

@@ -55,7 +55,10 @@ public enum AspectFile {
             let builtins = BuiltinAspects.aspects().map(\.name)
             contents.disabledBuiltins = try reader.strings(disabled, what: "disable-built-in")
             if let unknown = contents.disabledBuiltins.first(where: { !builtins.contains($0) }) {
-                throw reader.error(disabled, "no built-in aspect is named '\(unknown)'; built-in aspects: \(builtins.joined(separator: ", "))")
+                throw reader.error(
+                    disabled,
+                    "no built-in aspect is named '\(unknown)'; built-in aspects: \(builtins.joined(separator: ", "))"
+                )
             }
         }
         // `aspects:` followed by nothing but comments is an empty list.
@@ -99,7 +102,10 @@ public enum AspectFile {
             var result: [String: Node] = [:]
             for (key, value) in mapping {
                 guard let name = key.string, keys.contains(name) else {
-                    throw error(key, "unknown key '\(key.string ?? "?")' in \(what); expected one of: \(keys.joined(separator: ", "))")
+                    throw error(
+                        key,
+                        "unknown key '\(key.string ?? "?")' in \(what); expected one of: \(keys.joined(separator: ", "))"
+                    )
                 }
                 result[name] = value
             }
@@ -131,7 +137,8 @@ public enum AspectFile {
                 node,
                 what: "an aspect",
                 keys: [
-                    "name", "description", "functions", "calls", "entry-point", "unless-module-contains", "unless-package-contains",
+                    "name", "description", "functions", "calls", "entry-point", "unless-module-contains",
+                    "unless-package-contains",
                     "if-file-imports", "span", "insert", "call-instead", "import", "declare",
                 ]
             )
@@ -148,28 +155,44 @@ public enum AspectFile {
                 joinPoint = .calls(try callSelector(calls))
             } else {
                 guard try bool(fields["entry-point"]!, what: "entry-point") else {
-                    throw error(fields["entry-point"]!, "entry-point can only be true; remove the aspect to turn it off")
+                    throw error(
+                        fields["entry-point"]!,
+                        "entry-point can only be true; remove the aspect to turn it off"
+                    )
                 }
                 joinPoint = .entryPoint
             }
             var span = try fields["span"].map { node throws(AspectFileError) in try spanAdvice(node) }
             // A span is all a function can get, so `span:` may be left out: the default name and kind.
             if case .functions = joinPoint, span == nil { span = SpanAdvice() }
-            let insert = try fields["insert"].map { node throws(AspectFileError) in try strings(node, what: "insert") } ?? []
-            let callInstead = try fields["call-instead"].map { node throws(AspectFileError) in try string(node, what: "call-instead") }
-            let declarations = try fields["declare"].map { node throws(AspectFileError) in try strings(node, what: "declare") } ?? []
+            let insert =
+                try fields["insert"].map { node throws(AspectFileError) in try strings(node, what: "insert") } ?? []
+            let callInstead = try fields["call-instead"].map { node throws(AspectFileError) in
+                try string(node, what: "call-instead")
+            }
+            let declarations =
+                try fields["declare"].map { node throws(AspectFileError) in try strings(node, what: "declare") } ?? []
             if !declarations.isEmpty && insert.isEmpty && callInstead == nil {
-                throw error(node, "aspect '\(name)': declare adds what inserted statements or call-instead use, so it needs one of them")
+                throw error(
+                    node,
+                    "aspect '\(name)': declare adds what inserted statements or call-instead use, so it needs one of them"
+                )
             }
             if callInstead != nil {
                 guard case .calls = joinPoint, span == nil else {
-                    throw error(node, "aspect '\(name)': call-instead replaces the callee of calls, and cannot go with a span")
+                    throw error(
+                        node,
+                        "aspect '\(name)': call-instead replaces the callee of calls, and cannot go with a span"
+                    )
                 }
             }
             switch joinPoint {
             case .functions:
                 guard insert.isEmpty else {
-                    throw error(node, "aspect '\(name)': functions take a span (insert is for calls and the entry point)")
+                    throw error(
+                        node,
+                        "aspect '\(name)': functions take a span (insert is for calls and the entry point)"
+                    )
                 }
             case .calls:
                 guard span != nil || !insert.isEmpty || callInstead != nil else {
@@ -177,12 +200,17 @@ public enum AspectFile {
                 }
             case .entryPoint:
                 guard span == nil, !insert.isEmpty else {
-                    throw error(node, "aspect '\(name)': the entry point takes insert (statements run first), not a span")
+                    throw error(
+                        node,
+                        "aspect '\(name)': the entry point takes insert (statements run first), not a span"
+                    )
                 }
             }
             return Aspect(
                 name: name,
-                description: try fields["description"].map { node throws(AspectFileError) in try string(node, what: "description") },
+                description: try fields["description"].map { node throws(AspectFileError) in
+                    try string(node, what: "description")
+                },
                 joinPoint: joinPoint,
                 unlessModuleContains: try fields["unless-module-contains"].map { node throws(AspectFileError) in
                     try strings(node, what: "unless-module-contains")
@@ -196,7 +224,8 @@ public enum AspectFile {
                 span: span,
                 insert: insert,
                 callInstead: callInstead,
-                imports: try fields["import"].map { node throws(AspectFileError) in try strings(node, what: "import") } ?? [],
+                imports: try fields["import"].map { node throws(AspectFileError) in try strings(node, what: "import") }
+                    ?? [],
                 declarations: declarations,
                 origin: "\(file):\(node.mark?.line ?? 1)"
             )
@@ -209,27 +238,43 @@ public enum AspectFile {
                 keys: ["module", "type", "name", "access", "async", "throws", "conforms-to"]
             )
             var selector = FunctionSelector()
-            selector.module = try fields["module"].map { node throws(AspectFileError) in try string(node, what: "module") }
+            selector.module = try fields["module"].map { node throws(AspectFileError) in
+                try string(node, what: "module")
+            }
             selector.type = try fields["type"].map { node throws(AspectFileError) in try string(node, what: "type") }
             selector.name = try fields["name"].map { node throws(AspectFileError) in try string(node, what: "name") }
             if let accessNode = fields["access"] {
                 let levels = try strings(accessNode, what: "access")
                 let known = ["open", "public", "package", "internal", "fileprivate", "private"]
                 if let unknown = levels.first(where: { !known.contains($0) }) {
-                    throw error(accessNode, "unknown access level '\(unknown)'; expected some of: \(known.joined(separator: ", "))")
+                    throw error(
+                        accessNode,
+                        "unknown access level '\(unknown)'; expected some of: \(known.joined(separator: ", "))"
+                    )
                 }
                 selector.access = levels
             }
             selector.isAsync = try fields["async"].map { node throws(AspectFileError) in try bool(node, what: "async") }
-            selector.isThrowing = try fields["throws"].map { node throws(AspectFileError) in try bool(node, what: "throws") }
-            selector.conformsTo = try fields["conforms-to"].map { node throws(AspectFileError) in try string(node, what: "conforms-to") }
+            selector.isThrowing = try fields["throws"].map { node throws(AspectFileError) in
+                try bool(node, what: "throws")
+            }
+            selector.conformsTo = try fields["conforms-to"].map { node throws(AspectFileError) in
+                try string(node, what: "conforms-to")
+            }
             return selector
         }
 
         func callSelector(_ node: Node) throws(AspectFileError) -> CallSelector {
-            let fields = try mapping(node, what: "calls", keys: ["callee", "module", "first-argument-label", "awaited"])
+            let fields = try mapping(
+                node,
+                what: "calls",
+                keys: ["callee", "module", "first-argument-label", "awaited"]
+            )
             guard let callee = fields["callee"] else {
-                throw error(node, "calls needs a callee, e.g. `callee: Router`, `callee: \"*.execute\"` or `callee: [get, post]`")
+                throw error(
+                    node,
+                    "calls needs a callee, e.g. `callee: Router`, `callee: \"*.execute\"` or `callee: [get, post]`"
+                )
             }
             return CallSelector(
                 callees: try strings(callee, what: "callee"),
@@ -237,7 +282,8 @@ public enum AspectFile {
                 firstArgumentLabels: try fields["first-argument-label"].map { node throws(AspectFileError) in
                     try strings(node, what: "first-argument-label")
                 },
-                awaited: try fields["awaited"].map { node throws(AspectFileError) in try bool(node, what: "awaited") } ?? false
+                awaited: try fields["awaited"].map { node throws(AspectFileError) in try bool(node, what: "awaited") }
+                    ?? false
             )
         }
 
@@ -248,7 +294,10 @@ public enum AspectFile {
             if let kindNode = fields["kind"] {
                 let kind = try string(kindNode, what: "kind")
                 guard SpanAdvice.kinds.contains(kind) else {
-                    throw error(kindNode, "unknown span kind '\(kind)'; expected one of: \(SpanAdvice.kinds.joined(separator: ", "))")
+                    throw error(
+                        kindNode,
+                        "unknown span kind '\(kind)'; expected one of: \(SpanAdvice.kinds.joined(separator: ", "))"
+                    )
                 }
                 advice.kind = kind
             }

@@ -65,7 +65,9 @@ final class CandidateCollector: SyntaxVisitor {
             return nil
         }
         self.callAspects = applicable.compactMap { aspect in
-            if case .calls(let selector) = aspect.joinPoint, selector.module.map({ globMatches($0, module.name) }) ?? true {
+            if case .calls(let selector) = aspect.joinPoint,
+                selector.module.map({ globMatches($0, module.name) }) ?? true
+            {
                 return (aspect, selector)
             }
             return nil
@@ -87,7 +89,10 @@ final class CandidateCollector: SyntaxVisitor {
 
     /// Pushes the type (`visitPost` pops it, even for skipped children).
     private func enter(
-        _ name: String, _ inheritance: InheritanceClauseSyntax?, _ node: some SyntaxProtocol, isValueType: Bool?
+        _ name: String,
+        _ inheritance: InheritanceClauseSyntax?,
+        _ node: some SyntaxProtocol,
+        isValueType: Bool?
     ) -> SyntaxVisitorContinueKind {
         let inherited = inheritance?.inheritedTypes.map { $0.type.trimmedDescription } ?? []
         typeStack.append((name, inherited, isValueType))
@@ -142,20 +147,27 @@ final class CandidateCollector: SyntaxVisitor {
 
     private func hasInlinableAttribute(_ attributes: AttributeListSyntax) -> Bool {
         attributes.contains { element in
-            element.as(AttributeSyntax.self).map { Self.inlinableAttributes.contains($0.attributeName.trimmedDescription) } ?? false
+            element.as(AttributeSyntax.self).map {
+                Self.inlinableAttributes.contains($0.attributeName.trimmedDescription)
+            } ?? false
         }
     }
 
     private func selects(_ selector: FunctionSelector, _ node: FunctionDeclSyntax) -> Bool {
         let type = typeStack.last
         let effects = node.signature.effectSpecifiers
-        let access = node.modifiers.map(\.name.text).first { ["open", "public", "package", "internal", "fileprivate", "private"].contains($0) } ?? "internal"
+        let access =
+            node.modifiers.map(\.name.text).first {
+                ["open", "public", "package", "internal", "fileprivate", "private"].contains($0)
+            } ?? "internal"
         return (selector.type.map { pattern in type.map { globMatches(pattern, $0.name) } ?? false } ?? true)
             && (selector.name.map { globMatches($0, node.name.text) } ?? true)
             && (selector.access.map { $0.contains(access) } ?? true)
             && (selector.isAsync.map { $0 == (effects?.asyncSpecifier != nil) } ?? true)
             && (selector.isThrowing.map { $0 == (effects?.throwsClause != nil) } ?? true)
-            && (selector.conformsTo.map { wanted in type?.inherited.contains { $0 == wanted || $0.hasSuffix(".\(wanted)") } ?? false } ?? true)
+            && (selector.conformsTo.map { wanted in
+                type?.inherited.contains { $0 == wanted || $0.hasSuffix(".\(wanted)") } ?? false
+            } ?? true)
     }
 
     private func consider(_ node: FunctionDeclSyntax, directives: [Directive]) {
@@ -164,11 +176,16 @@ final class CandidateCollector: SyntaxVisitor {
         guard spanDirective != nil || aspect != nil, let body = node.body else { return }
         let signature = node.signature
         let effects = signature.effectSpecifiers
-        if node.modifiers.contains(where: { $0.name.tokenKind == .keyword(.consuming) || $0.name.tokenKind == .keyword(.__consuming) }) {
+        if node.modifiers.contains(where: {
+            $0.name.tokenKind == .keyword(.consuming) || $0.name.tokenKind == .keyword(.__consuming)
+        }) {
             skipped.append(
                 SkippedCandidate(
-                    function: "\(node.name.text)(\(Self.labels(signature.parameterClause)))", file: displayPath, line: line(node),
-                    reason: "a consuming method's self would be captured by the span's closure, which can only borrow it: "
+                    function: "\(node.name.text)(\(Self.labels(signature.parameterClause)))",
+                    file: displayPath,
+                    line: line(node),
+                    reason:
+                        "a consuming method's self would be captured by the span's closure, which can only borrow it: "
                         + "the body could no longer consume self"
                 )
             )
@@ -206,12 +223,25 @@ final class CandidateCollector: SyntaxVisitor {
         guard node.bindings.count == 1, let binding = node.bindings.first,
             let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text
         else {
-            skipped.append(SkippedCandidate(function: node.bindings.trimmedDescription, file: displayPath, line: line(node), reason: "only a declaration of one property can be woven"))
+            skipped.append(
+                SkippedCandidate(
+                    function: node.bindings.trimmedDescription,
+                    file: displayPath,
+                    line: line(node),
+                    reason: "only a declaration of one property can be woven"
+                )
+            )
             return .visitChildren
         }
         weaveGetter(
-            name: name, function: name, line: line(node), attributes: node.attributes, parameters: [],
-            resultType: binding.typeAnnotation?.type, accessors: binding.accessorBlock, spanDirective: spanDirective
+            name: name,
+            function: name,
+            line: line(node),
+            attributes: node.attributes,
+            parameters: [],
+            resultType: binding.typeAnnotation?.type,
+            accessors: binding.accessorBlock,
+            spanDirective: spanDirective
         )
         return .visitChildren
     }
@@ -222,22 +252,36 @@ final class CandidateCollector: SyntaxVisitor {
             return directives.contains { $0.action == .ignore } ? .skipChildren : .visitChildren
         }
         weaveGetter(
-            name: "subscript", function: "subscript(\(Self.labels(node.parameterClause)))", line: line(node),
-            attributes: node.attributes, parameters: Array(node.parameterClause.parameters), resultType: node.returnClause.type,
-            accessors: node.accessorBlock, spanDirective: spanDirective
+            name: "subscript",
+            function: "subscript(\(Self.labels(node.parameterClause)))",
+            line: line(node),
+            attributes: node.attributes,
+            parameters: Array(node.parameterClause.parameters),
+            resultType: node.returnClause.type,
+            accessors: node.accessorBlock,
+            spanDirective: spanDirective
         )
         return .visitChildren
     }
 
     override func visit(_ node: DeinitializerDeclSyntax) -> SyntaxVisitorContinueKind {
-        guard let spanDirective = Directive.all(in: node.leadingTrivia).last(where: { $0.action == .span }), let body = node.body else {
+        guard let spanDirective = Directive.all(in: node.leadingTrivia).last(where: { $0.action == .span }),
+            let body = node.body
+        else {
             return .visitChildren
         }
         weave(
             Body(
-                name: "deinit", function: "deinit", line: line(node), attributes: node.attributes, parameters: [],
-                isAsync: node.effectSpecifiers?.asyncSpecifier != nil, throwsClause: nil, resultType: nil,
-                leftBrace: body.leftBrace, rightBrace: body.rightBrace
+                name: "deinit",
+                function: "deinit",
+                line: line(node),
+                attributes: node.attributes,
+                parameters: [],
+                isAsync: node.effectSpecifiers?.asyncSpecifier != nil,
+                throwsClause: nil,
+                resultType: nil,
+                leftBrace: body.leftBrace,
+                rightBrace: body.rightBrace
             ),
             spanDirective: spanDirective,
             aspect: nil
@@ -265,9 +309,16 @@ final class CandidateCollector: SyntaxVisitor {
         guard let body = node.body else { return }
         let effects = node.signature.effectSpecifiers
         let bodyShape = Body(
-            name: "init", function: function, line: line, attributes: node.attributes, parameters: parameters,
-            isAsync: effects?.asyncSpecifier != nil, throwsClause: effects?.throwsClause, resultType: nil,
-            leftBrace: body.leftBrace, rightBrace: body.rightBrace
+            name: "init",
+            function: function,
+            line: line,
+            attributes: node.attributes,
+            parameters: parameters,
+            isAsync: effects?.asyncSpecifier != nil,
+            throwsClause: effects?.throwsClause,
+            resultType: nil,
+            leftBrace: body.leftBrace,
+            rightBrace: body.rightBrace
         )
         switch typeStack.last?.isValueType {
         case true?: break
@@ -277,10 +328,14 @@ final class CandidateCollector: SyntaxVisitor {
                     + "which no wrapper closure can do; struct and enum initializers are woven"
             )
         case nil:
-            return skip("the extended type is not declared in this module, so it may be a class, whose initializers cannot be wrapped")
+            return skip(
+                "the extended type is not declared in this module, so it may be a class, whose initializers cannot be wrapped"
+            )
         }
         if let reason = skipReason(bodyShape) { return skip(reason) }
-        if let message = unwoven[SiteLocation(file: displayPath, line: line)] { return skip(Self.didNotCompile(message)) }
+        if let message = unwoven[SiteLocation(file: displayPath, line: line)] {
+            return skip(Self.didNotCompile(message))
+        }
         var arguments: [String] = []
         for parameter in parameters {
             let name = (parameter.secondName ?? parameter.firstName).text
@@ -290,7 +345,9 @@ final class CandidateCollector: SyntaxVisitor {
                 return skip("a parameter with a type attribute (@autoclosure, @escaping …) is not passed on")
             }
             let value = Self.hasSpecifier(.inout, parameter.type) ? "&\(name)" : name
-            arguments.append(parameter.firstName.tokenKind == .wildcard ? value : "\(parameter.firstName.text): \(value)")
+            arguments.append(
+                parameter.firstName.tokenKind == .wildcard ? value : "\(parameter.firstName.text): \(value)"
+            )
         }
         if body.statements.description.contains("#function") {
             return skip("the body uses #function, which would name the moved body")
@@ -300,18 +357,26 @@ final class CandidateCollector: SyntaxVisitor {
         let id = addSite(
             name: spanDirective.options["name"] ?? typeName.map { "\($0).init" } ?? "init",
             kind: spanDirective.options["kind"] ?? "internal",
-            function: function, line: line, endLine: self.line(body.rightBrace), aspect: "directive"
+            function: function,
+            line: line,
+            endLine: self.line(body.rightBrace),
+            aspect: "directive"
         )
         let effectsText = (bodyShape.isAsync ? "async " : "") + Self.closureThrows(bodyShape.throwsClause)
         let marks = (bodyShape.throwsClause == nil ? "" : "try ") + (bodyShape.isAsync ? "await " : "")
         let made = "Self(\(Self.bodyLabel): ()\(arguments.map { ", \($0)" }.joined()))"
         let isFailable = node.optionalMark != nil
-        let span = "\(marks)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)) { () \(effectsText)-> Self\(isFailable ? "?" : "") in \(marks)\(made) }"
+        let span =
+            "\(marks)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)) { () \(effectsText)-> Self\(isFailable ? "?" : "") in \(marks)\(made) }"
         let wrapperBody =
             isFailable
             ? "let __autotraceMade: Self? = \(span)\nguard let __autotraceMade else { return nil }\nself = __autotraceMade"
             : "self = \(span)"
-        let header = Self.text(from: node.positionAfterSkippingLeadingTrivia, to: body.leftBrace.positionAfterSkippingLeadingTrivia, in: node)
+        let header = Self.text(
+            from: node.positionAfterSkippingLeadingTrivia,
+            to: body.leftBrace.positionAfterSkippingLeadingTrivia,
+            in: node
+        )
         let location = Weaver.sourceLocation(path, line: line)
         edits.append(
             Edit(
@@ -348,7 +413,9 @@ final class CandidateCollector: SyntaxVisitor {
         "_dynamicReplacement", "export",
     ]
 
-    private static func text(from start: AbsolutePosition, to end: AbsolutePosition, in node: some SyntaxProtocol) -> String {
+    private static func text(from start: AbsolutePosition, to end: AbsolutePosition, in node: some SyntaxProtocol)
+        -> String
+    {
         let bytes = node.syntaxTextBytes
         let base = node.position.utf8Offset
         return String(decoding: bytes[(start.utf8Offset - base)..<(end.utf8Offset - base)], as: UTF8.self)
@@ -361,25 +428,46 @@ final class CandidateCollector: SyntaxVisitor {
 
     /// The getter of a computed property or subscript: `{ ... }` alone or its `get { ... }`.
     private func weaveGetter(
-        name: String, function: String, line: Int, attributes: AttributeListSyntax, parameters: [FunctionParameterSyntax],
-        resultType: TypeSyntax?, accessors: AccessorBlockSyntax?, spanDirective: Directive
+        name: String,
+        function: String,
+        line: Int,
+        attributes: AttributeListSyntax,
+        parameters: [FunctionParameterSyntax],
+        resultType: TypeSyntax?,
+        accessors: AccessorBlockSyntax?,
+        spanDirective: Directive
     ) {
         let getter: Body?
         switch accessors?.accessors {
         case .getter?:
             getter = accessors.map {
                 Body(
-                    name: name, function: function, line: line, attributes: attributes, parameters: parameters, isAsync: false,
-                    throwsClause: nil, resultType: resultType, leftBrace: $0.leftBrace, rightBrace: $0.rightBrace
+                    name: name,
+                    function: function,
+                    line: line,
+                    attributes: attributes,
+                    parameters: parameters,
+                    isAsync: false,
+                    throwsClause: nil,
+                    resultType: resultType,
+                    leftBrace: $0.leftBrace,
+                    rightBrace: $0.rightBrace
                 )
             }
         case .accessors(let list)?:
             getter = list.first { $0.accessorSpecifier.tokenKind == .keyword(.get) }.flatMap { accessor in
                 accessor.body.map {
                     Body(
-                        name: name, function: function, line: line, attributes: attributes, parameters: parameters,
-                        isAsync: accessor.effectSpecifiers?.asyncSpecifier != nil, throwsClause: accessor.effectSpecifiers?.throwsClause,
-                        resultType: resultType, leftBrace: $0.leftBrace, rightBrace: $0.rightBrace
+                        name: name,
+                        function: function,
+                        line: line,
+                        attributes: attributes,
+                        parameters: parameters,
+                        isAsync: accessor.effectSpecifiers?.asyncSpecifier != nil,
+                        throwsClause: accessor.effectSpecifiers?.throwsClause,
+                        resultType: resultType,
+                        leftBrace: $0.leftBrace,
+                        rightBrace: $0.rightBrace
                     )
                 }
             }
@@ -387,7 +475,14 @@ final class CandidateCollector: SyntaxVisitor {
             getter = nil
         }
         guard let getter else {
-            skipped.append(SkippedCandidate(function: function, file: displayPath, line: line, reason: "only a getter with a body can be woven; this declaration has none"))
+            skipped.append(
+                SkippedCandidate(
+                    function: function,
+                    file: displayPath,
+                    line: line,
+                    reason: "only a getter with a body can be woven; this declaration has none"
+                )
+            )
             return
         }
         weave(getter, spanDirective: spanDirective, aspect: nil)
@@ -419,7 +514,9 @@ final class CandidateCollector: SyntaxVisitor {
             return skip(reason)
         }
         if let reason = skipReason(body) { return skip(reason) }
-        if let message = unwoven[SiteLocation(file: displayPath, line: line)] { return skip(Self.didNotCompile(message)) }
+        if let message = unwoven[SiteLocation(file: displayPath, line: line)] {
+            return skip(Self.didNotCompile(message))
+        }
 
         let advice = aspect?.span ?? SpanAdvice()
         let placeholders = [
@@ -431,7 +528,9 @@ final class CandidateCollector: SyntaxVisitor {
             for attribute in advice.attributes {
                 let parts = Template.parts(attribute.value)
                 for case .placeholder(let name) in parts where placeholders[name] == nil && !parameters.contains(name) {
-                    return skip("attribute '\(attribute.key)' of aspect '\(aspect!.name)' names {\(name)}, which is not a parameter")
+                    return skip(
+                        "attribute '\(attribute.key)' of aspect '\(aspect!.name)' names {\(name)}, which is not a parameter"
+                    )
                 }
                 attributes.append((attribute.key, parts))
             }
@@ -450,7 +549,8 @@ final class CandidateCollector: SyntaxVisitor {
 
         let throwsClause = Self.closureThrows(body.throwsClause)
         // A `sending` result goes through the entry point whose body result is `sending` too.
-        let entry = body.resultType.map { Self.hasSpecifier(.sending, $0) } == true ? Weaver.withSpanSending : Weaver.withSpan
+        let entry =
+            body.resultType.map { Self.hasSpecifier(.sending, $0) } == true ? Weaver.withSpanSending : Weaver.withSpan
         let call =
             "return \(throwsClause.isEmpty ? "" : "try ")\(body.isAsync ? "await " : "")\(entry)("
             + "\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders))) "
@@ -490,7 +590,9 @@ final class CandidateCollector: SyntaxVisitor {
     /// `, attributes: [...]` for the span's attributes; evaluated only when something listens. `expressions`:
     /// placeholders that stand for Swift expressions of the call site, read then.
     private func attributeArgument(
-        _ attributes: [(String, [Template.Part])], _ placeholders: [String: String], expressions: [String: String] = [:]
+        _ attributes: [(String, [Template.Part])],
+        _ placeholders: [String: String],
+        expressions: [String: String] = [:]
     ) -> String {
         // An attribute made only of placeholders that are empty here (the SQL of a query that is not a literal).
         let attributes = attributes.filter { _, parts in
@@ -507,7 +609,8 @@ final class CandidateCollector: SyntaxVisitor {
                 switch part {
                 case .literal(let text): String(Weaver.literal(text).dropFirst().dropLast())
                 case .placeholder(let name):
-                    placeholders[name].map { String(Weaver.literal($0).dropFirst().dropLast()) } ?? "\\(\(expressions[name] ?? name))"
+                    placeholders[name].map { String(Weaver.literal($0).dropFirst().dropLast()) }
+                        ?? "\\(\(expressions[name] ?? name))"
                 }
             }.joined()
             return "\(Weaver.literal(key)): \"\(value)\""
@@ -516,7 +619,9 @@ final class CandidateCollector: SyntaxVisitor {
     }
 
     @discardableResult
-    private func addSite(name: String, kind: String, function: String, line: Int, endLine: Int, aspect: String) -> UInt32 {
+    private func addSite(name: String, kind: String, function: String, line: Int, endLine: Int, aspect: String)
+        -> UInt32
+    {
         let id = nextID
         nextID += 1
         sites.append(
@@ -556,10 +661,13 @@ final class CandidateCollector: SyntaxVisitor {
                     + "the body could no longer consume it"
             }
             if Self.hasSpecifier(.sending, parameter.type) {
-                return "a sending parameter would be captured by the span's closure, and a captured value can no longer be sent"
+                return
+                    "a sending parameter would be captured by the span's closure, and a captured value can no longer be sent"
             }
         }
-        if body.resultType?.trimmedDescription == "Never" { return "a function returning Never has no value to pass through" }
+        if body.resultType?.trimmedDescription == "Never" {
+            return "a function returning Never has no value to pass through"
+        }
         return nil
     }
 
@@ -579,7 +687,9 @@ final class CandidateCollector: SyntaxVisitor {
         let line = line(node)
         let function = functionStack.last ?? "top-level code"
         func skip(_ reason: String) {
-            skipped.append(SkippedCandidate(function: "\(callee)(…) in \(function)", file: displayPath, line: line, reason: reason))
+            skipped.append(
+                SkippedCandidate(function: "\(callee)(…) in \(function)", file: displayPath, line: line, reason: reason)
+            )
         }
         if let reason = standingDown[aspect.name] {
             skip(reason)
@@ -613,16 +723,25 @@ final class CandidateCollector: SyntaxVisitor {
         }
         if let template = callInstead, template.contains("{receiver}") {
             // The receiver is written once more inside the call; a chain of names reads the same value again.
-            guard let member = node.calledExpression.as(MemberAccessExprSyntax.self), let base = member.base, Self.isNameChain(base) else {
-                skip("aspect '\(aspect.name)' calls a function with the receiver, but the method is not called on a name or a chain of names")
+            guard let member = node.calledExpression.as(MemberAccessExprSyntax.self), let base = member.base,
+                Self.isNameChain(base)
+            else {
+                skip(
+                    "aspect '\(aspect.name)' calls a function with the receiver, but the method is not called on a name or a chain of names"
+                )
                 return .visitChildren
             }
-            callInstead = Template.fill(template, ["receiver": base.trimmedDescription, "method": member.declName.baseName.text])
+            callInstead = Template.fill(
+                template,
+                ["receiver": base.trimmedDescription, "method": member.declName.baseName.text]
+            )
         }
         if let template = callInstead, template.contains("{callee}") {
             // The callee is written once more inside the call: only a type or function named by a chain of names.
             guard Self.isNameChain(node.calledExpression) else {
-                skip("aspect '\(aspect.name)' calls a function with the callee, but the callee is not a name or a chain of names")
+                skip(
+                    "aspect '\(aspect.name)' calls a function with the callee, but the callee is not a name or a chain of names"
+                )
                 return .visitChildren
             }
             callInstead = Template.fill(template, ["callee": node.calledExpression.trimmedDescription])
@@ -630,7 +749,9 @@ final class CandidateCollector: SyntaxVisitor {
         let statement = Self.enclosingStatement(of: expression)
         if !aspect.insert.isEmpty {
             guard let statement else {
-                skip("statements can only be inserted after a call that is a statement or a `let`/`var` initializer in a code block")
+                skip(
+                    "statements can only be inserted after a call that is a statement or a `let`/`var` initializer in a code block"
+                )
                 return .visitChildren
             }
             if statement.item.parent?.parent?.is(SourceFileSyntax.self) == true && !isMainFile {
@@ -640,14 +761,19 @@ final class CandidateCollector: SyntaxVisitor {
             let binding = Self.bindingName(of: statement)
             let texts = aspect.insert.map { Template.fill($0, binding.map { ["binding": $0] } ?? [:]) }
             if texts.contains(where: { $0.contains("{binding}") }) {
-                skip("aspect '\(aspect.name)' inserts statements using {binding}, but the call's result is not bound to a name")
+                skip(
+                    "aspect '\(aspect.name)' inserts statements using {binding}, but the call's result is not bound to a name"
+                )
                 return .visitChildren
             }
             edits.append(
                 Edit(
                     offset: statement.endPositionBeforeTrailingTrivia.utf8Offset,
                     text: "\n" + texts.joined(separator: "\n") + "\n"
-                        + Weaver.sourceLocation(path, line: converter.location(for: statement.endPositionBeforeTrailingTrivia).line) + "\n"
+                        + Weaver.sourceLocation(
+                            path,
+                            line: converter.location(for: statement.endPositionBeforeTrailingTrivia).line
+                        ) + "\n"
                 )
             )
             insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: texts))
@@ -661,7 +787,11 @@ final class CandidateCollector: SyntaxVisitor {
             edits.append(Edit(offset: start, text: callInstead, length: end - start))
             insertions.append(
                 Insertion(
-                    aspect: aspect.name, file: displayPath, line: line, statements: [callInstead], replacedCallee: callee,
+                    aspect: aspect.name,
+                    file: displayPath,
+                    line: line,
+                    statements: [callInstead],
+                    replacedCallee: callee,
                     endLine: converter.location(for: node.endPositionBeforeTrailingTrivia).line
                 )
             )
@@ -677,7 +807,9 @@ final class CandidateCollector: SyntaxVisitor {
                 return .visitChildren
             }
             if Self.isInAsyncLetInitializer(expression) {
-                skip("the initializer of an `async let` need not mark its calls with try/await, so a span cannot wrap them")
+                skip(
+                    "the initializer of an `async let` need not mark its calls with try/await, so a span cannot wrap them"
+                )
                 return .visitChildren
             }
             if Self.usesEnclosingClosureArguments(expression) {
@@ -693,11 +825,14 @@ final class CandidateCollector: SyntaxVisitor {
             let builder = node.calledExpression.as(MemberAccessExprSyntax.self)?.base?.as(FunctionCallExprSyntax.self)
             let queryCall = unlabeled != nil ? node : builder
             let sql = queryCall.flatMap(Self.unlabeledFirstArgument).flatMap(SQLQueryText.init(argument:))
-            let database = queryCall.flatMap { $0.calledExpression.as(MemberAccessExprSyntax.self)?.base }.flatMap { Self.isNameChain($0) ? $0 : nil }
+            let database = queryCall.flatMap { $0.calledExpression.as(MemberAccessExprSyntax.self)?.base }.flatMap {
+                Self.isNameChain($0) ? $0 : nil
+            }
             var placeholders = [
                 "module": module, "type": typeStack.last?.name ?? "", "function": functionStack.last ?? "",
                 "file": displayPath, "callee": callee, "argument": unlabeled.flatMap(Self.plainStringLiteral) ?? "",
-                "sql.text": sql?.text ?? "", "sql.operation": sql?.operation ?? "", "sql.collection": sql?.collection ?? "",
+                "sql.text": sql?.text ?? "", "sql.operation": sql?.operation ?? "",
+                "sql.collection": sql?.collection ?? "",
                 "sql.summary": sql?.summary ?? "",
             ]
             var expressions: [String: String] = [:]
@@ -726,7 +861,8 @@ final class CandidateCollector: SyntaxVisitor {
             edits.append(
                 Edit(
                     offset: expression.positionAfterSkippingLeadingTrivia.utf8Offset,
-                    text: "\(prefix)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders, expressions: expressions)), { "
+                    text:
+                        "\(prefix)\(Weaver.withSpan)(\(Weaver.sitesEnum).s\(id)\(attributeArgument(attributes, placeholders, expressions: expressions)), { "
                 )
             )
             edits.append(Edit(offset: expression.endPositionBeforeTrailingTrivia.utf8Offset, text: " })"))
@@ -794,7 +930,8 @@ final class CandidateCollector: SyntaxVisitor {
 
     /// `router` for `let router = Router()`.
     static func bindingName(of statement: CodeBlockItemSyntax) -> String? {
-        statement.item.as(VariableDeclSyntax.self)?.bindings.first?.pattern.as(IdentifierPatternSyntax.self)?.identifier.text
+        statement.item.as(VariableDeclSyntax.self)?.bindings.first?.pattern.as(IdentifierPatternSyntax.self)?.identifier
+            .text
     }
 
     /// Whether the expression is part of an `async let` initializer, which runs in a child task with implicit effects.
@@ -836,7 +973,9 @@ final class CandidateCollector: SyntaxVisitor {
             mark(current)
             // Unfolded operators: `await a + b` covers `b` too, though the parser hangs `await` on `a` alone.
             if let sequence = current.as(SequenceExprSyntax.self) {
-                for element in sequence.elements where element.endPosition <= expression.position { mark(Syntax(element)) }
+                for element in sequence.elements where element.endPosition <= expression.position {
+                    mark(Syntax(element))
+                }
             }
             node = current.parent
         }
@@ -864,7 +1003,11 @@ public struct ModuleContext: Sendable {
         self.unwoven = unwoven
         for source in sources {
             for (keyword, name) in Self.declaredTypes(in: source) {
-                if keyword == "struct" || keyword == "enum" { valueTypes.insert(name) } else { referenceTypes.insert(name) }
+                if keyword == "struct" || keyword == "enum" {
+                    valueTypes.insert(name)
+                } else {
+                    referenceTypes.insert(name)
+                }
             }
         }
         var standingDown: [String: String] = [:]
@@ -883,7 +1026,8 @@ public struct ModuleContext: Sendable {
     static func declaredTypes(in source: String) -> [(String, String)] {
         let bytes = Array(source.utf8)
         func isWordByte(_ byte: UInt8) -> Bool {
-            byte == UInt8(ascii: "_") || (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A) || byte >= 0x80
+            byte == UInt8(ascii: "_") || (byte >= 0x30 && byte <= 0x39)
+                || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A) || byte >= 0x80
         }
         var found: [(String, String)] = []
         var previous = ""

@@ -76,7 +76,9 @@ public struct ManifestEditor {
         let tree = Parser.parse(source: manifest)
         let needsDependency = !manifest.contains("swift-autotrace")
         let byHand = byHand(targets: wanted, withDependency: needsDependency)
-        guard !tree.hasError else { throw Refusal(reason: "Package.swift does not parse; fix it first", byHand: byHand) }
+        guard !tree.hasError else {
+            throw Refusal(reason: "Package.swift does not parse; fix it first", byHand: byHand)
+        }
         guard let package = Self.packageCall(in: tree) else {
             throw Refusal(reason: "no `Package(...)` call found in Package.swift", byHand: byHand)
         }
@@ -87,9 +89,17 @@ public struct ManifestEditor {
                 edits += Self.append(dependency, to: argument.expression)
             } else if let targets = package.arguments.first(where: { $0.label?.text == "targets" }) {
                 let indentation = Self.indentation(of: Syntax(targets))
-                edits.append((targets.positionAfterSkippingLeadingTrivia.utf8Offset, "dependencies: [\n\(indentation)    \(dependency),\n\(indentation)],\n\(indentation)"))
+                edits.append(
+                    (
+                        targets.positionAfterSkippingLeadingTrivia.utf8Offset,
+                        "dependencies: [\n\(indentation)    \(dependency),\n\(indentation)],\n\(indentation)"
+                    )
+                )
             } else {
-                throw Refusal(reason: "the Package(...) call has no targets argument to put the dependencies before", byHand: byHand)
+                throw Refusal(
+                    reason: "the Package(...) call has no targets argument to put the dependencies before",
+                    byHand: byHand
+                )
             }
         }
 
@@ -106,7 +116,12 @@ public struct ManifestEditor {
             } else if let nameArgument = call.arguments.first(where: { $0.label?.text == "name" }) {
                 // `dependencies:` directly follows `name:` in every target factory.
                 let separator = Self.separator(after: nameArgument)
-                edits.append((nameArgument.expression.endPositionBeforeTrailingTrivia.utf8Offset, "\(separator)dependencies: [\(Self.product)]"))
+                edits.append(
+                    (
+                        nameArgument.expression.endPositionBeforeTrailingTrivia.utf8Offset,
+                        "\(separator)dependencies: [\(Self.product)]"
+                    )
+                )
             }
         }
         let undeclared = wanted.subtracting(declared)
@@ -135,7 +150,9 @@ public struct ManifestEditor {
     private static func packageCall(in tree: SourceFileSyntax) -> FunctionCallExprSyntax? {
         var found: FunctionCallExprSyntax?
         forEachNode(in: Syntax(tree)) { node in
-            if found == nil, let call = node.as(FunctionCallExprSyntax.self), call.calledExpression.trimmedDescription == "Package" {
+            if found == nil, let call = node.as(FunctionCallExprSyntax.self),
+                call.calledExpression.trimmedDescription == "Package"
+            {
                 found = call
             }
         }
@@ -175,11 +192,15 @@ public struct ManifestEditor {
                 sequence.elements.forEach(resolve)
             } else if let ternary = expression.as(UnresolvedTernaryExprSyntax.self) {
                 resolve(ternary.thenExpression)
-            } else if let tuple = expression.as(TupleExprSyntax.self), tuple.elements.count == 1, let only = tuple.elements.first {
+            } else if let tuple = expression.as(TupleExprSyntax.self), tuple.elements.count == 1,
+                let only = tuple.elements.first
+            {
                 resolve(only.expression)
-            } else if let call = expression.as(FunctionCallExprSyntax.self), let member = call.calledExpression.as(MemberAccessExprSyntax.self),
+            } else if let call = expression.as(FunctionCallExprSyntax.self),
+                let member = call.calledExpression.as(MemberAccessExprSyntax.self),
                 targetKinds.contains(member.declName.baseName.text),
-                member.base == nil || ["Target", "PackageDescription.Target"].contains(member.base?.trimmedDescription ?? "")
+                member.base == nil
+                    || ["Target", "PackageDescription.Target"].contains(member.base?.trimmedDescription ?? "")
             {
                 found.append(call)
             } else if expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self) {
@@ -196,23 +217,28 @@ public struct ManifestEditor {
     /// assignments, and `append`/`insert` arguments. Keyed by the variable's text, e.g. `targets`, `package.targets`.
     private static func valueSources(in tree: SourceFileSyntax) -> [String: [ExprSyntax]] {
         func assignable(_ expression: ExprSyntax) -> String? {
-            expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self) ? expression.trimmedDescription : nil
+            expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self)
+                ? expression.trimmedDescription : nil
         }
         var values: [String: [ExprSyntax]] = [:]
         forEachNode(in: Syntax(tree)) { node in
-            if let binding = node.as(PatternBindingSyntax.self), let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text,
+            if let binding = node.as(PatternBindingSyntax.self),
+                let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text,
                 let value = binding.initializer?.value
             {
                 values[name, default: []].append(value)
             } else if let sequence = node.as(SequenceExprSyntax.self) {
                 let elements = Array(sequence.elements)
                 if elements.count == 3, let target = assignable(elements[0]),
-                    elements[1].is(AssignmentExprSyntax.self) || elements[1].as(BinaryOperatorExprSyntax.self)?.operator.text == "+="
+                    elements[1].is(AssignmentExprSyntax.self)
+                        || elements[1].as(BinaryOperatorExprSyntax.self)?.operator.text == "+="
                 {
                     values[target, default: []].append(elements[2])
                 }
-            } else if let call = node.as(FunctionCallExprSyntax.self), let member = call.calledExpression.as(MemberAccessExprSyntax.self),
-                let base = member.base.flatMap(assignable), ["append", "insert"].contains(member.declName.baseName.text)
+            } else if let call = node.as(FunctionCallExprSyntax.self),
+                let member = call.calledExpression.as(MemberAccessExprSyntax.self),
+                let base = member.base.flatMap(assignable),
+                ["append", "insert"].contains(member.declName.baseName.text)
             {
                 // append(x), append(contentsOf: xs), insert(x, at:), insert(contentsOf: xs, at:)
                 for argument in call.arguments where argument.label == nil || argument.label?.text == "contentsOf" {
@@ -224,7 +250,10 @@ public struct ManifestEditor {
     }
 
     private static func stringArgument(_ call: FunctionCallExprSyntax, _ label: String) -> String? {
-        guard let literal = call.arguments.first(where: { $0.label?.text == label })?.expression.as(StringLiteralExprSyntax.self),
+        guard
+            let literal = call.arguments.first(where: { $0.label?.text == label })?.expression.as(
+                StringLiteralExprSyntax.self
+            ),
             literal.segments.count == 1, let segment = literal.segments.first?.as(StringSegmentSyntax.self)
         else { return nil }
         return segment.content.text
@@ -235,25 +264,35 @@ public struct ManifestEditor {
     private static func append(_ element: String, to expression: ExprSyntax) -> [(offset: Int, text: String)] {
         guard let array = expression.as(ArrayExprSyntax.self) else {
             let end = expression.endPositionBeforeTrailingTrivia.utf8Offset
-            if expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self) || expression.is(FunctionCallExprSyntax.self) {
+            if expression.is(DeclReferenceExprSyntax.self) || expression.is(MemberAccessExprSyntax.self)
+                || expression.is(FunctionCallExprSyntax.self)
+            {
                 return [(end, " + [\(element)]")]
             }
             return [(expression.positionAfterSkippingLeadingTrivia.utf8Offset, "("), (end, ") + [\(element)]")]
         }
-        let hasNewline = { (trivia: Trivia) in trivia.contains { if case .newlines = $0 { return true } else { return false } } }
+        let hasNewline = { (trivia: Trivia) in
+            trivia.contains { if case .newlines = $0 { return true } else { return false } }
+        }
         guard let last = array.elements.last else {
             // `[` … `]` on separate lines (perhaps with a comment between): the element goes on its own line before `]`.
             guard hasNewline(array.rightSquare.leadingTrivia) else {
                 return [(array.leftSquare.endPositionBeforeTrailingTrivia.utf8Offset, element)]
             }
             let indentation = Self.indentation(of: Syntax(array.rightSquare))
-            return [(array.rightSquare.positionAfterSkippingLeadingTrivia.utf8Offset, "    \(element),\n\(indentation)")]
+            return [
+                (array.rightSquare.positionAfterSkippingLeadingTrivia.utf8Offset, "    \(element),\n\(indentation)")
+            ]
         }
         let isMultiline = hasNewline(array.rightSquare.leadingTrivia) || hasNewline(last.trailingTrivia)
         let comma = last.trailingComma == nil ? "," : ""
-        let end = (last.trailingComma.map { $0.endPositionBeforeTrailingTrivia } ?? last.expression.endPositionBeforeTrailingTrivia).utf8Offset
+        let end =
+            (last.trailingComma.map { $0.endPositionBeforeTrailingTrivia }
+            ?? last.expression.endPositionBeforeTrailingTrivia).utf8Offset
         if isMultiline {
-            return [(end, "\(comma)\n\(indentation(of: Syntax(last)))\(element)\(last.trailingComma == nil ? "" : ",")")]
+            return [
+                (end, "\(comma)\n\(indentation(of: Syntax(last)))\(element)\(last.trailingComma == nil ? "" : ",")")
+            ]
         }
         return [(end, "\(comma) \(element)")]
     }
@@ -261,7 +300,10 @@ public struct ManifestEditor {
     /// `,\n<indentation>` after an argument written one per line (the next argument, or the `)` of a call with only
     /// this one, starts a line), `, ` otherwise.
     private static func separator(after argument: LabeledExprSyntax) -> String {
-        guard let next = (argument.trailingComma ?? argument.lastToken(viewMode: .sourceAccurate))?.nextToken(viewMode: .sourceAccurate),
+        guard
+            let next = (argument.trailingComma ?? argument.lastToken(viewMode: .sourceAccurate))?.nextToken(
+                viewMode: .sourceAccurate
+            ),
             next.leadingTrivia.contains(where: { if case .newlines = $0 { return true } else { return false } })
         else { return ", " }
         return ",\n\(indentation(of: Syntax(argument)))"

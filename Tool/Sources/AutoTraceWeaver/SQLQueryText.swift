@@ -87,7 +87,9 @@ struct SQLQueryText: Equatable {
         func dollarQuoteTag(at start: Int) -> ArraySlice<Character>? {
             var end = start + 1
             if end < characters.count && characters[end].isNumber { return nil }
-            while end < characters.count && (characters[end].isLetter || characters[end].isNumber || characters[end] == "_") { end += 1 }
+            while end < characters.count
+                && (characters[end].isLetter || characters[end].isNumber || characters[end] == "_")
+            { end += 1 }
             guard end < characters.count && characters[end] == "$" else { return nil }
             return characters[start...end]
         }
@@ -154,7 +156,9 @@ struct SQLQueryText: Equatable {
                 index = min(characters.count, close + tag.count)
                 output.append("?")
             } else if character.isNumber && !isIdentifier(output.last) {
-                while index < characters.count && (characters[index].isNumber || characters[index] == "." || characters[index] == "_") {
+                while index < characters.count
+                    && (characters[index].isNumber || characters[index] == "." || characters[index] == "_")
+                {
                     index += 1
                 }
                 if index < characters.count, "eE".contains(characters[index]) {
@@ -187,7 +191,9 @@ struct SQLQueryText: Equatable {
             } else if character == "\"" {
                 current.append(character)
                 quoted = true
-            } else if character.isLetter || character.isNumber || character == "_" || character == "." || character == "$" {
+            } else if character.isLetter || character.isNumber || character == "_" || character == "."
+                || character == "$"
+            {
                 current.append(character)
             } else {
                 if !current.isEmpty { words.append(current) }

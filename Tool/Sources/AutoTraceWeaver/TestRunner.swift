@@ -11,6 +11,7 @@ extension Weaver {
         guard case .edit(let edit, _) = mainTypeEdit(tree, path: path, statements: [bootstrap]) else { return nil }
         var bytes = Array(source.utf8)
         bytes.insert(contentsOf: Array(edit.text.utf8), at: edit.offset)
-        return "@_weakLinked import AutoTrace\n\(sourceLocation(path, line: 1))\n" + String(decoding: bytes, as: UTF8.self)
+        return "@_weakLinked import AutoTrace\n\(sourceLocation(path, line: 1))\n"
+            + String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -18,7 +18,14 @@ public struct WovenSite: Codable, Sendable, Equatable {
     public var aspect: String
 
     public init(
-        id: UInt32, name: String, kind: String, module: String, function: String, file: String, line: Int, endLine: Int? = nil,
+        id: UInt32,
+        name: String,
+        kind: String,
+        module: String,
+        function: String,
+        file: String,
+        line: Int,
+        endLine: Int? = nil,
         aspect: String
     ) {
         self.id = id
@@ -65,7 +72,14 @@ public struct Insertion: Codable, Sendable, Equatable {
     /// left as written while the rest of the module stays woven.
     public var endLine: Int?
 
-    public init(aspect: String, file: String, line: Int, statements: [String], replacedCallee: String? = nil, endLine: Int? = nil) {
+    public init(
+        aspect: String,
+        file: String,
+        line: Int,
+        statements: [String],
+        replacedCallee: String? = nil,
+        endLine: Int? = nil
+    ) {
         self.aspect = aspect
         self.file = file
         self.line = line
@@ -126,10 +140,14 @@ public enum Weaver {
             switch outcome {
             case .edit(let edit, let line):
                 if let reason = module.standingDown[aspect.name] {
-                    skipped.append(SkippedCandidate(function: "entry point", file: displayPath, line: line, reason: reason))
+                    skipped.append(
+                        SkippedCandidate(function: "entry point", file: displayPath, line: line, reason: reason)
+                    )
                 } else {
                     edits.append(edit)
-                    insertions.append(Insertion(aspect: aspect.name, file: displayPath, line: line, statements: aspect.insert))
+                    insertions.append(
+                        Insertion(aspect: aspect.name, file: displayPath, line: line, statements: aspect.insert)
+                    )
                     imports += aspect.imports
                     declarations += aspect.declarations
                 }
@@ -148,7 +166,12 @@ public enum Weaver {
         }
         return WeaveResult(
             source: render(
-                source: source, tree: tree, path: path, edits: edits, imports: imports, declarations: declarations,
+                source: source,
+                tree: tree,
+                path: path,
+                edits: edits,
+                imports: imports,
+                declarations: declarations,
                 sites: collector.sites
             ),
             sites: collector.sites,
@@ -192,7 +215,9 @@ public enum Weaver {
         for statement in tree.statements {
             guard let decl = statement.item.as(DeclSyntax.self),
                 let group = decl.asProtocol((any WithAttributesSyntax).self),
-                group.attributes.contains(where: { $0.as(AttributeSyntax.self)?.attributeName.trimmedDescription == "main" }),
+                group.attributes.contains(where: {
+                    $0.as(AttributeSyntax.self)?.attributeName.trimmedDescription == "main"
+                }),
                 let members = decl.asProtocol((any DeclGroupSyntax).self)?.memberBlock.members
             else { continue }
             let converter = SourceLocationConverter(fileName: path, tree: tree)
@@ -203,7 +228,8 @@ public enum Weaver {
             guard let main, let body = main.body else {
                 return .skipped(
                     line: converter.location(for: decl.positionAfterSkippingLeadingTrivia).line,
-                    reason: "the @main type inherits main() (e.g. from a protocol); call AutoTrace.bootstrap() at its start yourself"
+                    reason:
+                        "the @main type inherits main() (e.g. from a protocol); call AutoTrace.bootstrap() at its start yourself"
                 )
             }
             let line = converter.location(for: body.leftBrace.positionAfterSkippingLeadingTrivia).line
@@ -220,7 +246,9 @@ public enum Weaver {
     static func importedModules(_ statements: CodeBlockItemListSyntax) -> Set<String> {
         var modules: Set<String> = []
         for statement in statements {
-            if let declaration = statement.item.as(ImportDeclSyntax.self), let module = declaration.path.first?.name.text {
+            if let declaration = statement.item.as(ImportDeclSyntax.self),
+                let module = declaration.path.first?.name.text
+            {
                 modules.insert(module)
             } else if let conditional = statement.item.as(IfConfigDeclSyntax.self) {
                 for clause in conditional.clauses {
@@ -233,7 +261,13 @@ public enum Weaver {
 
     /// Applies the edits, adds the imports the file lacks and appends the aspects' declarations and the sites'.
     private static func render(
-        source: String, tree: SourceFileSyntax, path: String, edits: [Edit], imports: [String], declarations: [String], sites: [WovenSite]
+        source: String,
+        tree: SourceFileSyntax,
+        path: String,
+        edits: [Edit],
+        imports: [String],
+        declarations: [String],
+        sites: [WovenSite]
     ) -> String {
         let bytes = Array(source.utf8)
         let imported = importedModules(tree.statements)
@@ -253,7 +287,9 @@ public enum Weaver {
         }
         output += "\(sourceLocation(path, line: line))\n"
         // Stable: edits at one offset keep the order they were made in.
-        let ordered = edits.enumerated().sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }.map(\.element)
+        let ordered = edits.enumerated().sorted { ($0.element.offset, $0.offset) < ($1.element.offset, $1.offset) }.map(
+            \.element
+        )
         for edit in ordered {
             output += String(decoding: bytes[cursor..<edit.offset], as: UTF8.self)
             output += edit.text
@@ -300,7 +336,11 @@ public enum Weaver {
             case "\r": result += "\\r"
             case "\t": result += "\\t"
             default:
-                if scalar.value < 0x20 { result += "\\u{\(String(scalar.value, radix: 16))}" } else { result.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 {
+                    result += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
             }
         }
         return result + "\""

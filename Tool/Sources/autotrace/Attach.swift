@@ -73,12 +73,16 @@ struct Probes: ParsableCommand {
         }
         guard !sites.isEmpty else {
             print("\nNo woven sites: this binary links AutoTrace but was built without `autotrace build`; only library")
-            print("spans (Hummingbird's TracingMiddleware, AsyncHTTPClient) and hand-written spans will fire the probes.")
+            print(
+                "spans (Hummingbird's TracingMiddleware, AsyncHTTPClient) and hand-written spans will fire the probes."
+            )
             return
         }
         print("\nSite table (\(sites.count) woven sites):")
         for site in sites {
-            print("  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.function)  \(site.file):\(site.line)")
+            print(
+                "  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.function)  \(site.file):\(site.line)"
+            )
         }
     }
 
@@ -136,7 +140,10 @@ struct Attach: ParsableCommand {
     @Flag(help: "Print the accounting every second while attached.")
     var stats = false
 
-    @Option(help: "Trace the Swift functions whose demangled names match this glob with uprobes, e.g. 'MyApp.*Service.*'; repeatable.")
+    @Option(
+        help:
+            "Trace the Swift functions whose demangled names match this glob with uprobes, e.g. 'MyApp.*Service.*'; repeatable."
+    )
     var symbols: [String] = []
 
     func validate() throws {
@@ -145,8 +152,12 @@ struct Attach: ParsableCommand {
         guard network || pid.count + port.count == 1 else {
             throw ValidationError("only --network traces several processes at once; give one --pid or --port")
         }
-        if let bad = port.first(where: { !(1...65535).contains($0) }) { throw ValidationError("--port \(bad): a TCP port is 1 to 65535") }
-        if network && !symbols.isEmpty { throw ValidationError("--network and --symbols trace differently: attach once for each") }
+        if let bad = port.first(where: { !(1...65535).contains($0) }) {
+            throw ValidationError("--port \(bad): a TCP port is 1 to 65535")
+        }
+        if network && !symbols.isEmpty {
+            throw ValidationError("--network and --symbols trace differently: attach once for each")
+        }
     }
 
     func run() throws {

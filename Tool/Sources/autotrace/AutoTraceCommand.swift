@@ -13,7 +13,10 @@ struct AutoTraceCommand: ParsableCommand {
             the package's autotrace.yml and `// autotrace:span` directives say. Woven builds use their own scratch \
             path (.build-autotrace), so your plain .build stays as it is. New here? Run `autotrace demo`.
             """,
-        subcommands: [Demo.self, Init.self, Build.self, Run.self, Test.self, Report.self, Diff.self, View.self, Aspects.self, Probes.self, Attach.self, Dump.self, Bench.self, Load.self, WeaveSpeed.self]
+        subcommands: [
+            Demo.self, Init.self, Build.self, Run.self, Test.self, Report.self, Diff.self, View.self, Aspects.self,
+            Probes.self, Attach.self, Dump.self, Bench.self, Load.self, WeaveSpeed.self,
+        ]
     )
 
     /// SwiftPM runs this same binary as `SWIFT_EXEC`; the variables `autotrace build` sets tell the two apart.
@@ -72,7 +75,13 @@ struct WovenSwiftPMCommand {
         let checkouts = "\(Self.scratchArgument(arguments) ?? scratch)/checkouts"
         if !FileManager.default.fileExists(atPath: checkouts) {
             // `unless-package-contains` reads the dependencies' sources, which the first build has not fetched yet.
-            _ = Subprocess.run(swift, ["package", "resolve", "--package-path", root, "--scratch-path", Self.scratchArgument(arguments) ?? scratch])
+            _ = Subprocess.run(
+                swift,
+                [
+                    "package", "resolve", "--package-path", root, "--scratch-path",
+                    Self.scratchArgument(arguments) ?? scratch,
+                ]
+            )
         }
         let aspects = Aspect.standingDownInPackage(try Self.loadAspects(root: root)) {
             PackageSources.texts(root: root, checkouts: checkouts)
@@ -104,7 +113,8 @@ extension WovenSwiftPMCommand {
         let path = "\(root)/\(aspectFileName)"
         let text: String?
         do {
-            text = FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8) : nil
+            text =
+                FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8) : nil
         } catch {
             throw ValidationError("cannot read \(path): \(error.localizedDescription)")
         }
@@ -135,7 +145,11 @@ extension WovenSwiftPMCommand {
         }
         // A script, not a symlink: SwiftPM resolves symlinks before it looks for the toolchain's libraries.
         let script = "\(bin)/swiftc"
-        try "#!/bin/sh\nexec '\(wrapper.replacingOccurrences(of: "'", with: "'\\''"))' \"$@\"\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try "#!/bin/sh\nexec '\(wrapper.replacingOccurrences(of: "'", with: "'\\''"))' \"$@\"\n".write(
+            toFile: script,
+            atomically: true,
+            encoding: .utf8
+        )
         try fileManager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
         return script
     }
@@ -149,7 +163,8 @@ extension WovenSwiftPMCommand {
     static func recordWeaver(_ weaver: String, aspects: [Aspect], scratch: String) throws {
         let work = "\(scratch)/autotrace"
         let attributes = try FileManager.default.attributesOfItem(atPath: weaver)
-        let stamp = "\(attributes[.size] ?? 0) \((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)\n"
+        let stamp =
+            "\(attributes[.size] ?? 0) \((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)\n"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let aspectsText = String(decoding: try encoder.encode(aspects), as: UTF8.self)
@@ -157,12 +172,15 @@ extension WovenSwiftPMCommand {
         let aspectsPath = CompilerWrapper.aspectsPath(workDirectory: work)
         let changes = [
             (try? String(contentsOfFile: stampPath, encoding: .utf8)).map { $0 != stamp ? "the weaver" : nil } ?? nil,
-            (try? String(contentsOfFile: aspectsPath, encoding: .utf8)).map { $0 != aspectsText ? "the aspects" : nil } ?? nil,
+            (try? String(contentsOfFile: aspectsPath, encoding: .utf8)).map { $0 != aspectsText ? "the aspects" : nil }
+                ?? nil,
         ].compactMap { $0 }
         if !changes.isEmpty {
             let modules = ((try? FileManager.default.contentsOfDirectory(atPath: "\(work)/report")) ?? [])
                 .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(".json".count)) }.sorted()
-            print("autotrace: \(changes.joined(separator: " and ")) changed since the last woven build; recompiling \(modules.joined(separator: ", "))")
+            print(
+                "autotrace: \(changes.joined(separator: " and ")) changed since the last woven build; recompiling \(modules.joined(separator: ", "))"
+            )
             let fileManager = FileManager.default
             for triple in (try? fileManager.contentsOfDirectory(atPath: scratch)) ?? [] {
                 for configuration in (try? fileManager.contentsOfDirectory(atPath: "\(scratch)/\(triple)")) ?? [] {
@@ -196,7 +214,9 @@ struct Build: ParsableCommand {
 }
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Build with spans woven in and run an executable (swift run).")
+    static let configuration = CommandConfiguration(
+        abstract: "Build with spans woven in and run an executable (swift run)."
+    )
 
     @Argument(parsing: .captureForPassthrough, help: "Arguments passed to swift run.")
     var swiftArguments: [String] = []
@@ -205,7 +225,9 @@ struct Run: ParsableCommand {
 }
 
 struct Test: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Build with spans woven in and run the tests (swift test).")
+    static let configuration = CommandConfiguration(
+        abstract: "Build with spans woven in and run the tests (swift test)."
+    )
 
     @Argument(parsing: .captureForPassthrough, help: "Arguments passed to swift test.")
     var swiftArguments: [String] = []
@@ -227,7 +249,10 @@ struct Report: ParsableCommand {
             throw ValidationError("no woven build found in \(folder); run `autotrace build` first")
         }
         let reports = try files.sorted().filter { $0.hasSuffix(".json") }.map { file in
-            try JSONDecoder().decode(ModuleReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(file)")))
+            try JSONDecoder().decode(
+                ModuleReport.self,
+                from: Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(file)"))
+            )
         }
         if json {
             let encoder = JSONEncoder()
@@ -240,11 +265,14 @@ struct Report: ParsableCommand {
         let insertions = reports.flatMap(\.insertions)
         print("\(sites.count) woven site(s), \(insertions.count) insertion(s), \(skipped.count) skipped candidate(s)")
         for site in sites {
-            print("  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.file):\(site.line) (\(site.aspect))")
+            print(
+                "  \(String(site.id, radix: 16).leftPadded(8))  \(site.kind.leftPadded(8))  \(site.name)  [\(site.module)] \(site.file):\(site.line) (\(site.aspect))"
+            )
         }
         for insertion in insertions {
             let statements = insertion.statements.joined(separator: "; ")
-            let change = insertion.replacedCallee.map { "calls     \(statements) instead of \($0)" } ?? "inserted  \(statements)"
+            let change =
+                insertion.replacedCallee.map { "calls     \(statements) instead of \($0)" } ?? "inserted  \(statements)"
             print("  \(change)  \(insertion.file):\(insertion.line) (\(insertion.aspect))")
         }
         for candidate in skipped {
@@ -270,17 +298,26 @@ struct Diff: ParsableCommand {
         let woven = "\(root)/\(WovenSwiftPMCommand.scratchPath)/autotrace/woven"
         // Woven copies live under one folder per compile job; the newest copy of the file is the last build's.
         let wanted = "/" + CompilerWrapper.wovenFileName(relative)
-        let copies = (FileManager.default.subpaths(atPath: woven) ?? []).map { "\(woven)/\($0)" }.filter { $0.hasSuffix(wanted) }
+        let copies = (FileManager.default.subpaths(atPath: woven) ?? []).map { "\(woven)/\($0)" }.filter {
+            $0.hasSuffix(wanted)
+        }
         let modified = { (path: String) in
             (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
         }
         guard let copy = copies.max(by: { modified($0) < modified($1) }) else {
-            print("\(relative) was not changed by the last woven build (nothing selected in it, or no `autotrace build` yet)")
+            print(
+                "\(relative) was not changed by the last woven build (nothing selected in it, or no `autotrace build` yet)"
+            )
             return
         }
-        guard let diff = Subprocess.which("diff") else { throw ValidationError("diff is not on PATH (apt-get install diffutils)") }
+        guard let diff = Subprocess.which("diff") else {
+            throw ValidationError("diff is not on PATH (apt-get install diffutils)")
+        }
         // diff exits 1 when the files differ, which is the expected case here.
-        let status = Subprocess.run(diff, ["-u", "--label", "\(relative) (original)", "--label", "\(relative) (woven)", "\(root)/\(relative)", copy])
+        let status = Subprocess.run(
+            diff,
+            ["-u", "--label", "\(relative) (original)", "--label", "\(relative) (woven)", "\(root)/\(relative)", copy]
+        )
         if status > 1 { throw ExitCode(status) }
     }
 }

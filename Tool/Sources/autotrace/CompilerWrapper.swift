@@ -52,9 +52,17 @@ struct CompilerWrapper {
                 plan = woven
             case .failure(let reason):
                 FileHandle.standardError.write(
-                    Data("warning: autotrace: weaving module \(job.module) failed (\(reason)); compiled the original sources instead\n".utf8)
+                    Data(
+                        "warning: autotrace: weaving module \(job.module) failed (\(reason)); compiled the original sources instead\n"
+                            .utf8
+                    )
                 )
-                let skipped = SkippedCandidate(function: "module \(job.module)", file: "", line: 0, reason: "weaving failed: \(reason)")
+                let skipped = SkippedCandidate(
+                    function: "module \(job.module)",
+                    file: "",
+                    line: 0,
+                    reason: "weaving failed: \(reason)"
+                )
                 try? writeReport(ModuleReport(module: job.module, sites: [], skipped: [skipped], insertions: []))
                 return Subprocess.run(realCompiler, arguments)
             }
@@ -67,15 +75,22 @@ struct CompilerWrapper {
                 remembered.save(unwoven, packageRoot: packageRoot)
                 FileHandle.standardOutput.write(Self.namingOriginals(woven.output, mains))
                 FileHandle.standardError.write(
-                    parseable ? Self.namingOriginalInputs(woven.errors, plan.originals, mains) : Self.namingOriginals(woven.errors, mains)
+                    parseable
+                        ? Self.namingOriginalInputs(woven.errors, plan.originals, mains)
+                        : Self.namingOriginals(woven.errors, mains)
                 )
                 return 0
             }
-            let text = String(decoding: Self.namingOriginals(woven.output, mains), as: UTF8.self) + "\n"
-                + (parseable ? Self.parseableOutputText(woven.errors) : String(decoding: Self.namingOriginals(woven.errors, mains), as: UTF8.self))
+            let text =
+                String(decoding: Self.namingOriginals(woven.output, mains), as: UTF8.self) + "\n"
+                + (parseable
+                    ? Self.parseableOutputText(woven.errors)
+                    : String(decoding: Self.namingOriginals(woven.errors, mains), as: UTF8.self))
             let errors = CompilerError.all(in: text, packageRoot: packageRoot)
-            lastError = errors.first.map { "\($0.file):\($0.line): \($0.message)" }
-                ?? text.split(separator: "\n").first { $0.contains("error:") }.map(String.init) ?? "exit status \(woven.status)"
+            lastError =
+                errors.first.map { "\($0.file):\($0.line): \($0.message)" }
+                ?? text.split(separator: "\n").first { $0.contains("error:") }.map(String.init)
+                ?? "exit status \(woven.status)"
             // Errors inside sites leave those sites as written. An error no site explains may be a consequence of
             // them (a failed function stops the file's compile before its site table is constant-folded), so it
             // only ends the attempts when no error names a new site; if it remains then, the module falls back.
@@ -93,11 +108,17 @@ struct CompilerWrapper {
             let count = Set(culprits.compactMap { $0.1 }).count
             let first = culprits.first { $0.1 != nil }.map { "\($0.0.file):\($0.0.line): \($0.0.message)" } ?? lastError
             FileHandle.standardError.write(
-                Data("warning: autotrace: \(count) woven site(s) of module \(job.module) did not compile (\(first)); they are left as written\n".utf8)
+                Data(
+                    "warning: autotrace: \(count) woven site(s) of module \(job.module) did not compile (\(first)); they are left as written\n"
+                        .utf8
+                )
             )
         }
         FileHandle.standardError.write(
-            Data("warning: autotrace: module \(job.module) did not compile once woven (\(lastError)); compiled the original sources instead\n".utf8)
+            Data(
+                "warning: autotrace: module \(job.module) did not compile once woven (\(lastError)); compiled the original sources instead\n"
+                    .utf8
+            )
         )
         // Every candidate stays listed, so the report still says what was selected and why none of it is woven.
         var report = lastReport ?? ModuleReport(module: job.module, sites: [], skipped: [], insertions: [])
@@ -149,11 +170,15 @@ struct CompilerWrapper {
 
     /// Weaves in a child process (this same executable), so that a crash or trap in the weaver — not only a
     /// thrown error — costs the module its spans, never the user's build.
-    private func weaveInChildProcess(_ job: ModuleJob, unwoven: [SiteLocation: String]) -> Result<Plan?, WeavingFailure> {
+    private func weaveInChildProcess(_ job: ModuleJob, unwoven: [SiteLocation: String]) -> Result<Plan?, WeavingFailure>
+    {
         let planPath = "\(wovenDirectory(job))/plan.json"
         try? FileManager.default.removeItem(atPath: planPath)
         do {
-            try writeIfChanged(String(decoding: try JSONEncoder().encode(unwoven.map(UnwovenSite.init)), as: UTF8.self), to: Self.unwovenRequestPath(planPath))
+            try writeIfChanged(
+                String(decoding: try JSONEncoder().encode(unwoven.map(UnwovenSite.init)), as: UTF8.self),
+                to: Self.unwovenRequestPath(planPath)
+            )
         } catch {
             return .failure(WeavingFailure(description: "cannot write its request: \(error)"))
         }
@@ -161,17 +186,23 @@ struct CompilerWrapper {
         environment[Environment.planFile] = planPath
         // A crashing child should end at once, not spend seconds symbolicating a backtrace.
         environment["SWIFT_BACKTRACE"] = "enable=no"
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let timeout = environment[Environment.weaveTimeout].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 300
         let started = Date()
         let child = Subprocess.capture(executable, arguments, environment: environment, timeoutSeconds: timeout)
         let errors = String(decoding: child.errors, as: UTF8.self)
         if child.status == 128 + SIGKILL && Date().timeIntervalSince(started) >= timeout {
-            return .failure(WeavingFailure(description: "weaving took longer than \(timeout) s (\(Environment.weaveTimeout))"))
+            return .failure(
+                WeavingFailure(description: "weaving took longer than \(timeout) s (\(Environment.weaveTimeout))")
+            )
         }
         guard child.status == 0 else {
             let detail = errors.split(separator: "\n").first { !$0.isEmpty }.map { ": \($0)" } ?? ""
-            let cause = child.status > 128 ? "the weaver crashed with signal \(child.status - 128)" : "the weaver exited with status \(child.status)"
+            let cause =
+                child.status > 128
+                ? "the weaver crashed with signal \(child.status - 128)"
+                : "the weaver exited with status \(child.status)"
             return .failure(WeavingFailure(description: cause + detail))
         }
         guard FileManager.default.fileExists(atPath: planPath) else { return .success(nil) }
@@ -259,7 +290,9 @@ struct CompilerWrapper {
             let json = bytes[(newline + 1)..<(newline + 1 + length)]
             var next = newline + 1 + length
             if next < bytes.count && bytes[next] == 10 { next += 1 }
-            messages.append((try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any], bytes[index..<next]))
+            messages.append(
+                (try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any], bytes[index..<next])
+            )
             index = next
         }
         return messages
@@ -334,7 +367,10 @@ struct CompilerWrapper {
         }
         guard !sources.isEmpty else { return nil }
         let aspects =
-            (try? JSONDecoder().decode([Aspect].self, from: Data(contentsOf: URL(fileURLWithPath: Self.aspectsPath(workDirectory: workDirectory)))))
+            (try? JSONDecoder().decode(
+                [Aspect].self,
+                from: Data(contentsOf: URL(fileURLWithPath: Self.aspectsPath(workDirectory: workDirectory)))
+            ))
             ?? BuiltinAspects.aspects()
         let context = ModuleContext(name: module, aspects: aspects, sources: Array(sources.values), unwoven: unwoven)
 
@@ -350,7 +386,13 @@ struct CompilerWrapper {
             let display = String(path.dropFirst(packageRoot.count + 1))
             let target = "\(directory)/\(Self.wovenFileName(display))"
             let directivePath = Self.isMainFile(path) ? target : path
-            let result = Weaver.weave(source: source, path: directivePath, displayPath: display, module: context, firstSiteID: nextID)
+            let result = Weaver.weave(
+                source: source,
+                path: directivePath,
+                displayPath: display,
+                module: context,
+                firstSiteID: nextID
+            )
             nextID += UInt32(result.sites.count)
             report.sites += result.sites
             report.skipped += result.skipped
@@ -386,7 +428,9 @@ struct CompilerWrapper {
             return Plan(module: module, arguments: arguments, changed: false, report: report, originals: [:])
         }
 
-        let map = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job.mapPath))) as? [String: Any] ?? [:]
+        let map =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job.mapPath)))
+            as? [String: Any] ?? [:]
         var newMap: [String: Any] = [:]
         for (key, value) in map { newMap[replacements[key] ?? key] = value }
         let newMapPath = "\(directory)/output-file-map.json"
@@ -421,14 +465,16 @@ struct CompilerWrapper {
         guard path.hasSuffix("/\(module).derived/runner.swift") else { return false }
         let searchPaths = arguments.indices.compactMap { index -> String? in
             if arguments[index] == "-I", index + 1 < arguments.count { return arguments[index + 1] }
-            return arguments[index].hasPrefix("-I") && arguments[index].count > 2 ? String(arguments[index].dropFirst(2)) : nil
+            return arguments[index].hasPrefix("-I") && arguments[index].count > 2
+                ? String(arguments[index].dropFirst(2)) : nil
         }
         return searchPaths.contains { FileManager.default.fileExists(atPath: "\($0)/AutoTrace.swiftmodule") }
     }
 
     /// A Swift file of the package itself (not a dependency's checkout, not a woven copy).
     private func isPackageSource(_ path: String) -> Bool {
-        path.hasSuffix(".swift") && path.hasPrefix(packageRoot + "/") && !path.hasPrefix(workDirectory) && !path.contains("/.build")
+        path.hasSuffix(".swift") && path.hasPrefix(packageRoot + "/") && !path.hasPrefix(workDirectory)
+            && !path.contains("/.build")
     }
 
     private func writeReport(_ report: ModuleReport) throws {

@@ -3,7 +3,7 @@ import AutoTraceWeaver
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct View: ParsableCommand {
@@ -28,7 +28,9 @@ struct View: ParsableCommand {
             return
         }
         let traces = Waterfall().render(spans)
-        if traces.count > limit { print("(\(traces.count - limit) earlier trace(s) not shown; --limit \(traces.count) shows all)\n") }
+        if traces.count > limit {
+            print("(\(traces.count - limit) earlier trace(s) not shown; --limit \(traces.count) shows all)\n")
+        }
         print(traces.suffix(limit).joined(separator: "\n\n"))
     }
 }
@@ -73,7 +75,10 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let package = try locateExample()
-        let output = URL(fileURLWithPath: output, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/")).path
+        let output = URL(
+            fileURLWithPath: output,
+            relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/")
+        ).path
         try? FileManager.default.removeItem(atPath: output)
 
         print("autotrace demo: building \(package) with spans woven in (the first build takes several minutes)…")
@@ -107,12 +112,14 @@ struct Demo: ParsableCommand {
 
         let spans = try RecordedSpan.read(file: output)
         print("\n\(Waterfall().render(spans).joined(separator: "\n\n"))\n")
-        print("""
+        print(
+            """
             \(spans.count) spans written to \(output). Next:
               autotrace view \(output)                     this waterfall again
               cd \(package) && autotrace report    what was woven, and what was skipped and why
               OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 autotrace demo    also export to a collector
-            """)
+            """
+        )
     }
 
     private func locateExample() throws -> String { try Self.locateHelloServer(example) }
@@ -131,7 +138,9 @@ struct Demo: ParsableCommand {
             let path = "\(root)/Examples/HelloServer"
             if FileManager.default.fileExists(atPath: "\(path)/Package.swift") { return path }
         }
-        throw ValidationError("Examples/HelloServer not found; run the demo in a swift-autotrace checkout or pass --example PATH")
+        throw ValidationError(
+            "Examples/HelloServer not found; run the demo in a swift-autotrace checkout or pass --example PATH"
+        )
     }
 }
 
@@ -145,7 +154,9 @@ enum LoopbackHTTP {
         var address = loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw ValidationError("cannot bind a loopback port: \(String(cString: strerror(errno)))") }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -165,7 +176,9 @@ enum LoopbackHTTP {
         guard fd >= 0 else { return nil }
         var address = loopback(port: port)
         let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
         if connected { return fd }
         close(fd)

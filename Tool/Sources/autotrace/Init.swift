@@ -33,7 +33,9 @@ struct Init: ParsableCommand {
         guard FileManager.default.fileExists(atPath: "\(root)/Package.swift") else {
             throw ValidationError("no Package.swift in \(root); run autotrace init in the package's root folder")
         }
-        guard let swift = Subprocess.which("swift") else { throw ValidationError("swift is not on PATH; init checks its edit with `swift package dump-package`") }
+        guard let swift = Subprocess.which("swift") else {
+            throw ValidationError("swift is not on PATH; init checks its edit with `swift package dump-package`")
+        }
         let aspects = try WovenSwiftPMCommand.loadAspects(root: root)
         let editor = ManifestEditor(dependency: try dependency(root: root))
         // SwiftPM reads a Package@swift-X.swift instead of Package.swift on toolchains X and later; each is edited alone.
@@ -53,30 +55,40 @@ struct Init: ParsableCommand {
                 unreadable.append((file, failure.errors))
                 continue
             }
-            let wanted = Set(before.filter { target in
-                guard target.type == "regular" || target.type == "executable", !target.linksAutoTrace else { return false }
-                let key = "\(target.name)\u{0}\(target.path ?? "")"
-                if let known = weaves[key] { return known }
-                let changes = Self.weavingChanges(target, root: root, aspects: aspects)
-                weaves[key] = changes
-                return changes
-            }.map(\.name))
+            let wanted = Set(
+                before.filter { target in
+                    guard target.type == "regular" || target.type == "executable", !target.linksAutoTrace else {
+                        return false
+                    }
+                    let key = "\(target.name)\u{0}\(target.path ?? "")"
+                    if let known = weaves[key] { return known }
+                    let changes = Self.weavingChanges(target, root: root, aspects: aspects)
+                    weaves[key] = changes
+                    return changes
+                }.map(\.name)
+            )
             allWanted.formUnion(wanted)
             do throws(ManifestEditor.Refusal) {
                 guard let edited = try editor.edit(manifest, targets: wanted) else { continue }
                 try Self.check(edited, before: before, wanted: wanted, editor: editor, swift: swift)
                 edits.append((file, edited, wanted, !manifest.contains("swift-autotrace")))
             } catch {
-                FileHandle.standardError.write(Data("autotrace init: \(file) left unchanged: \(error.description)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("autotrace init: \(file) left unchanged: \(error.description)\n".utf8)
+                )
                 throw ExitCode.failure
             }
         }
         for (file, errors) in unreadable {
-            FileHandle.standardError.write(Data("""
-                autotrace init: \(file) left unchanged: swift package dump-package cannot evaluate it with this toolchain:
-                \(errors)
-                \(editor.byHand(targets: allWanted))\n
-                """.utf8))
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    autotrace init: \(file) left unchanged: swift package dump-package cannot evaluate it with this toolchain:
+                    \(errors)
+                    \(editor.byHand(targets: allWanted))\n
+                    """.utf8
+                )
+            )
         }
         if unreadable.count == versioned.count + 1 { throw ExitCode.failure }
 
@@ -90,7 +102,9 @@ struct Init: ParsableCommand {
             } else {
                 try edit.text.write(toFile: "\(root)/\(edit.file)", atomically: true, encoding: .utf8)
                 let linked = edit.linked.isEmpty ? "no target" : edit.linked.sorted().joined(separator: ", ")
-                print("\(edit.file): AutoTrace linked into \(linked)\(edit.addsDependency ? "; swift-autotrace added to the dependencies" : ""); checked with swift package dump-package")
+                print(
+                    "\(edit.file): AutoTrace linked into \(linked)\(edit.addsDependency ? "; swift-autotrace added to the dependencies" : ""); checked with swift package dump-package"
+                )
             }
         }
 
@@ -122,7 +136,9 @@ struct Init: ParsableCommand {
         }
         let result = Subprocess.capture(swift, ["package", "dump-package", "--package-path", folder])
         let errors = String(decoding: result.errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard result.status == 0 else { return .failure(DumpFailure(errors: errors.isEmpty ? "exit status \(result.status)" : errors)) }
+        guard result.status == 0 else {
+            return .failure(DumpFailure(errors: errors.isEmpty ? "exit status \(result.status)" : errors))
+        }
         do {
             return .success(try ManifestEditor.targets(inDump: result.output))
         } catch {
@@ -131,20 +147,30 @@ struct Init: ParsableCommand {
     }
 
     /// Refuses an edit that does not evaluate, or that links AutoTrace anywhere but the wanted targets' declarations.
-    static func check(_ edited: String, before: [ManifestEditor.Target], wanted: Set<String>, editor: ManifestEditor, swift: String) throws(ManifestEditor.Refusal) {
+    static func check(
+        _ edited: String,
+        before: [ManifestEditor.Target],
+        wanted: Set<String>,
+        editor: ManifestEditor,
+        swift: String
+    ) throws(ManifestEditor.Refusal) {
         let byHand = editor.byHand(targets: wanted)
         let after: [ManifestEditor.Target]
         switch dumpPackage(edited, swift: swift) {
         case .success(let dump): after = dump
         case .failure(let failure):
-            throw ManifestEditor.Refusal(reason: "the edited manifest does not evaluate (swift package dump-package):\n\(failure.errors)", byHand: byHand)
+            throw ManifestEditor.Refusal(
+                reason: "the edited manifest does not evaluate (swift package dump-package):\n\(failure.errors)",
+                byHand: byHand
+            )
         }
         let expected = Set(before.filter(\.linksAutoTrace).map(\.name)).union(wanted)
         let linked = Set(after.filter(\.linksAutoTrace).map(\.name))
         guard linked == expected, after.map(\.name) == before.map(\.name) else {
             let missing = expected.subtracting(linked).sorted(), extra = linked.subtracting(expected).sorted()
             throw ManifestEditor.Refusal(
-                reason: "the edit did not land on the target declarations (AutoTrace missing from: \(missing.joined(separator: ", ")); "
+                reason:
+                    "the edit did not land on the target declarations (AutoTrace missing from: \(missing.joined(separator: ", ")); "
                     + "added to: \(extra.joined(separator: ", ")))",
                 byHand: byHand
             )
@@ -156,7 +182,8 @@ struct Init: ParsableCommand {
         let folder = "\(root)/\(target.path ?? "Sources/\(target.name)")"
         guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return false }
         let files = enumerator.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }.map { "\(folder)/\($0)" }
-        let sources = files.compactMap { path in (try? String(contentsOfFile: path, encoding: .utf8)).map { (path, $0) } }
+        let sources = files.compactMap { path in (try? String(contentsOfFile: path, encoding: .utf8)).map { (path, $0) }
+        }
         let context = ModuleContext(name: target.name, aspects: aspects, sources: sources.map(\.1))
         return sources.contains { path, source in
             Weaver.weave(source: source, path: path, displayPath: path, module: context, firstSiteID: 1).isChanged
@@ -166,9 +193,12 @@ struct Init: ParsableCommand {
     private func dependency(root: String) throws -> String {
         if let url { return #".package(url: "\#(url)", from: "\#(from)")"# }
         let checkout = path ?? Checkout.root
-        let absolute = URL(fileURLWithPath: checkout, relativeTo: URL(fileURLWithPath: root + "/")).standardizedFileURL.path
+        let absolute = URL(fileURLWithPath: checkout, relativeTo: URL(fileURLWithPath: root + "/")).standardizedFileURL
+            .path
         guard FileManager.default.fileExists(atPath: "\(absolute)/Sources/AutoTrace") else {
-            throw ValidationError("\(absolute) is not a swift-autotrace checkout; pass --path to one, or --url and --from")
+            throw ValidationError(
+                "\(absolute) is not a swift-autotrace checkout; pass --path to one, or --url and --from"
+            )
         }
         return #".package(name: "swift-autotrace", path: "\#(Self.relativePath(from: root, to: absolute))")"#
     }

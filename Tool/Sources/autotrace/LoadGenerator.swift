@@ -31,8 +31,16 @@ struct LoadGenerator: Sendable {
 
         var summary: String {
             String(
-                format: "%d requests in %.1f s: %.0f req/s, %d errors; latency p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs",
-                requests, seconds, throughput, errors, percentile(0.5), percentile(0.99), percentile(0.999), percentile(1)
+                format:
+                    "%d requests in %.1f s: %.0f req/s, %d errors; latency p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs",
+                requests,
+                seconds,
+                throughput,
+                errors,
+                percentile(0.5),
+                percentile(0.99),
+                percentile(0.999),
+                percentile(1)
             )
         }
     }
@@ -166,14 +174,20 @@ struct Load: ParsableCommand {
     var json = false
 
     func run() throws {
-        let result = LoadGenerator(port: port, path: path, connections: connections, rate: rate, seconds: duration).run()
+        let result = LoadGenerator(port: port, path: path, connections: connections, rate: rate, seconds: duration)
+            .run()
         if json {
             let fields: [String: Any] = [
                 "requests": result.requests, "errors": result.errors, "seconds": result.seconds,
                 "throughput": result.throughput, "p50_us": result.percentile(0.5), "p99_us": result.percentile(0.99),
                 "p999_us": result.percentile(0.999), "max_us": result.percentile(1),
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]), as: UTF8.self))
+            print(
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]),
+                    as: UTF8.self
+                )
+            )
         } else {
             print(result.summary)
         }

@@ -6,7 +6,8 @@ import Foundation
 enum PackageSources {
     static func texts(root: String, checkouts: String) -> [String] {
         var texts = swiftFiles(under: root)
-        for checkout in (try? FileManager.default.contentsOfDirectory(atPath: checkouts)) ?? [] where checkout != "swift-log" {
+        for checkout in (try? FileManager.default.contentsOfDirectory(atPath: checkouts)) ?? []
+        where checkout != "swift-log" {
             texts += swiftFiles(under: "\(checkouts)/\(checkout)/Sources")
         }
         return texts
@@ -20,7 +21,9 @@ enum PackageSources {
             let name = (relative as NSString).lastPathComponent
             if name.hasPrefix(".") {
                 walker.skipDescendants()
-            } else if name.hasSuffix(".swift"), let text = try? String(contentsOfFile: "\(folder)/\(relative)", encoding: .utf8) {
+            } else if name.hasSuffix(".swift"),
+                let text = try? String(contentsOfFile: "\(folder)/\(relative)", encoding: .utf8)
+            {
                 texts.append(text)
             }
         }

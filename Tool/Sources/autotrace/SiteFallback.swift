@@ -43,7 +43,10 @@ struct UnwovenSite: Codable {
     }
 
     static func dictionary(_ sites: [UnwovenSite]) -> [SiteLocation: String] {
-        Dictionary(sites.map { (SiteLocation(file: $0.file, line: $0.line), $0.message) }, uniquingKeysWith: { first, _ in first })
+        Dictionary(
+            sites.map { (SiteLocation(file: $0.file, line: $0.line), $0.message) },
+            uniquingKeysWith: { first, _ in first }
+        )
     }
 }
 

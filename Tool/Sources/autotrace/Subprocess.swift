@@ -2,9 +2,9 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Runs tools with the wrapper's and the CLI's standard streams.
@@ -39,7 +39,9 @@ enum Subprocess {
         var child: pid_t = 0
         let status = posix_spawn(&child, executable, nil, &attributes, argv, envp)
         guard status == 0 else {
-            FileHandle.standardError.write(Data("autotrace: cannot run \(executable): \(String(cString: strerror(status)))\n".utf8))
+            FileHandle.standardError.write(
+                Data("autotrace: cannot run \(executable): \(String(cString: strerror(status)))\n".utf8)
+            )
             return 127
         }
         forwardingTarget.store(child, ordering: .sequentiallyConsistent)
@@ -107,7 +109,8 @@ enum Subprocess {
         }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let status =
+            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return (status, output, (try? Data(contentsOf: errorsPath)) ?? Data())
     }
 

@@ -27,11 +27,15 @@ struct RecordedSpan {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let resourceSpans = object["resourceSpans"] as? [[String: Any]]
             else {
-                throw ValidationError("\(path):\(index + 1): not an OTLP JSON trace export (one ExportTraceServiceRequest per line)")
+                throw ValidationError(
+                    "\(path):\(index + 1): not an OTLP JSON trace export (one ExportTraceServiceRequest per line)"
+                )
             }
             for resourceSpan in resourceSpans {
-                let resourceAttributes = (resourceSpan["resource"] as? [String: Any])?["attributes"] as? [[String: Any]] ?? []
-                let service = resourceAttributes.first { $0["key"] as? String == "service.name" }
+                let resourceAttributes =
+                    (resourceSpan["resource"] as? [String: Any])?["attributes"] as? [[String: Any]] ?? []
+                let service =
+                    resourceAttributes.first { $0["key"] as? String == "service.name" }
                     .flatMap { ($0["value"] as? [String: Any])?["stringValue"] as? String } ?? ""
                 for scope in resourceSpan["scopeSpans"] as? [[String: Any]] ?? [] {
                     for span in scope["spans"] as? [[String: Any]] ?? [] {
@@ -98,15 +102,20 @@ struct Waterfall {
         let services = Set(spans.map(\.service)).filter { !$0.isEmpty }.sorted().joined(separator: ", ")
         var lines = [
             "trace \(spans.first?.traceID ?? "")  \(Self.duration(total))  \(spans.count) span\(spans.count == 1 ? "" : "s")"
-                + (errors > 0 ? ", \(errors) error\(errors == 1 ? "" : "s")" : "") + (services.isEmpty ? "" : "  [\(services)]")
+                + (errors > 0 ? ", \(errors) error\(errors == 1 ? "" : "s")" : "")
+                + (services.isEmpty ? "" : "  [\(services)]")
         ]
         let nameWidth = min(max(rows.map(\.tree.count).max() ?? 0, 20), 56)
         for (tree, span) in rows {
             let offset = Int(Double(span.startNanos - min(span.startNanos, start)) / Double(total) * Double(barWidth))
             let length = max(1, Int((Double(span.durationNanos) / Double(total) * Double(barWidth)).rounded()))
-            let bar = String(repeating: " ", count: min(offset, barWidth - 1))
+            let bar =
+                String(repeating: " ", count: min(offset, barWidth - 1))
                 + String(repeating: "█", count: min(length, barWidth - min(offset, barWidth - 1)))
-            let name = tree.count > nameWidth ? String(tree.prefix(nameWidth - 1)) + "…" : tree.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            let name =
+                tree.count > nameWidth
+                ? String(tree.prefix(nameWidth - 1)) + "…"
+                : tree.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
             let kind = (RecordedSpan.kindNames[span.kind] ?? "").padding(toLength: 8, withPad: " ", startingAt: 0)
             lines.append(
                 "  \(name)  \(kind) \(Self.duration(span.durationNanos).leftPadded(9))  \(span.isError ? "ERROR" : "  ok ")  │\(bar.padding(toLength: barWidth, withPad: " ", startingAt: 0))│"

@@ -20,7 +20,9 @@ struct WeaveSpeed: ParsableCommand {
     func run() throws {
         let files = folders.flatMap { folder -> [String] in
             let enumerator = FileManager.default.enumerator(atPath: folder)
-            return (enumerator?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".swift") }.map { "\(folder)/\($0)" }
+            return (enumerator?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".swift") }.map {
+                "\(folder)/\($0)"
+            }
         }
         let sources = files.compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
         guard !sources.isEmpty else { throw ValidationError("no Swift files under \(folders.joined(separator: ", "))") }
@@ -38,10 +40,19 @@ struct WeaveSpeed: ParsableCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             sites = 0
             for (index, source) in sources.enumerated() {
-                sites += Weaver.weave(source: source, path: files[index], displayPath: files[index], module: context, firstSiteID: 1).sites.count
+                sites +=
+                    Weaver.weave(
+                        source: source,
+                        path: files[index],
+                        displayPath: files[index],
+                        module: context,
+                        firstSiteID: 1
+                    ).sites.count
             }
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        print("weaving: \(sources.count) files, \(lines) lines, \(sites) sites in \(String(format: "%.3f", best)) s = \(Int(Double(lines) / best)) lines/s")
+        print(
+            "weaving: \(sources.count) files, \(lines) lines, \(sites) sites in \(String(format: "%.3f", best)) s = \(Int(Double(lines) / best)) lines/s"
+        )
     }
 }

@@ -13,7 +13,11 @@ import Testing
         #expect(probes.map(\.name) == ["span_start", "span_end", "span", "ring"])
         let notes = try ProcessRunner.run("/usr/bin/env", ["readelf", "-n", Binaries.example]).output
         for probe in probes {
-            let entry = try #require(notes.components(separatedBy: "Provider: ").first { $0.hasPrefix("autotrace\n    Name: \(probe.name)\n") })
+            let entry = try #require(
+                notes.components(separatedBy: "Provider: ").first {
+                    $0.hasPrefix("autotrace\n    Name: \(probe.name)\n")
+                }
+            )
             #expect(entry.contains("Location: 0x\(String(format: "%016lx", probe.address))"), "\(entry)")
             #expect(entry.contains("Semaphore: 0x\(String(format: "%016lx", probe.semaphoreAddress))"), "\(entry)")
             #expect(entry.contains("Arguments: \(probe.arguments.joined(separator: " "))"))
@@ -31,22 +35,35 @@ import Testing
         let file = try ELFFile(path: Binaries.example)
         let ours = Dictionary(file.symbols().filter(\.isFunction).map { ($0.name, $0.address) }) { first, _ in first }
         let nm = try ProcessRunner.run("/usr/bin/env", ["nm", "--defined-only", Binaries.example]).output
-        let render = try #require(nm.split(separator: "\n").first { $0.hasSuffix(" T $s18ManualSpansExample6renderySays5UInt8VGSSF") })
+        let render = try #require(
+            nm.split(separator: "\n").first { $0.hasSuffix(" T $s18ManualSpansExample6renderySays5UInt8VGSSF") }
+        )
         #expect(ours["$s18ManualSpansExample6renderySays5UInt8VGSSF"] == UInt64(render.prefix(16), radix: 16))
-        #expect(SwiftFunctions.demangle("$s18ManualSpansExample6renderySays5UInt8VGSSF") == "ManualSpansExample.render(Swift.String) -> Swift.Array<Swift.UInt8>")
+        #expect(
+            SwiftFunctions.demangle("$s18ManualSpansExample6renderySays5UInt8VGSSF")
+                == "ManualSpansExample.render(Swift.String) -> Swift.Array<Swift.UInt8>"
+        )
     }
 
     @Test func badFilesGiveErrorsThatNameTheProblem() throws {
         #expect(throws: ELFError(.fileNotFound, path: "/nonexistent")) { try ELFFile(path: "/nonexistent") }
-        #expect(throws: ELFError(.notELF, path: "text")) { try ELFFile(bytes: Array("#!/bin/sh\necho hi\n".utf8), path: "text") }
+        #expect(throws: ELFError(.notELF, path: "text")) {
+            try ELFFile(bytes: Array("#!/bin/sh\necho hi\n".utf8), path: "text")
+        }
         let example = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Binaries.example)))
         let cut = #expect(throws: ELFError.self) { try ELFFile(bytes: Array(example.prefix(4096)), path: "cut") }
         #expect(cut?.code == .truncated)
-        #expect(cut?.description.hasPrefix("cut: truncated or corrupt (the section header table (") == true, "\(String(describing: cut))")
+        #expect(
+            cut?.description.hasPrefix("cut: truncated or corrupt (the section header table (") == true,
+            "\(String(describing: cut))"
+        )
         var thirtyTwoBit = Array(example.prefix(64))
         thirtyTwoBit[4] = 1
         #expect(throws: ELFError(.unsupportedClass, path: "old")) { try ELFFile(bytes: thirtyTwoBit, path: "old") }
-        #expect(ELFError(.notELF, path: "x").description == "x: not an ELF file; give a Linux executable, not a script, a symlink farm or a source file")
+        #expect(
+            ELFError(.notELF, path: "x").description
+                == "x: not an ELF file; give a Linux executable, not a script, a symlink farm or a source file"
+        )
     }
 
     @Test func globsMatchWholeNames() {
@@ -62,7 +79,11 @@ import Testing
 @Suite struct ELFCorruptFileTests {
     @Test func craftedFileReadsBack() throws {
         let file = try ELFFile(bytes: CraftedELF().bytes(), path: "crafted")
-        #expect(file.sections.map(\.name) == ["", ".shstrtab", ".text", ".note.stapsdt", ".stapsdt.base", ".symtab", ".strtab", "autotrace_sites"])
+        #expect(
+            file.sections.map(\.name) == [
+                "", ".shstrtab", ".text", ".note.stapsdt", ".stapsdt.base", ".symtab", ".strtab", "autotrace_sites",
+            ]
+        )
         let probes = file.usdtProbes()
         #expect(probes.map(\.name) == ["span_start"])
         #expect(probes.first?.arguments == ["8@%rdi"])
@@ -88,7 +109,10 @@ import Testing
         header.put(0, at: 0x28, width: 8)
         header.put(0, at: 0x3c, width: 2)
         header.put(0, at: 0x3e, width: 2)
-        #expect((try? ELFFile(bytes: header, path: "bare"))?.sections.isEmpty == true, "no sections at all is a valid file")
+        #expect(
+            (try? ELFFile(bytes: header, path: "bare"))?.sections.isEmpty == true,
+            "no sections at all is a valid file"
+        )
     }
 
     @Test func everyTruncationThrowsOrReads() {
@@ -149,7 +173,9 @@ import Testing
         let crafted = CraftedELF()
         let whole = crafted.bytes()
         let note = crafted.dataOffset(of: ".note.stapsdt")
-        for (field, value) in [(0, 0xffff_ffff), (4, 0xffff_ffff), (0, 0xffff_fffd), (4, 0xffff_fffd), (0, 0x7fff_ffff), (4, 1000)] {
+        for (field, value) in [
+            (0, 0xffff_ffff), (4, 0xffff_ffff), (0, 0xffff_fffd), (4, 0xffff_fffd), (0, 0x7fff_ffff), (4, 1000),
+        ] {
             var bytes = whole
             bytes.put(UInt64(value), at: note + field, width: 4)
             expectCorrupt(bytes, mentioning: ".note.stapsdt")
@@ -217,7 +243,9 @@ import Testing
         var generator = SplitMix64(seed: 7)
         for _ in 0..<2000 {
             var bytes = record + record
-            for _ in 0..<4 { bytes[Int(generator.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: generator.next()) }
+            for _ in 0..<4 {
+                bytes[Int(generator.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: generator.next())
+            }
             _ = SiteTable.decode(bytes.prefix(Int(generator.next() % UInt64(bytes.count + 1))))
         }
     }
@@ -225,7 +253,9 @@ import Testing
     @Test func randomlyDamagedFilesNeverTrap() {
         let crafted = CraftedELF()
         let whole = crafted.bytes()
-        let extremes: [UInt64] = [0, 1, 0xff, 0xffff, 0xffff_ffff, UInt64(Int.max), UInt64(Int.max) + 1, UInt64.max, UInt64(whole.count)]
+        let extremes: [UInt64] = [
+            0, 1, 0xff, 0xffff, 0xffff_ffff, UInt64(Int.max), UInt64(Int.max) + 1, UInt64.max, UInt64(whole.count),
+        ]
         var generator = SplitMix64(seed: 42)
         for _ in 0..<5000 {
             var bytes = whole
@@ -235,7 +265,11 @@ import Testing
                     bytes[at] = UInt8(truncatingIfNeeded: generator.next())
                 } else {
                     let width = [1, 2, 4, 8][Int(generator.next() % 4)]
-                    bytes.put(extremes[Int(generator.next() % UInt64(extremes.count))], at: min(at, bytes.count - width), width: width)
+                    bytes.put(
+                        extremes[Int(generator.next() % UInt64(extremes.count))],
+                        at: min(at, bytes.count - width),
+                        width: width
+                    )
                 }
             }
             do {
@@ -260,11 +294,18 @@ import Testing
         _ = SwiftFunctions.select(["*"], in: file)
     }
 
-    private func expectCorrupt(_ bytes: [UInt8], mentioning problem: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    private func expectCorrupt(
+        _ bytes: [UInt8],
+        mentioning problem: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         do {
             let file = try ELFFile(bytes: bytes, path: "crafted.elf")
             exercise(file)
-            Issue.record("read a corrupt file without an error (expected one about \(problem))", sourceLocation: sourceLocation)
+            Issue.record(
+                "read a corrupt file without an error (expected one about \(problem))",
+                sourceLocation: sourceLocation
+            )
         } catch {
             #expect(error.description.hasPrefix("crafted.elf: "), sourceLocation: sourceLocation)
             #expect(error.description.contains(problem), "\(error)", sourceLocation: sourceLocation)
@@ -283,7 +324,15 @@ struct CraftedELF {
         var entrySize: UInt64 = 0
     }
 
-    static let site = SiteRecord(id: 7, kind: "server", name: "GET /", module: "App", function: "handle()", file: "Sources/App/App.swift", line: 12)
+    static let site = SiteRecord(
+        id: 7,
+        kind: "server",
+        name: "GET /",
+        module: "App",
+        function: "handle()",
+        file: "Sources/App/App.swift",
+        line: 12
+    )
 
     var sections: [Section] = {
         var note: [UInt8] = []
@@ -393,7 +442,8 @@ extension Array where Element == UInt8 {
 /// The binaries of this build the tests run.
 enum Binaries {
     static let directory: URL = {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent()
     }()
     static let example = directory.appendingPathComponent("autotrace-example").path

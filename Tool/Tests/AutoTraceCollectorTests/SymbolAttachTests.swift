@@ -34,7 +34,9 @@ import Testing
         let spans = try lines.flatMap { line -> [[String: Any]] in
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             let resources = object["resourceSpans"] as? [[String: Any]] ?? []
-            return resources.flatMap { ($0["scopeSpans"] as? [[String: Any]] ?? []).flatMap { $0["spans"] as? [[String: Any]] ?? [] } }
+            return resources.flatMap {
+                ($0["scopeSpans"] as? [[String: Any]] ?? []).flatMap { $0["spans"] as? [[String: Any]] ?? [] }
+            }
         }
         let renders = spans.filter { $0["name"] as? String == "ManualSpansExample.render" }
         // Two of every three requests render; 2 s of 10 ms intervals leaves room for well over 20.

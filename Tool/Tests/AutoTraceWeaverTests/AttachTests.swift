@@ -36,12 +36,20 @@ extension WovenBuildTests {
         #expect(listing.output.contains("Site table (7 woven sites):"), "\(listing.output)")
         #expect(listing.output.contains("GreetingService.greet"))
 
-        let script = try Self.run(Self.autotrace, ["probes", Self.helloServerBinary, "--bpftrace"], in: Self.helloServer)
+        let script = try Self.run(
+            Self.autotrace,
+            ["probes", Self.helloServerBinary, "--bpftrace"],
+            in: Self.helloServer
+        )
         #expect(script.output.hasPrefix("#!/usr/bin/env bpftrace"))
         let missing = try Self.run(Self.autotrace, ["probes", "/nonexistent/Server"], in: Self.helloServer)
         #expect(missing.status != 0)
         #expect(missing.output.contains("/nonexistent/Server: no such file"))
-        let notELF = try Self.run(Self.autotrace, ["probes", "\(Self.helloServer)/Package.swift"], in: Self.helloServer)
+        let notELF = try Self.run(
+            Self.autotrace,
+            ["probes", "\(Self.helloServer)/Package.swift"],
+            in: Self.helloServer
+        )
         #expect(notELF.output.contains("Package.swift: not an ELF file"))
         let unwoven = try Self.run(Self.autotrace, ["probes", "/bin/sleep"], in: Self.helloServer)
         #expect(unwoven.output.contains("/bin/sleep has no autotrace probes"))
@@ -65,7 +73,9 @@ extension WovenBuildTests {
         let load = (0..<2).map { _ in
             Thread {
                 while !stop.load(ordering: .relaxed) {
-                    if (try? LoopbackHTTP.get(port: port, path: "/health"))?.status == 200 { served.add(1, ordering: .relaxed) }
+                    if (try? LoopbackHTTP.get(port: port, path: "/health"))?.status == 200 {
+                        served.add(1, ordering: .relaxed)
+                    }
                     usleep(1000)
                 }
             }
@@ -95,12 +105,22 @@ extension WovenBuildTests {
         while !progress.text.contains("autotrace: attached ") && Date() < attachDeadline { usleep(10_000) }
 
         let first = (trace: String(repeating: "0f", count: 16), span: "00000000000000ef")
-        #expect(try LoopbackHTTP.get(port: port, path: "/hello/first", headers: [("traceparent", "00-\(first.trace)-\(first.span)-01")]).status == 200)
+        #expect(
+            try LoopbackHTTP.get(
+                port: port,
+                path: "/hello/first",
+                headers: [("traceparent", "00-\(first.trace)-\(first.span)-01")]
+            ).status == 200
+        )
         let callers = (1...20).map { index in
             (trace: String(format: "%030x", index) + "cd", span: String(format: "%014x", index) + "ef")
         }
         for (index, caller) in callers.enumerated() {
-            let reply = try LoopbackHTTP.get(port: port, path: "/hello/attach\(index)", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+            let reply = try LoopbackHTTP.get(
+                port: port,
+                path: "/hello/attach\(index)",
+                headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")]
+            )
             #expect(reply.status == 200)
         }
         kill(collector.processIdentifier, SIGINT)
@@ -114,7 +134,11 @@ extension WovenBuildTests {
         // Every request of the known set produced its whole trace, correctly parented, through the probes alone.
         let exported = try receiver.requests.filter { $0.status == 200 }.flatMap { request in
             try request.decodedProtobuf().resourceSpans.flatMap { resource in
-                #expect(resource.resource.attributes.contains { $0.key == "service.name" && $0.value.stringValue == "hello-attached" })
+                #expect(
+                    resource.resource.attributes.contains {
+                        $0.key == "service.name" && $0.value.stringValue == "hello-attached"
+                    }
+                )
                 return resource.scopeSpans.flatMap(\.spans)
             }
         }
@@ -122,18 +146,29 @@ extension WovenBuildTests {
         let untraced = callers.filter { caller in !exported.contains { Self.hex($0.traceID) == caller.trace } }
         #expect(untraced.isEmpty, "no spans for \(untraced.map(\.trace)); the collector said:\n\(stderr)")
         for caller in callers {
-            try Self.expectGreetingTree(exported.filter { Self.hex($0.traceID) == caller.trace }, callerSpan: caller.span)
+            try Self.expectGreetingTree(
+                exported.filter { Self.hex($0.traceID) == caller.trace },
+                callerSpan: caller.span
+            )
         }
         // Woven spans carry their site from the binary's site table.
         let greet = try #require(exported.first { $0.name == "GreetingService.greet" })
-        #expect(greet.attributes.contains { $0.key == "code.file.path" && $0.value.stringValue == "Sources/HelloServer/Services.swift" })
+        #expect(
+            greet.attributes.contains {
+                $0.key == "code.file.path" && $0.value.stringValue == "Sources/HelloServer/Services.swift"
+            }
+        )
         // Attributes set in the process cross the span probe: the server spans carry Hummingbird's.
         for caller in callers {
             let routes = exported.filter { $0.kind == .server && Self.hex($0.traceID) == caller.trace }.map { server in
                 Dictionary(server.attributes.map { ($0.key, $0.value) }) { first, _ in first }
             }
             #expect(routes.map { $0["http.route"]?.stringValue ?? "" }.sorted() == ["/hello/{name}", "/weather"])
-            #expect(routes.allSatisfy { $0["http.request.method"]?.stringValue == "GET" && $0["http.response.status_code"]?.intValue == 200 })
+            #expect(
+                routes.allSatisfy {
+                    $0["http.request.method"]?.stringValue == "GET" && $0["http.response.status_code"]?.intValue == 200
+                }
+            )
         }
         // The accounting adds up: every assembled span was exported, nothing was lost.
         let assembled = try #require(stderr.firstMatch(of: /spans assembled +(\d+)/)?.1)
@@ -178,7 +213,11 @@ extension WovenBuildTests {
 
     @Test(.enabled(if: canAttach, attachSkipReason))
     func attachErrorsNameTheFix() throws {
-        let nobody = try Self.run(Self.autotrace, ["attach", "--pid", "999999", "--output", "/dev/null"], in: Self.helloServer)
+        let nobody = try Self.run(
+            Self.autotrace,
+            ["attach", "--pid", "999999", "--output", "/dev/null"],
+            in: Self.helloServer
+        )
         #expect(nobody.status != 0)
         #expect(nobody.output.contains("no process with pid 999999"), "\(nobody.output)")
 
@@ -187,27 +226,45 @@ extension WovenBuildTests {
         sleeper.arguments = ["30"]
         try sleeper.run()
         defer { sleeper.terminate() }
-        let unwoven = try Self.run(Self.autotrace, ["attach", "--pid", String(sleeper.processIdentifier), "--output", "/dev/null"], in: Self.helloServer)
-        #expect(unwoven.output.contains("has no autotrace probes: build it with `autotrace build`"), "\(unwoven.output)")
+        let unwoven = try Self.run(
+            Self.autotrace,
+            ["attach", "--pid", String(sleeper.processIdentifier), "--output", "/dev/null"],
+            in: Self.helloServer
+        )
+        #expect(
+            unwoven.output.contains("has no autotrace probes: build it with `autotrace build`"),
+            "\(unwoven.output)"
+        )
 
         let (server, _) = try Self.startHelloServer()
         defer { server.terminate() }
         let nowhere = try Self.run(
-            "/usr/bin/env", ["-u", "OTEL_EXPORTER_OTLP_ENDPOINT", "-u", "AUTOTRACE_TRACES_FILE", Self.autotrace, "attach", "--pid", String(server.processIdentifier)],
+            "/usr/bin/env",
+            [
+                "-u", "OTEL_EXPORTER_OTLP_ENDPOINT", "-u", "AUTOTRACE_TRACES_FILE", Self.autotrace, "attach", "--pid",
+                String(server.processIdentifier),
+            ],
             in: Self.helloServer
         )
         #expect(nowhere.output.contains("nowhere to send spans: set OTEL_EXPORTER_OTLP_ENDPOINT"), "\(nowhere.output)")
 
         // --output /dev/null (as autotrace bench attaches) is written to, not replaced by a file.
         let discarded = try Self.run(
-            Self.autotrace, ["attach", "--pid", String(server.processIdentifier), "--duration", "0.5", "--output", "/dev/null"], in: Self.helloServer
+            Self.autotrace,
+            ["attach", "--pid", String(server.processIdentifier), "--duration", "0.5", "--output", "/dev/null"],
+            in: Self.helloServer
         )
         #expect(discarded.status == 0, "\(discarded.output)")
-        #expect(try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType == .typeCharacterSpecial)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: "/dev/null")[.type] as? FileAttributeType
+                == .typeCharacterSpecial
+        )
     }
 
     /// Attached: `autotrace:ring`'s semaphore raised (the only probe `attach` uses). Detached: every one at zero.
-    static func waitForSemaphores(of target: TargetProcess, probes: [USDTProbe], in binary: ELFFile, attached: Bool) throws {
+    static func waitForSemaphores(of target: TargetProcess, probes: [USDTProbe], in binary: ELFFile, attached: Bool)
+        throws
+    {
         let deadline = Date().addingTimeInterval(30)
         let watched = attached ? probes.filter { $0.name == "ring" } : probes
         while Date() < deadline {
@@ -215,7 +272,9 @@ extension WovenBuildTests {
             if !counts.isEmpty && counts.allSatisfy({ attached ? ($0 ?? 0) > 0 : $0 == 0 }) { return }
             usleep(50_000)
         }
-        Issue.record("semaphores did not become \(attached ? "non-zero" : "zero") within 30 s: \(target.semaphoreCounts(of: probes, in: binary))")
+        Issue.record(
+            "semaphores did not become \(attached ? "non-zero" : "zero") within 30 s: \(target.semaphoreCounts(of: probes, in: binary))"
+        )
     }
 }
 

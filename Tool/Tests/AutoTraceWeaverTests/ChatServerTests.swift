@@ -10,13 +10,20 @@ extension WovenBuildTests {
     @Test func aWebSocketConnectionIsASpanWhoseMessagesWorkIsItsChildren() throws {
         try Self.buildExample("ChatServer")
         let receiver = try OTLPTestReceiver()
-        let (server, port) = try Self.startExample("ChatServer", environment: [
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
-        ])
+        let (server, port) = try Self.startExample(
+            "ChatServer",
+            environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
+            ]
+        )
         defer { if server.isRunning { server.terminate() } }
 
         let caller = (trace: String(repeating: "c4", count: 16), span: "00f067aa0ba902c4")
-        let chat = try LoopbackWebSocket(port: port, path: "/chat/kitchen?token=s3cr3t", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+        let chat = try LoopbackWebSocket(
+            port: port,
+            path: "/chat/kitchen?token=s3cr3t",
+            headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")]
+        )
         try chat.send(text: "hi")
         #expect(try chat.receive() == .text("[kitchen] HI"))
         try chat.send(text: "there")
@@ -38,7 +45,10 @@ extension WovenBuildTests {
         let exported = try receiver.acceptedSpans()
         #expect(exported.count == 6, "\(exported.map(\.name))")
         let connections = exported.filter { $0.name == "WebSocket /chat/{room}" }
-        let kitchen = try #require(connections.first { Self.hex($0.traceID) == caller.trace }, "\(exported.map(\.name))")
+        let kitchen = try #require(
+            connections.first { Self.hex($0.traceID) == caller.trace },
+            "\(exported.map(\.name))"
+        )
         #expect(kitchen.kind == .server && Self.hex(kitchen.parentSpanID) == caller.span)
         let attributes = Self.attributes(of: kitchen)
         #expect(attributes["network.protocol.name"]?.stringValue == "websocket")
@@ -47,8 +57,14 @@ extension WovenBuildTests {
         #expect(attributes["url.query"]?.stringValue == "token=REDACTED")
         #expect(kitchen.status.code != .error)
         let replies = exported.filter { $0.name == "ChatRoom.reply" }
-        #expect(replies.count == 2 && replies.allSatisfy { $0.parentSpanID == kitchen.spanID }, "\(replies.map { Self.hex($0.parentSpanID) })")
-        #expect(exported.contains { $0.name == "GET /chat/{room}" && $0.traceID == kitchen.traceID }, "the upgrade request's span")
+        #expect(
+            replies.count == 2 && replies.allSatisfy { $0.parentSpanID == kitchen.spanID },
+            "\(replies.map { Self.hex($0.parentSpanID) })"
+        )
+        #expect(
+            exported.contains { $0.name == "GET /chat/{room}" && $0.traceID == kitchen.traceID },
+            "the upgrade request's span"
+        )
         let attic = try #require(connections.first { $0.traceID != kitchen.traceID })
         #expect(attic.status.code == .error)
         #expect(Self.attributes(of: attic)["error.type"]?.stringValue.hasSuffix("ChatError") == true)
@@ -68,7 +84,9 @@ final class LoopbackWebSocket {
     private let fd: Int32
 
     init(port: Int, path: String, headers: [(String, String)] = []) throws {
-        guard let fd = LoopbackHTTP.connectLoopback(port: port) else { throw Failure("cannot connect to 127.0.0.1:\(port)") }
+        guard let fd = LoopbackHTTP.connectLoopback(port: port) else {
+            throw Failure("cannot connect to 127.0.0.1:\(port)")
+        }
         self.fd = fd
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -138,5 +156,7 @@ final class LoopbackWebSocket {
 }
 
 extension Array where Element: Equatable {
-    fileprivate func ends(with suffix: [Element]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+    fileprivate func ends(with suffix: [Element]) -> Bool {
+        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
+    }
 }

@@ -28,7 +28,10 @@ extension WovenBuildTests {
 
         // Requests from a caller that sends its own trace context, as an upstream service would.
         let callers = (1...3).map { index in
-            (trace: String(repeating: "ab", count: 15) + String(format: "%02x", index), span: String(format: "00f067aa0ba902%02x", index))
+            (
+                trace: String(repeating: "ab", count: 15) + String(format: "%02x", index),
+                span: String(format: "00f067aa0ba902%02x", index)
+            )
         }
         for (index, caller) in callers.enumerated() {
             let reply = try LoopbackHTTP.get(
@@ -41,12 +44,18 @@ extension WovenBuildTests {
         }
         // AsyncHTTPClient's EventLoopFuture API inside a trace: its request continues the caller's trace too.
         let futuresCaller = (trace: String(repeating: "fe", count: 16), span: "00f067aa0ba902ff")
-        let forecast = try LoopbackHTTP.get(port: port, path: "/forecast/ada", headers: [("traceparent", "00-\(futuresCaller.trace)-\(futuresCaller.span)-01")])
+        let forecast = try LoopbackHTTP.get(
+            port: port,
+            path: "/forecast/ada",
+            headers: [("traceparent", "00-\(futuresCaller.trace)-\(futuresCaller.span)-01")]
+        )
         #expect(forecast.status == 200 && ["sunny", "cloudy"].contains(forecast.body), "\(forecast)")
         // And URLSession's.
         let sessionCaller = (trace: String(repeating: "5e", count: 16), span: "00f067aa0ba902fe")
         let viaSession = try LoopbackHTTP.get(
-            port: port, path: "/forecast/ada?via=urlsession", headers: [("traceparent", "00-\(sessionCaller.trace)-\(sessionCaller.span)-01")]
+            port: port,
+            path: "/forecast/ada?via=urlsession",
+            headers: [("traceparent", "00-\(sessionCaller.trace)-\(sessionCaller.span)-01")]
         )
         #expect(viaSession.status == 200 && ["sunny", "cloudy"].contains(viaSession.body), "\(viaSession)")
         #expect(try LoopbackHTTP.get(port: port, path: "/fail").status == 500)
@@ -78,14 +87,29 @@ extension WovenBuildTests {
             #expect(greet?.attributes.first { $0.key == "hello.name" }?.value.stringValue.hasPrefix("user") == true)
         }
         // Both forecast clients: server → function → client span → the callee's server span, one trace.
-        for (caller, function) in [(futuresCaller, "forecastThroughFutures"), (sessionCaller, "forecastThroughURLSession")] {
+        for (caller, function) in [
+            (futuresCaller, "forecastThroughFutures"), (sessionCaller, "forecastThroughURLSession"),
+        ] {
             let trace = exported.filter { hex($0.traceID) == caller.trace }
             #expect(trace.count == 5, "\(trace.map(\.name))")
-            let server = try #require(trace.first { $0.name == "GET /forecast/{name}" && hex($0.parentSpanID) == caller.span })
-            let fetch = try #require(trace.first { $0.name == "ForecastService.\(function)" && $0.parentSpanID == server.spanID })
-            let client = try #require(trace.first { $0.kind == .client && $0.parentSpanID == fetch.spanID }, "\(function)")
-            let attributes = Dictionary(client.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
-            #expect(attributes["url.full"]?.stringValue == "http://127.0.0.1:\(port)/weather?for=REDACTED", "\(function)")
+            let server = try #require(
+                trace.first { $0.name == "GET /forecast/{name}" && hex($0.parentSpanID) == caller.span }
+            )
+            let fetch = try #require(
+                trace.first { $0.name == "ForecastService.\(function)" && $0.parentSpanID == server.spanID }
+            )
+            let client = try #require(
+                trace.first { $0.kind == .client && $0.parentSpanID == fetch.spanID },
+                "\(function)"
+            )
+            let attributes = Dictionary(
+                client.attributes.map { ($0.key, $0.value) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            #expect(
+                attributes["url.full"]?.stringValue == "http://127.0.0.1:\(port)/weather?for=REDACTED",
+                "\(function)"
+            )
             #expect(attributes["http.request.method"]?.stringValue == "GET")
             #expect(attributes["http.response.status_code"]?.intValue == 200)
             #expect(attributes["server.port"]?.intValue == Int64(port))
@@ -95,7 +119,10 @@ extension WovenBuildTests {
         let workServer = try #require(exported.first { $0.name == "GET /work" })
         #expect(workSpan.parentSpanID == workServer.spanID)
         // The HTTP server conventions, with the query's values redacted.
-        let attributes = Dictionary(workServer.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let attributes = Dictionary(
+            workServer.attributes.map { ($0.key, $0.value) },
+            uniquingKeysWith: { first, _ in first }
+        )
         #expect(attributes["http.request.method"]?.stringValue == "GET")
         #expect(attributes["url.path"]?.stringValue == "/work")
         #expect(attributes["url.query"]?.stringValue == "cpu=REDACTED&alloc=REDACTED&wait=REDACTED&api_key=REDACTED")
@@ -124,7 +151,11 @@ extension WovenBuildTests {
         let report = try Self.moduleReport("HelloServer", in: Self.helloServer)
         #expect(report.sites.count == 7, "\(report)")
         // VaporServer, in the same package, bootstraps swift-log itself.
-        #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
+        #expect(
+            report.skipped.map(\.reason) == [
+                "aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"
+            ]
+        )
         #expect(
             report.insertions.map(\.statements) == [
                 ["__autotraceBootstrap()"], ["router.add(middleware: __AutoTraceHummingbirdServer())"],
@@ -138,14 +169,21 @@ extension WovenBuildTests {
     @Test func routerBuilderRequestsGetServerSpansNamedByTheirRoute() throws {
         try Self.buildExample("RouterBuilderServer")
         let receiver = try OTLPTestReceiver()
-        let (server, port) = try Self.startExample("RouterBuilderServer", environment: [
-            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
-            "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
-        ])
+        let (server, port) = try Self.startExample(
+            "RouterBuilderServer",
+            environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
+                "AUTOTRACE_HTTP_EXCLUDED_ROUTES": "/health",
+            ]
+        )
         defer { if server.isRunning { server.terminate() } }
 
         let caller = (trace: String(repeating: "4b", count: 16), span: "00f067aa0ba90206")
-        let item = try LoopbackHTTP.get(port: port, path: "/items/42?token=s3cr3t", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+        let item = try LoopbackHTTP.get(
+            port: port,
+            path: "/items/42?token=s3cr3t",
+            headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")]
+        )
         #expect(item.status == 200 && item.body == "item 42", "\(item)")
         #expect(try LoopbackHTTP.get(port: port, path: "/missing").status == 404)
         #expect(try LoopbackHTTP.get(port: port, path: "/health").body == "ok")
@@ -156,7 +194,9 @@ extension WovenBuildTests {
         let exported = try receiver.acceptedSpans()
         #expect(exported.count == 2, "\(exported.map(\.name))")
         let span = try #require(exported.first { $0.name == "GET /items/{id}" }, "\(exported.map(\.name))")
-        #expect(span.kind == .server && Self.hex(span.traceID) == caller.trace && Self.hex(span.parentSpanID) == caller.span)
+        #expect(
+            span.kind == .server && Self.hex(span.traceID) == caller.trace && Self.hex(span.parentSpanID) == caller.span
+        )
         let attributes = Dictionary(span.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
         #expect(attributes["http.route"]?.stringValue == "/items/{id}")
         #expect(attributes["url.query"]?.stringValue == "token=REDACTED")
@@ -172,7 +212,8 @@ extension WovenBuildTests {
     @Test func aHostileCollectorCannotStopTheWovenHelloServer() throws {
         try Self.buildExample("HelloServer")
         let answers: [HostileOTLPReceiver.Answer] = [
-            .malformedStatusLine, .contentLength("-1"), .contentLength("99999999999999999999999"), .conflictingContentLengths,
+            .malformedStatusLine, .contentLength("-1"), .contentLength("99999999999999999999999"),
+            .conflictingContentLengths,
             .chunkSize("-5"), .chunkSize(String(repeating: "f", count: 20)), .endlessBody, .endlessChunkedBody,
             .slowDrip(intervalMillis: 50), .reset, .retryAfter("99999999999"), .retryAfter("-5"),
             .hugeDeclaredBody(bytes: "9223372036854775807"),
@@ -195,7 +236,10 @@ extension WovenBuildTests {
             #expect(reply.status == 200)
             served += 1
         }
-        #expect(receiver.requestCount >= answers.count * 2, "the exporter stopped exporting after \(receiver.requestCount) requests")
+        #expect(
+            receiver.requestCount >= answers.count * 2,
+            "the exporter stopped exporting after \(receiver.requestCount) requests"
+        )
         #expect(server.isRunning, "the server died after \(served) requests")
         #expect(try LoopbackHTTP.get(port: port, path: "/health").status == 200)
     }
@@ -212,7 +256,9 @@ extension WovenBuildTests {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/\(product)")
         server.arguments = ["--port", String(port)]
-        server.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["LOG_LEVEL": "warning"]) { $1 }) { $1 }
+        server.environment = ProcessInfo.processInfo.environment.merging(
+            environment.merging(["LOG_LEVEL": "warning"]) { $1 }
+        ) { $1 }
         server.standardOutput = FileHandle.nullDevice
         try server.run()
         try LoopbackHTTP.waitUntilListening(port: port, timeoutSeconds: 30)
@@ -280,16 +326,29 @@ extension WovenBuildTests {
 
             """
         try manifest.write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
-        try "import Plain\n\nprint(answer())\n".write(toFile: "\(package)/Sources/Tool/main.swift", atomically: true, encoding: .utf8)
-        try "public func answer() -> Int { 42 }\n".write(toFile: "\(package)/Sources/Plain/Plain.swift", atomically: true, encoding: .utf8)
-        let repository = URL(fileURLWithPath: Self.helloServer).deletingLastPathComponent().deletingLastPathComponent().path
+        try "import Plain\n\nprint(answer())\n".write(
+            toFile: "\(package)/Sources/Tool/main.swift",
+            atomically: true,
+            encoding: .utf8
+        )
+        try "public func answer() -> Int { 42 }\n".write(
+            toFile: "\(package)/Sources/Plain/Plain.swift",
+            atomically: true,
+            encoding: .utf8
+        )
+        let repository = URL(fileURLWithPath: Self.helloServer).deletingLastPathComponent().deletingLastPathComponent()
+            .path
 
         let first = try Self.run(Self.autotrace, ["init", "--path", repository], in: package)
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("AutoTrace linked into Tool"))
         let edited = try String(contentsOfFile: "\(package)/Package.swift", encoding: .utf8)
         // Only the target that weaving changes (the entry point) gets the product; the comment stays.
-        #expect(edited.contains(#".executableTarget(name: "Tool", dependencies: ["Plain", .product(name: "AutoTrace", package: "swift-autotrace")]),"#))
+        #expect(
+            edited.contains(
+                #".executableTarget(name: "Tool", dependencies: ["Plain", .product(name: "AutoTrace", package: "swift-autotrace")]),"#
+            )
+        )
         #expect(edited.contains(".target(name: \"Plain\"),"))
         #expect(edited.contains("// the command-line tool"))
         #expect(edited.contains(#".package(name: "swift-autotrace", path: ""#))
@@ -304,7 +363,12 @@ extension WovenBuildTests {
         // The set-up package builds woven and its entry point bootstraps the runtime from the environment.
         let build = try Self.run(Self.autotrace, ["build"], in: package)
         try #require(build.status == 0, "\(build.output)")
-        let run = try Self.run("\(package)/.build-autotrace/debug/Tool", [], in: package, environment: ["AUTOTRACE_LOG_LEVEL": "info", "AUTOTRACE_TRACES_FILE": "\(package)/spans.jsonl"])
+        let run = try Self.run(
+            "\(package)/.build-autotrace/debug/Tool",
+            [],
+            in: package,
+            environment: ["AUTOTRACE_LOG_LEVEL": "info", "AUTOTRACE_TRACES_FILE": "\(package)/spans.jsonl"]
+        )
         #expect(run.output.contains("42"))
         #expect(run.output.contains("writing spans to \(package)/spans.jsonl"))
     }

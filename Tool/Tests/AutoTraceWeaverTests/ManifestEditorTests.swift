@@ -31,30 +31,32 @@ import Testing
             )
             """
         let edited = try #require(try editor.edit(manifest, targets: ["Shop", "Pricing"]))
-        #expect(edited == """
-            // swift-tools-version:6.0
-            import PackageDescription
+        #expect(
+            edited == """
+                // swift-tools-version:6.0
+                import PackageDescription
 
-            let package = Package(
-                name: "Shop",
-                dependencies: [
-                    // the web framework
-                    .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
-                    .package(name: "swift-autotrace", path: "../swift-autotrace"),
-                ],
-                targets: [
-                    .executableTarget(
-                        name: "Shop",
-                        dependencies: [
-                            .product(name: "Hummingbird", package: "hummingbird"),
-                            .product(name: "AutoTrace", package: "swift-autotrace")
-                        ]
-                    ),
-                    .target(name: "Pricing", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")], path: "Sources/Pricing"),
-                    .testTarget(name: "ShopTests", dependencies: ["Shop"]),
-                ]
-            )
-            """)
+                let package = Package(
+                    name: "Shop",
+                    dependencies: [
+                        // the web framework
+                        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+                        .package(name: "swift-autotrace", path: "../swift-autotrace"),
+                    ],
+                    targets: [
+                        .executableTarget(
+                            name: "Shop",
+                            dependencies: [
+                                .product(name: "Hummingbird", package: "hummingbird"),
+                                .product(name: "AutoTrace", package: "swift-autotrace")
+                            ]
+                        ),
+                        .target(name: "Pricing", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")], path: "Sources/Pricing"),
+                        .testTarget(name: "ShopTests", dependencies: ["Shop"]),
+                    ]
+                )
+                """
+        )
         // A second run finds everything in place.
         #expect(try editor.edit(edited, targets: ["Shop", "Pricing"]) == nil)
     }
@@ -70,12 +72,16 @@ import Testing
             )
             """
         let edited = try #require(try editor.edit(manifest, targets: ["Tool"]))
-        #expect(edited.contains("""
-                dependencies: [
-                    .package(name: "swift-autotrace", path: "../swift-autotrace"),
-                ],
-                targets: [.executableTarget(name: "Tool", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")])]
-            """))
+        #expect(
+            edited.contains(
+                """
+                    dependencies: [
+                        .package(name: "swift-autotrace", path: "../swift-autotrace"),
+                    ],
+                    targets: [.executableTarget(name: "Tool", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")])]
+                """
+            )
+        )
     }
 
     /// The swift-service-lifecycle bug: `.target(name:)` inside a `dependencies:` list is a reference to another
@@ -105,31 +111,33 @@ import Testing
             )
             """
         let edited = try #require(try editor.edit(manifest, targets: ["Lifecycle", "Signals", "Helpers"]))
-        #expect(edited == """
-            // swift-tools-version:6.2
-            import PackageDescription
+        #expect(
+            edited == """
+                // swift-tools-version:6.2
+                import PackageDescription
 
-            let package = Package(
-                name: "Lifecycle",
-                dependencies: [.package(name: "swift-autotrace", path: "../swift-autotrace")],
-                targets: [
-                    .target(
-                        name: "Lifecycle",
-                        dependencies: [
-                            .target(name: "Signals"),
-                            .target(name: "Helpers", condition: .when(platforms: [.linux])),
-                            .product(name: "AutoTrace", package: "swift-autotrace"),
-                        ]
-                    ),
-                    .target(name: "Signals", dependencies: [.target(name: "Helpers"), .product(name: "AutoTrace", package: "swift-autotrace")]),
-                    .target(
-                        name: "Helpers",
-                        dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]
-                    ),
-                    .testTarget(name: "LifecycleTests", dependencies: [.target(name: "Lifecycle")]),
-                ]
-            )
-            """)
+                let package = Package(
+                    name: "Lifecycle",
+                    dependencies: [.package(name: "swift-autotrace", path: "../swift-autotrace")],
+                    targets: [
+                        .target(
+                            name: "Lifecycle",
+                            dependencies: [
+                                .target(name: "Signals"),
+                                .target(name: "Helpers", condition: .when(platforms: [.linux])),
+                                .product(name: "AutoTrace", package: "swift-autotrace"),
+                            ]
+                        ),
+                        .target(name: "Signals", dependencies: [.target(name: "Helpers"), .product(name: "AutoTrace", package: "swift-autotrace")]),
+                        .target(
+                            name: "Helpers",
+                            dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]
+                        ),
+                        .testTarget(name: "LifecycleTests", dependencies: [.target(name: "Lifecycle")]),
+                    ]
+                )
+                """
+        )
         #expect(try editor.edit(edited, targets: ["Lifecycle", "Signals", "Helpers"]) == nil)
     }
 
@@ -160,17 +168,41 @@ import Testing
             """
         let wanted: Set<String> = ["Core", "tool", "LinuxOnly", "Extra"]
         let edited = try #require(try editor.edit(manifest, targets: wanted))
-        #expect(edited.contains(#"let shared: [Target.Dependency] = [.target(name: "Core", condition: .when(platforms: [.linux]))]"#))
-        #expect(edited.contains("""
-                dependencies: [
-                    // added below
-                    .package(name: "swift-autotrace", path: "../swift-autotrace"),
-                ],
-            """))
-        #expect(edited.contains(#".target(name: "Core", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]),"#))
-        #expect(edited.contains(#".executableTarget(name: "tool", dependencies: shared + [.product(name: "AutoTrace", package: "swift-autotrace")])"#))
-        #expect(edited.contains(#".target(name: "LinuxOnly", dependencies: ["Core", .product(name: "AutoTrace", package: "swift-autotrace")])"#))
-        #expect(edited.contains(#"dependencies: (development ? ["Core"] : []) + [.product(name: "AutoTrace", package: "swift-autotrace")])"#))
+        #expect(
+            edited.contains(
+                #"let shared: [Target.Dependency] = [.target(name: "Core", condition: .when(platforms: [.linux]))]"#
+            )
+        )
+        #expect(
+            edited.contains(
+                """
+                    dependencies: [
+                        // added below
+                        .package(name: "swift-autotrace", path: "../swift-autotrace"),
+                    ],
+                """
+            )
+        )
+        #expect(
+            edited.contains(
+                #".target(name: "Core", dependencies: [.product(name: "AutoTrace", package: "swift-autotrace")]),"#
+            )
+        )
+        #expect(
+            edited.contains(
+                #".executableTarget(name: "tool", dependencies: shared + [.product(name: "AutoTrace", package: "swift-autotrace")])"#
+            )
+        )
+        #expect(
+            edited.contains(
+                #".target(name: "LinuxOnly", dependencies: ["Core", .product(name: "AutoTrace", package: "swift-autotrace")])"#
+            )
+        )
+        #expect(
+            edited.contains(
+                #"dependencies: (development ? ["Core"] : []) + [.product(name: "AutoTrace", package: "swift-autotrace")])"#
+            )
+        )
         #expect(try editor.edit(edited, targets: wanted) == nil)
     }
 
@@ -181,7 +213,11 @@ import Testing
             let package = Package(name: "X", dependencies: deps, targets: [.target(name: "X")])
             """
         let edited = try #require(try editor.edit(manifest, targets: ["X"]))
-        #expect(edited.contains(#"dependencies: deps + [.package(name: "swift-autotrace", path: "../swift-autotrace")], targets:"#))
+        #expect(
+            edited.contains(
+                #"dependencies: deps + [.package(name: "swift-autotrace", path: "../swift-autotrace")], targets:"#
+            )
+        )
     }
 
     @Test func manifestsItCannotFollowAreRefusedWithTheLinesToAdd() {
@@ -196,15 +232,19 @@ import Testing
             Issue.record("a target made by a helper function was not refused")
         } catch {
             #expect(error.reason.contains("cannot find where Model is declared"))
-            #expect(error.byHand == """
-                Add these lines by hand:
-                  in the package's dependencies:
-                    .package(name: "swift-autotrace", path: "../swift-autotrace"),
-                  in the dependencies of App, Model:
-                    .product(name: "AutoTrace", package: "swift-autotrace"),
-                """)
+            #expect(
+                error.byHand == """
+                    Add these lines by hand:
+                      in the package's dependencies:
+                        .package(name: "swift-autotrace", path: "../swift-autotrace"),
+                      in the dependencies of App, Model:
+                        .product(name: "AutoTrace", package: "swift-autotrace"),
+                    """
+            )
         }
-        #expect(throws: ManifestEditor.Refusal.self) { try editor.edit("let package = Package(name: \"X\", targets: [\n", targets: ["X"]) }
+        #expect(throws: ManifestEditor.Refusal.self) {
+            try editor.edit("let package = Package(name: \"X\", targets: [\n", targets: ["X"])
+        }
         #expect(throws: ManifestEditor.Refusal.self) { try editor.edit("import PackageDescription\n", targets: ["X"]) }
     }
 
@@ -216,9 +256,11 @@ import Testing
               {"name": "Core", "type": "regular", "path": "Libraries/Core", "dependencies": [{"target": ["C", null]}]}
             ]}
             """
-        #expect(try ManifestEditor.targets(inDump: Data(json.utf8)) == [
-            ManifestEditor.Target(name: "App", type: "executable", path: nil, linksAutoTrace: true),
-            ManifestEditor.Target(name: "Core", type: "regular", path: "Libraries/Core", linksAutoTrace: false),
-        ])
+        #expect(
+            try ManifestEditor.targets(inDump: Data(json.utf8)) == [
+                ManifestEditor.Target(name: "App", type: "executable", path: nil, linksAutoTrace: true),
+                ManifestEditor.Target(name: "Core", type: "regular", path: "Libraries/Core", linksAutoTrace: false),
+            ]
+        )
     }
 }

@@ -215,7 +215,9 @@ extension WovenBuildTests {
         let collector = try NetworkCollector(["--port", String(port)])
         let caller = "4bf92f3577b34da6a3ce929d0e0e4736"
         let traceparent = "00-\(caller)-00f067aa0ba902b7-01"
-        #expect(try LoopbackHTTP.get(port: port, path: "/hello/ada", headers: [("traceparent", traceparent)]).status == 200)
+        #expect(
+            try LoopbackHTTP.get(port: port, path: "/hello/ada", headers: [("traceparent", traceparent)]).status == 200
+        )
         #expect(try LoopbackHTTP.get(port: port, path: "/hello/bob").status == 200)
         let spans = try collector.stop()
         let weather = spans.filter { $0["kind"] as? Int == 2 && Self.attribute($0, "url.path") == "/weather" }
@@ -223,7 +225,9 @@ extension WovenBuildTests {
         // The outgoing request carried the caller's trace and span: the server span continues them, not the
         // connection's client end.
         #expect(
-            weather.contains { $0["traceId"] as? String == caller && $0["parentSpanId"] as? String == "00f067aa0ba902b7" },
+            weather.contains {
+                $0["traceId"] as? String == caller && $0["parentSpanId"] as? String == "00f067aa0ba902b7"
+            },
             "\(weather)"
         )
         #expect(weather.filter { $0["traceId"] as? String == caller }.count == 1)

@@ -17,7 +17,8 @@ extension WovenBuildTests {
         // Sites remembered as broken by an earlier run would be left as written without a compile: forget them, so
         // that this run finds the broken site itself.
         let woven = "\(fixture)/.build-autotrace/autotrace/woven"
-        for file in FileManager.default.enumerator(atPath: woven)?.compactMap({ $0 as? String }) ?? [] where file.hasSuffix("/unwoven.json") {
+        for file in FileManager.default.enumerator(atPath: woven)?.compactMap({ $0 as? String }) ?? []
+        where file.hasSuffix("/unwoven.json") {
             try FileManager.default.removeItem(atPath: "\(woven)/\(file)")
         }
         let traces = FileManager.default.temporaryDirectory.appendingPathComponent("pricing-\(UUID()).jsonl").path
@@ -26,7 +27,10 @@ extension WovenBuildTests {
             Self.autotrace,
             ["test", "--filter", "PricingTests"],
             in: fixture,
-            environment: ["AUTOTRACE_TESTING_BREAK_SITE": "roundedPrice", "AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"]
+            environment: [
+                "AUTOTRACE_TESTING_BREAK_SITE": "roundedPrice", "AUTOTRACE_TRACES_FILE": traces,
+                "AUTOTRACE_LOG_LEVEL": "error",
+            ]
         )
         try #require(test.status == 0, "autotrace test failed:\n\(test.output)")
         #expect(test.output.contains("2 woven site(s) of module Pricing did not compile"), "\(test.output)")
@@ -42,12 +46,16 @@ extension WovenBuildTests {
 
         func pricingReport() throws -> [String: Any] {
             let report = try Self.run(Self.autotrace, ["report", "--json"], in: fixture)
-            let modules = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]])
+            let modules = try #require(
+                try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]]
+            )
             return try #require(modules.first { $0["module"] as? String == "Pricing" })
         }
         func summary(_ report: [String: Any]) -> (woven: [String], skipped: [String: String]) {
             let woven = (report["sites"] as? [[String: Any]] ?? []).compactMap { $0["function"] as? String }
-            let skipped = (report["skipped"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) { result, entry in
+            let skipped = (report["skipped"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {
+                result,
+                entry in
                 result[entry["function"] as? String ?? ""] = entry["reason"] as? String
             }
             return (woven.sorted(), skipped)
@@ -55,13 +63,21 @@ extension WovenBuildTests {
         let first = summary(try pricingReport())
         #expect(first.woven == ["priceTag(_:)", "total(_:)"])
         let reason = try #require(first.skipped["roundedPrice(_:)"])
-        #expect(reason.contains("did not compile") && reason.contains("cannot convert value of type 'String'"), "\(reason)")
+        #expect(
+            reason.contains("did not compile") && reason.contains("cannot convert value of type 'String'"),
+            "\(reason)"
+        )
         let bridge = try #require(first.skipped["prices.reduce(…) in total"], "\(first.skipped)")
         #expect(bridge.contains("did not compile") && bridge.contains("has no member 'reduce'"), "\(bridge)")
 
         // The outcome is remembered while the file is unchanged: the next build leaves the site as written at once.
         try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: source)
-        let build = try Self.run(Self.autotrace, ["build", "--build-tests"], in: fixture, environment: ["AUTOTRACE_TESTING_BREAK_SITE": "roundedPrice"])
+        let build = try Self.run(
+            Self.autotrace,
+            ["build", "--build-tests"],
+            in: fixture,
+            environment: ["AUTOTRACE_TESTING_BREAK_SITE": "roundedPrice"]
+        )
         try #require(build.status == 0, "woven build failed:\n\(build.output)")
         #expect(!build.output.contains("did not compile"), "\(build.output)")
         let second = summary(try pricingReport())
@@ -70,7 +86,12 @@ extension WovenBuildTests {
 
         // An error that belongs to no site: the module compiles as written, and the report still lists its candidates.
         try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: source)
-        let fallback = try Self.run(Self.autotrace, ["build", "--build-tests"], in: fixture, environment: ["AUTOTRACE_TESTING_BREAK_MODULE": "Pricing"])
+        let fallback = try Self.run(
+            Self.autotrace,
+            ["build", "--build-tests"],
+            in: fixture,
+            environment: ["AUTOTRACE_TESTING_BREAK_MODULE": "Pricing"]
+        )
         try #require(fallback.status == 0, "woven build failed:\n\(fallback.output)")
         #expect(fallback.output.contains("module Pricing did not compile once woven"), "\(fallback.output)")
         let third = summary(try pricingReport())

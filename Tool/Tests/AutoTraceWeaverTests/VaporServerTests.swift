@@ -40,7 +40,11 @@ extension WovenBuildTests {
         #expect(try LoopbackHTTP.get(port: port, path: "/nowhere").status == 404)
         #expect(try LoopbackHTTP.get(port: port, path: "/health").body == "ok")
         let relayCaller = (trace: String(repeating: "ef", count: 16), span: "00f067aa0ba90202")
-        let relay = try LoopbackHTTP.get(port: port, path: "/relay", headers: [("traceparent", "00-\(relayCaller.trace)-\(relayCaller.span)-01")])
+        let relay = try LoopbackHTTP.get(
+            port: port,
+            path: "/relay",
+            headers: [("traceparent", "00-\(relayCaller.trace)-\(relayCaller.span)-01")]
+        )
         #expect(relay.status == 200 && relay.body == "relayed: Hello, downstream!", "\(relay)")
 
         // hello 2 (server, function), sync, missing, boom, nowhere 1 each, relay 5 (server, function, client,
@@ -62,11 +66,16 @@ extension WovenBuildTests {
         #expect(attributes["server.port"]?.intValue == Int64(port))
         #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == greeting.spanID })
         // The route's log line (Vapor's console logger, bootstrapped from the environment) names the span it ran in.
-        let logLine = try #require(try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first { $0.contains("greeting alice") })
+        let logLine = try #require(
+            try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first { $0.contains("greeting alice") }
+        )
         #expect(logLine.contains(caller.trace) && logLine.contains(hex(greeting.spanID)), "\(logLine)")
 
         // An EventLoopFuture route; a 404 from Abort and from no route at all (not errors); a thrown error (500).
-        #expect(Self.attributes(of: try #require(exported.first { $0.name == "GET /sync" }))["http.response.status_code"]?.intValue == 200)
+        #expect(
+            Self.attributes(of: try #require(exported.first { $0.name == "GET /sync" }))["http.response.status_code"]?
+                .intValue == 200
+        )
         let missing = try #require(exported.first { $0.name == "GET /missing" })
         #expect(Self.attributes(of: missing)["http.response.status_code"]?.intValue == 404)
         #expect(missing.status.code != .error)
@@ -85,7 +94,9 @@ extension WovenBuildTests {
         func child(of parent: Data, named name: String) -> Opentelemetry_Proto_Trace_V1_Span? {
             relayTrace.first { $0.parentSpanID == parent && $0.name == name }
         }
-        let relayServer = try #require(relayTrace.first { hex($0.parentSpanID) == relayCaller.span && $0.name == "GET /relay" })
+        let relayServer = try #require(
+            relayTrace.first { hex($0.parentSpanID) == relayCaller.span && $0.name == "GET /relay" }
+        )
         let forward = try #require(child(of: relayServer.spanID, named: "Relay.forward"))
         let client = try #require(child(of: forward.spanID, named: "GET"))
         #expect(client.kind == .client)
@@ -105,16 +116,23 @@ extension WovenBuildTests {
         #expect(
             report.sites.map(\.name) == [
                 "Notebook.write", "CREATE notes", "INSERT notes", "SELECT notes", "Greetings.greeting", "Relay.forward",
-                "TodoList.add", "TodoList.titles", "SELECT todos", "Visitors.recordVisit", "INSERT visits", "SELECT visits",
+                "TodoList.add", "TodoList.titles", "SELECT todos", "Visitors.recordVisit", "INSERT visits",
+                "SELECT visits",
                 "Visitors.totalVisits", "SELECT visits", "render greeting",
             ],
             "\(report)"
         )
         #expect(
-            report.insertions.map(\.aspect) == ["postgres-connection", "postgres-client", "entry-point", "vapor-logging", "vapor"],
+            report.insertions.map(\.aspect) == [
+                "postgres-connection", "postgres-client", "entry-point", "vapor-logging", "vapor",
+            ],
             "\(report.insertions)"
         )
-        #expect(report.skipped.map(\.reason) == ["aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"])
+        #expect(
+            report.skipped.map(\.reason) == [
+                "aspect 'default-logging' stands down: the package or a dependency contains LoggingSystem.bootstrap"
+            ]
+        )
     }
 
     /// A dormant Vapor server still passes an incoming traceparent on through req.client; an application that
@@ -152,7 +170,10 @@ extension WovenBuildTests {
         // Vapor names its span "{method} {route}" too, but with its own attributes; autotrace's tracer redacted the
         // query value Vapor recorded.
         #expect(Self.attributes(of: server)["url.query"]?.stringValue == "key=REDACTED")
-        #expect(Self.attributes(of: server)["network.protocol.name"]?.stringValue == "http", "recorded by Vapor's middleware only")
+        #expect(
+            Self.attributes(of: server)["network.protocol.name"]?.stringValue == "http",
+            "recorded by Vapor's middleware only"
+        )
         #expect(exported.contains { $0.name == "Greetings.greeting" && $0.parentSpanID == server.spanID })
         #expect(!receiver.requests.contains { String(decoding: $0.body, as: UTF8.self).contains("s3cr3t") })
     }
@@ -178,7 +199,11 @@ extension WovenBuildTests {
         defer { if server.isRunning { server.terminate() } }
 
         let caller = (trace: String(repeating: "b7", count: 16), span: "00f067aa0ba90204")
-        let first = try LoopbackHTTP.get(port: port, path: "/visits/bob", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+        let first = try LoopbackHTTP.get(
+            port: port,
+            path: "/visits/bob",
+            headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")]
+        )
         #expect(first.status == 200 && first.body == "bob visited 1 time(s)", "\(first)")
         let second = try LoopbackHTTP.get(port: port, path: "/visits/bob")
         #expect(second.body == "bob visited 2 time(s)", "the row is in PostgreSQL: \(second)")
@@ -191,17 +216,27 @@ extension WovenBuildTests {
         let exported = try Self.stop(server, collecting: 11, from: receiver)
         let totalFunction = try #require(exported.first { $0.name == "Visitors.totalVisits" })
         let sum = try #require(exported.first { $0.name == "SELECT visits" && $0.parentSpanID == totalFunction.spanID })
-        #expect(Self.attributes(of: sum)["db.query.text"]?.stringValue == "SELECT coalesce(sum(count), ?)::integer FROM visits")
+        #expect(
+            Self.attributes(of: sum)["db.query.text"]?.stringValue
+                == "SELECT coalesce(sum(count), ?)::integer FROM visits"
+        )
         // The connection's configuration names the same server as the client's, so the spans still name it.
         #expect(Self.attributes(of: sum)["server.port"]?.intValue == Int64(postgres.port))
         #expect(Self.attributes(of: sum)["db.namespace"]?.stringValue == "postgres")
         let trace = exported.filter { Self.hex($0.traceID) == caller.trace }
-        let request = try #require(trace.first { $0.name == "GET /visits/:name" && Self.hex($0.parentSpanID) == caller.span })
-        let function = try #require(trace.first { $0.name == "Visitors.recordVisit" && $0.parentSpanID == request.spanID })
+        let request = try #require(
+            trace.first { $0.name == "GET /visits/:name" && Self.hex($0.parentSpanID) == caller.span }
+        )
+        let function = try #require(
+            trace.first { $0.name == "Visitors.recordVisit" && $0.parentSpanID == request.spanID }
+        )
         let insert = try #require(trace.first { $0.name == "INSERT visits" && $0.parentSpanID == function.spanID })
         let select = try #require(trace.first { $0.name == "SELECT visits" && $0.parentSpanID == function.spanID })
         for (span, operation, text) in [
-            (insert, "INSERT", "INSERT INTO visits (name, count, note) VALUES ($1, ?, ?) ON CONFLICT (name) DO UPDATE SET count = visits.count + ?"),
+            (
+                insert, "INSERT",
+                "INSERT INTO visits (name, count, note) VALUES ($1, ?, ?) ON CONFLICT (name) DO UPDATE SET count = visits.count + ?"
+            ),
             (select, "SELECT", "SELECT count FROM visits WHERE name = $1 AND count > ?"),
         ] {
             #expect(span.kind == .client)
@@ -214,11 +249,15 @@ extension WovenBuildTests {
             #expect(attributes["db.namespace"]?.stringValue == "postgres")
             #expect(attributes["server.address"]?.stringValue == "127.0.0.1")
             #expect(attributes["server.port"]?.intValue == Int64(postgres.port))
-            #expect(span.startTimeUnixNano >= function.startTimeUnixNano && span.endTimeUnixNano <= function.endTimeUnixNano)
+            #expect(
+                span.startTimeUnixNano >= function.startTimeUnixNano && span.endTimeUnixNano <= function.endTimeUnixNano
+            )
         }
         #expect(insert.endTimeUnixNano <= select.startTimeUnixNano)
         // The route's log line names the request's trace and span.
-        let logLine = try #require(try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first { $0.contains("visit 1 of bob") })
+        let logLine = try #require(
+            try String(contentsOf: log, encoding: .utf8).split(separator: "\n").first { $0.contains("visit 1 of bob") }
+        )
         #expect(logLine.contains(caller.trace) && logLine.contains(Self.hex(request.spanID)), "\(logLine)")
         // Neither the query's literal nor its bind value (the name, which only the server span's path shows).
         let bodies = receiver.requests.map { String(decoding: $0.body, as: UTF8.self) }
@@ -277,11 +316,19 @@ extension WovenBuildTests {
         ])
         defer { if server.isRunning { server.terminate() } }
         let caller = (trace: String(repeating: "f1", count: 16), span: "00f067aa0ba90205")
-        let added = try LoopbackHTTP.get(port: port, path: "/todos/milk", headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")])
+        let added = try LoopbackHTTP.get(
+            port: port,
+            path: "/todos/milk",
+            headers: [("traceparent", "00-\(caller.trace)-\(caller.span)-01")]
+        )
         #expect(added.body == "1 todo(s) titled milk", "\(added)")
         // Raw SQL through SQLKit, which has no span of its own.
         let sqlCaller = (trace: String(repeating: "f2", count: 16), span: "00f067aa0ba90206")
-        let titles = try LoopbackHTTP.get(port: port, path: "/todos", headers: [("traceparent", "00-\(sqlCaller.trace)-\(sqlCaller.span)-01")])
+        let titles = try LoopbackHTTP.get(
+            port: port,
+            path: "/todos",
+            headers: [("traceparent", "00-\(sqlCaller.trace)-\(sqlCaller.span)-01")]
+        )
         #expect(titles.body == "milk", "\(titles)")
 
         // The request's trace: server span, TodoList.add, Fluent's INSERT and SELECT (the migrations at start make
@@ -291,16 +338,24 @@ extension WovenBuildTests {
         server.waitUntilExit()
         let exported = try receiver.acceptedSpans()
         let sqlTrace = exported.filter { Self.hex($0.traceID) == sqlCaller.trace }
-        #expect(sqlTrace.map(\.name).sorted() == ["GET /todos", "SELECT todos", "TodoList.titles"], "\(sqlTrace.map(\.name))")
+        #expect(
+            sqlTrace.map(\.name).sorted() == ["GET /todos", "SELECT todos", "TodoList.titles"],
+            "\(sqlTrace.map(\.name))"
+        )
         let titlesFunction = try #require(sqlTrace.first { $0.name == "TodoList.titles" })
         let raw = try #require(sqlTrace.first { $0.name == "SELECT todos" })
         #expect(raw.kind == .client && raw.parentSpanID == titlesFunction.spanID)
         let rawAttributes = Self.attributes(of: raw)
         #expect(rawAttributes["db.system.name"]?.stringValue == "sqlite")
-        #expect(rawAttributes["db.query.text"]?.stringValue == "SELECT DISTINCT title FROM todos WHERE title <> ? ORDER BY title")
+        #expect(
+            rawAttributes["db.query.text"]?.stringValue
+                == "SELECT DISTINCT title FROM todos WHERE title <> ? ORDER BY title"
+        )
         let trace = exported.filter { Self.hex($0.traceID) == caller.trace }
         #expect(trace.count == 4, "\(trace.map(\.name))")
-        let request = try #require(trace.first { $0.name == "GET /todos/:title" && Self.hex($0.parentSpanID) == caller.span })
+        let request = try #require(
+            trace.first { $0.name == "GET /todos/:title" && Self.hex($0.parentSpanID) == caller.span }
+        )
         let add = try #require(trace.first { $0.name == "TodoList.add" && $0.parentSpanID == request.spanID })
         let queries = trace.filter { $0.parentSpanID == add.spanID }
         #expect(queries.map(\.name) == ["INSERT todos", "SELECT todos"])
@@ -317,7 +372,9 @@ extension WovenBuildTests {
     @Test func aLeafPageRendersInASpanNamedByItsTemplate() throws {
         try Self.buildExample("VaporServer")
         let receiver = try OTLPTestReceiver()
-        let (server, port) = try Self.startVaporServer(environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50"])
+        let (server, port) = try Self.startVaporServer(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_BSP_SCHEDULE_DELAY": "50",
+        ])
         defer { if server.isRunning { server.terminate() } }
         let page = try LoopbackHTTP.get(port: port, path: "/page/ada")
         #expect(page.status == 200 && page.body.contains("<h1>Hello, ada!</h1>"), "\(page)")
@@ -331,7 +388,9 @@ extension WovenBuildTests {
 
     /// Waits until the receiver has accepted `count` spans, stops the server (its exporter flushes at exit) and
     /// decodes every span accepted; exactly `count` are expected.
-    static func stop(_ server: Process, collecting count: Int, from receiver: OTLPTestReceiver) throws -> [Opentelemetry_Proto_Trace_V1_Span] {
+    static func stop(_ server: Process, collecting count: Int, from receiver: OTLPTestReceiver) throws
+        -> [Opentelemetry_Proto_Trace_V1_Span]
+    {
         #expect(receiver.waitForAcceptedSpans(count, timeoutSeconds: 20))
         server.terminate()
         server.waitUntilExit()
@@ -346,7 +405,9 @@ extension WovenBuildTests {
         let port = try LoopbackHTTP.freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "\(helloServer)/.build-autotrace/debug/VaporServer")
-        server.arguments = ["serve", "--hostname", "127.0.0.1", "--port", String(port), "--log", log == nil ? "warning" : "info"]
+        server.arguments = [
+            "serve", "--hostname", "127.0.0.1", "--port", String(port), "--log", log == nil ? "warning" : "info",
+        ]
         // Where Vapor looks for Resources/Views, as when a Vapor app is run from its package.
         server.currentDirectoryURL = URL(fileURLWithPath: helloServer)
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -361,7 +422,9 @@ extension WovenBuildTests {
         return (server, port)
     }
 
-    static func attributes(of span: Opentelemetry_Proto_Trace_V1_Span) -> [String: Opentelemetry_Proto_Common_V1_AnyValue] {
+    static func attributes(of span: Opentelemetry_Proto_Trace_V1_Span) -> [String:
+        Opentelemetry_Proto_Common_V1_AnyValue]
+    {
         Dictionary(span.attributes.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 }

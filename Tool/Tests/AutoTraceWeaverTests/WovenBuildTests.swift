@@ -12,17 +12,27 @@ import Testing
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures/Greeter").path
     static let autotrace: String = {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("autotrace").path
     }()
 
-    static func run(_ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> ProcessRunner.Result {
+    static func run(
+        _ executable: String,
+        _ arguments: [String],
+        in directory: String,
+        environment: [String: String] = [:]
+    ) throws -> ProcessRunner.Result {
         try ProcessRunner.run(executable, arguments, in: directory, environment: environment)
     }
 
     @Test func wovenProgramBehavesExactlyLikeThePlainOneAndEmitsSpans() throws {
         let fixture = Self.fixture
-        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain", "--product", "Greeter"], in: fixture)
+        let plainBuild = try Self.run(
+            "/usr/bin/env",
+            ["swift", "build", "--scratch-path", ".build-plain", "--product", "Greeter"],
+            in: fixture
+        )
         try #require(plainBuild.status == 0, "plain build failed:\n\(plainBuild.output)")
         // A clean woven build, so that every module is compiled in this run.
         try? FileManager.default.removeItem(atPath: "\(fixture)/.build-autotrace")
@@ -33,7 +43,12 @@ import Testing
         let traces = FileManager.default.temporaryDirectory.appendingPathComponent("greeter-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: traces) }
         let plain = try Self.run("\(fixture)/.build-plain/debug/Greeter", [], in: fixture)
-        let woven = try Self.run("\(fixture)/.build-autotrace/debug/Greeter", [], in: fixture, environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"])
+        let woven = try Self.run(
+            "\(fixture)/.build-autotrace/debug/Greeter",
+            [],
+            in: fixture,
+            environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"]
+        )
         #expect(plain.status == 0)
         #expect(woven.status == plain.status)
         #expect(woven.output == plain.output, "woven:\n\(woven.output)\nplain:\n\(plain.output)")
@@ -42,21 +57,34 @@ import Testing
 
         let spans = try Self.spans(in: traces)
         let names = spans.compactMap { $0["name"] as? String }
-        #expect(names.sorted() == [
-            "Counter.add", "GET /greet", "GET /greet", "Store.add", "Store.add", "checked", "checked", "double", "fragileAnswer",
-            "generic", "inner", "nap in greet", "nap in greet", "nested", "rethrower", "shop.total", "shop.total", "whereAmI",
-        ])
-        let failures = spans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.compactMap { $0["name"] as? String }
+        #expect(
+            names.sorted() == [
+                "Counter.add", "GET /greet", "GET /greet", "Store.add", "Store.add", "checked", "checked", "double",
+                "fragileAnswer",
+                "generic", "inner", "nap in greet", "nap in greet", "nested", "rethrower", "shop.total", "shop.total",
+                "whereAmI",
+            ]
+        )
+        let failures = spans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.compactMap {
+            $0["name"] as? String
+        }
         #expect(failures.sorted() == ["GET /greet", "checked", "shop.total"])
         // autotrace.yml: attributes from parameters, and a call-site span inside a woven function.
         let total = try #require(spans.first { $0["name"] as? String == "shop.total" })
-        let attributes = (total["attributes"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) { result, attribute in
-            result[attribute["key"] as? String ?? ""] = (attribute["value"] as? [String: Any])?["stringValue"] as? String
+        let attributes = (total["attributes"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {
+            result,
+            attribute in
+            result[attribute["key"] as? String ?? ""] =
+                (attribute["value"] as? [String: Any])?["stringValue"] as? String
         }
         #expect(attributes["shop.items"] == "[4, 5]")
         #expect(attributes["shop.module"] == "Greeter")
         let greet = try #require(spans.first { $0["name"] as? String == "GET /greet" })
-        let nap = try #require(spans.first { $0["name"] as? String == "nap in greet" && $0["traceId"] as? String == greet["traceId"] as? String })
+        let nap = try #require(
+            spans.first {
+                $0["name"] as? String == "nap in greet" && $0["traceId"] as? String == greet["traceId"] as? String
+            }
+        )
         #expect(nap["parentSpanId"] as? String == greet["spanId"] as? String)
         let nested = try #require(spans.first { $0["name"] as? String == "nested" })
         let inner = try #require(spans.first { $0["name"] as? String == "inner" })
@@ -94,7 +122,8 @@ import Testing
     static func appPackage(main: String) throws -> String {
         let package = FileManager.default.temporaryDirectory.appendingPathComponent("app-\(UUID())").path
         try FileManager.default.createDirectory(atPath: "\(package)/Sources/App", withIntermediateDirectories: true)
-        try "// swift-tools-version:6.2\nimport PackageDescription\nlet package = Package(name: \"App\", targets: [.executableTarget(name: \"App\")])\n"
+        try
+            "// swift-tools-version:6.2\nimport PackageDescription\nlet package = Package(name: \"App\", targets: [.executableTarget(name: \"App\")])\n"
             .write(toFile: "\(package)/Package.swift", atomically: true, encoding: .utf8)
         try main.write(toFile: "\(package)/Sources/App/main.swift", atomically: true, encoding: .utf8)
         return package
@@ -107,7 +136,12 @@ import Testing
             .write(toFile: "\(package)/autotrace.yml", atomically: true, encoding: .utf8)
         let build = try Self.run(Self.autotrace, ["build"], in: package)
         #expect(build.status != 0)
-        #expect(build.output.contains("autotrace.yml:4:19: error: unknown span kind 'sever'; expected one of: internal, server, client"), "\(build.output)")
+        #expect(
+            build.output.contains(
+                "autotrace.yml:4:19: error: unknown span kind 'sever'; expected one of: internal, server, client"
+            ),
+            "\(build.output)"
+        )
         #expect(!FileManager.default.fileExists(atPath: "\(package)/.build-autotrace/debug"), "no compile started")
     }
 
@@ -126,7 +160,11 @@ import Testing
     /// `-warnings-as-errors` — woven without a fallback, then with changed aspects, then with a weaver that crashes.
     @Test func constructsWeaveUnderWarningsAsErrorsAndACrashingWeaverCannotBreakTheBuild() throws {
         let fixture = Self.fixture
-        let plainBuild = try Self.run("/usr/bin/env", ["swift", "build", "--scratch-path", ".build-plain", "--product", "Constructs"], in: fixture)
+        let plainBuild = try Self.run(
+            "/usr/bin/env",
+            ["swift", "build", "--scratch-path", ".build-plain", "--product", "Constructs"],
+            in: fixture
+        )
         try #require(plainBuild.status == 0, "plain build failed:\n\(plainBuild.output)")
         let build = try Self.run(Self.autotrace, ["build"], in: fixture)
         try #require(build.status == 0, "woven build failed:\n\(build.output)")
@@ -134,27 +172,45 @@ import Testing
 
         func report() throws -> [String: Any] {
             let report = try Self.run(Self.autotrace, ["report", "--json"], in: fixture)
-            let modules = try #require(try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]])
+            let modules = try #require(
+                try JSONSerialization.jsonObject(with: Data(report.output.utf8)) as? [[String: Any]]
+            )
             return try #require(modules.first { $0["module"] as? String == "Constructs" })
         }
         let constructs = try report()
         let allSites = constructs["sites"] as? [[String: Any]] ?? []
         let sites = allSites.filter { $0["aspect"] as? String == "fetches" }.compactMap { $0["function"] as? String }
-        #expect(sites.sorted() == ["closures", "conditions", "conditions", "conditions", "conditions", "top-level code"])
-        let declarations = allSites.filter { $0["aspect"] as? String == "directive" }.compactMap { $0["name"] as? String }
+        #expect(
+            sites.sorted() == ["closures", "conditions", "conditions", "conditions", "conditions", "top-level code"]
+        )
+        let declarations = allSites.filter { $0["aspect"] as? String == "directive" }.compactMap {
+            $0["name"] as? String
+        }
         #expect(Set(declarations).sorted() == Self.constructSpans)
-        #expect(declarations.filter { $0 == "Reading.init" }.count == 3, "a throwing, a rethrowing and a failable initializer")
+        #expect(
+            declarations.filter { $0 == "Reading.init" }.count == 3,
+            "a throwing, a rethrowing and a failable initializer"
+        )
         let skippedSites = constructs["skipped"] as? [[String: Any]] ?? []
         let reasons = skippedSites.compactMap { $0["reason"] as? String }
         #expect(reasons.filter { $0.contains("async let") }.count == 2)
         #expect(reasons.filter { $0.contains("$0") }.count == 1)
         let skippedDeclarations = skippedSites.filter { $0["file"] as? String == "Sources/Constructs/Signatures.swift" }
-        #expect(skippedDeclarations.compactMap { $0["function"] as? String }.sorted() == ["handOff(_:)", "init(entries:)", "spend(_:)"])
+        #expect(
+            skippedDeclarations.compactMap { $0["function"] as? String }.sorted() == [
+                "handOff(_:)", "init(entries:)", "spend(_:)",
+            ]
+        )
 
         let plain = try Self.run("\(fixture)/.build-plain/debug/Constructs", [], in: fixture)
         let traces = FileManager.default.temporaryDirectory.appendingPathComponent("constructs-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: traces) }
-        let woven = try Self.run("\(fixture)/.build-autotrace/debug/Constructs", [], in: fixture, environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"])
+        let woven = try Self.run(
+            "\(fixture)/.build-autotrace/debug/Constructs",
+            [],
+            in: fixture,
+            environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"]
+        )
         #expect(plain.status == 0)
         #expect(woven.output == plain.output, "woven:\n\(woven.output)\nplain:\n\(plain.output)")
         #expect(woven.output.contains("Constructs/Calls.swift:40"), "#fileID and #line name the original file")
@@ -164,7 +220,9 @@ import Testing
         #expect(names.filter { $0 == "fetcher.fetch" }.count == 10)
         #expect(Set(names.filter { $0 != "fetcher.fetch" }).sorted() == Self.constructSpans)
         #expect(names.filter { $0 == "Ledger.deinit" }.count == 2)
-        let failures = spans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.compactMap { $0["name"] as? String }
+        let failures = spans.filter { ($0["status"] as? [String: Any])?["code"] as? Int == 2 }.compactMap {
+            $0["name"] as? String
+        }
         #expect(failures.sorted() == ["Ledger.audited", "Locked.withLock", "Reading.init", "checkedOpaque", "mapAll"])
 
         // Changed aspects recompile the package's modules, from the sources lists and maps SwiftPM planned before.
@@ -174,21 +232,36 @@ import Testing
             try? original.write(toFile: aspectFile, atomically: true, encoding: .utf8)
             _ = try? Self.run(Self.autotrace, ["build"], in: fixture)
         }
-        try (original + "\n  - name: conditions\n    functions: { module: Constructs, name: conditions }\n    span: {}\n")
+        try
+            (original
+            + "\n  - name: conditions\n    functions: { module: Constructs, name: conditions }\n    span: {}\n")
             .write(toFile: aspectFile, atomically: true, encoding: .utf8)
         let rebuilt = try Self.run(Self.autotrace, ["build"], in: fixture)
         #expect(rebuilt.status == 0, "\(rebuilt.output)")
         #expect(rebuilt.output.contains("autotrace: the aspects changed since the last woven build; recompiling"))
-        #expect(rebuilt.output.contains("Compiling Constructs Calls.swift"), "progress names the original file: \(rebuilt.output)")
+        #expect(
+            rebuilt.output.contains("Compiling Constructs Calls.swift"),
+            "progress names the original file: \(rebuilt.output)"
+        )
         let functions = (try report()["sites"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
         #expect(functions.contains("conditions"))
 
         // A weaver that traps costs the module its spans, never the build.
         let calls = "\(fixture)/Sources/Constructs/Calls.swift"
         try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: calls)
-        let crashed = try Self.run(Self.autotrace, ["build"], in: fixture, environment: ["AUTOTRACE_TESTING_CRASH_WEAVING": "Constructs"])
+        let crashed = try Self.run(
+            Self.autotrace,
+            ["build"],
+            in: fixture,
+            environment: ["AUTOTRACE_TESTING_CRASH_WEAVING": "Constructs"]
+        )
         #expect(crashed.status == 0, "\(crashed.output)")
-        #expect(crashed.output.contains("warning: autotrace: weaving module Constructs failed (the weaver crashed with signal"), "\(crashed.output)")
+        #expect(
+            crashed.output.contains(
+                "warning: autotrace: weaving module Constructs failed (the weaver crashed with signal"
+            ),
+            "\(crashed.output)"
+        )
         let unwoven = try Self.run("\(fixture)/.build-autotrace/debug/Constructs", [], in: fixture)
         #expect(unwoven.output == plain.output)
         #expect(try ELFFile(path: "\(fixture)/.build-autotrace/debug/Constructs").siteTable().isEmpty)
@@ -206,10 +279,30 @@ import Testing
     /// SwiftPM compiles a module twice at once when a macro or plugin needs it for the host: each compile job has
     /// its own woven folder (sources list, output-file-map, copies), named after the folder SwiftPM planned for it.
     @Test func twoCompilesOfOneModuleNeverShareWovenFiles() {
-        let wrapper = CompilerWrapper(realCompiler: "swiftc", packageRoot: "/pkg", workDirectory: "/pkg/.build-autotrace/autotrace", arguments: [])
-        let target = wrapper.wovenDirectory(.init(module: "App", mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/debug/App.build/output-file-map.json"))
-        let host = wrapper.wovenDirectory(.init(module: "App", mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/debug/App-tool.build/output-file-map.json"))
-        let release = wrapper.wovenDirectory(.init(module: "App", mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/release/App.build/output-file-map.json"))
+        let wrapper = CompilerWrapper(
+            realCompiler: "swiftc",
+            packageRoot: "/pkg",
+            workDirectory: "/pkg/.build-autotrace/autotrace",
+            arguments: []
+        )
+        let target = wrapper.wovenDirectory(
+            .init(
+                module: "App",
+                mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/debug/App.build/output-file-map.json"
+            )
+        )
+        let host = wrapper.wovenDirectory(
+            .init(
+                module: "App",
+                mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/debug/App-tool.build/output-file-map.json"
+            )
+        )
+        let release = wrapper.wovenDirectory(
+            .init(
+                module: "App",
+                mapPath: "/pkg/.build-autotrace/x86_64-unknown-linux-gnu/release/App.build/output-file-map.json"
+            )
+        )
         #expect(target == "/pkg/.build-autotrace/autotrace/woven/x86_64-unknown-linux-gnu/debug/App.build")
         #expect(Set([target, host, release]).count == 3)
         #expect(CompilerWrapper.wovenFileName("Sources/App/Handlers.swift") == "Sources/App/Handlers.autotrace.swift")
@@ -221,24 +314,30 @@ import Testing
     @Test func aHangingWeaverIsStoppedAndTheModuleCompiledAsWritten() throws {
         let depth = 22
         let package = try Self.appPackage(
-            main: "let x = \(String(repeating: "[", count: depth))1\(String(repeating: "]", count: depth))\nprint(x.count)\n"
+            main:
+                "let x = \(String(repeating: "[", count: depth))1\(String(repeating: "]", count: depth))\nprint(x.count)\n"
         )
         defer { try? FileManager.default.removeItem(atPath: package) }
         let build = try Self.run(Self.autotrace, ["build"], in: package, environment: ["AUTOTRACE_WEAVE_TIMEOUT": "3"])
         #expect(build.status == 0, "\(build.output)")
-        #expect(build.output.contains("warning: autotrace: weaving module App failed (weaving took longer than 3.0 s"), "\(build.output)")
+        #expect(
+            build.output.contains("warning: autotrace: weaving module App failed (weaving took longer than 3.0 s"),
+            "\(build.output)"
+        )
         #expect(try Self.run("\(package)/.build-autotrace/debug/App", [], in: package).output == "1\n")
     }
 
     @Test func autotraceRunPassesStopSignalsToTheProgram() throws {
-        let package = try Self.appPackage(main: """
-            // autotrace:ignore
+        let package = try Self.appPackage(
+            main: """
+                // autotrace:ignore
 
-            import Foundation
-            try "\\(getpid())".write(toFile: CommandLine.arguments[1], atomically: true, encoding: .utf8)
-            while true { sleep(1) }
+                import Foundation
+                try "\\(getpid())".write(toFile: CommandLine.arguments[1], atomically: true, encoding: .utf8)
+                while true { sleep(1) }
 
-            """)
+                """
+        )
         defer { try? FileManager.default.removeItem(atPath: package) }
         let build = try Self.run(Self.autotrace, ["build"], in: package)
         try #require(build.status == 0, "\(build.output)")
@@ -273,7 +372,9 @@ extension WovenBuildTests {
         let traces = FileManager.default.temporaryDirectory.appendingPathComponent("logbook-\(UUID()).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: traces) }
         let run = try Self.run(
-            "\(Self.fixture)/.build-autotrace/debug/Logbook", [], in: Self.fixture,
+            "\(Self.fixture)/.build-autotrace/debug/Logbook",
+            [],
+            in: Self.fixture,
             environment: ["AUTOTRACE_TRACES_FILE": traces, "AUTOTRACE_LOG_LEVEL": "error"]
         )
         #expect(run.status == 0)

@@ -11,7 +11,9 @@ let arguments = CommandLine.arguments.dropFirst()
 let mode = arguments.first ?? "exported"
 let count = arguments.dropFirst().first.flatMap { Int($0) } ?? 100_000
 let receiver = try OTLPTestReceiver(recordsRequests: false)
-var environment = ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_SERVICE_NAME": "span-cost", "AUTOTRACE_LOG_LEVEL": "error"]
+var environment = [
+    "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.baseURL, "OTEL_SERVICE_NAME": "span-cost", "AUTOTRACE_LOG_LEVEL": "error",
+]
 if mode == "unsampled" { environment["OTEL_TRACES_SAMPLER"] = "always_off" }
 let bootstrap = AutoTrace.bootstrap(environment: environment)
 
@@ -33,9 +35,11 @@ func exportThreadCPUNanos() -> UInt64 {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
     let ticksPerSecond = UInt64(sysconf(Int32(_SC_CLK_TCK)))
     return tasks.reduce(0) { total, task in
-        guard (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix("autotrace-expor") == true,  // comm keeps 15 bytes
-              let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
-              let afterName = stat.range(of: ") ")
+        guard
+            (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?.hasPrefix("autotrace-expor")
+                == true,  // comm keeps 15 bytes
+            let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+            let afterName = stat.range(of: ") ")
         else { return total }
         // Fields after the name start at 3 (state); utime and stime are fields 14 and 15.
         let fields = stat[afterName.upperBound...].split(separator: " ")
@@ -57,10 +61,14 @@ Task.detached {
     if case .autoTrace(let tracer) = bootstrap { tracer.forceFlush() }
     let exportNanos = Double(exportThreadCPUNanos())
     let perSpan = count > 0 ? Double(nanos) / Double(count) : 0
-    let allocations = mallocCount == nil || count == 0 ? "" : String(
-        format: ", %.2f mallocs/span on the request path, %.2f mallocs/span in the process",
-        Double(threadMallocs) / Double(count), Double(mallocs) / Double(count)
-    )
+    let allocations =
+        mallocCount == nil || count == 0
+        ? ""
+        : String(
+            format: ", %.2f mallocs/span on the request path, %.2f mallocs/span in the process",
+            Double(threadMallocs) / Double(count),
+            Double(mallocs) / Double(count)
+        )
     let export = count > 0 ? String(format: ", export thread %.0f ns/span", exportNanos / Double(count)) : ""
     print(String(format: "%@: %d spans, %.0f ns/span", mode, count, perSpan) + allocations + export + " (\(sum & 1))")
     finished.signal()

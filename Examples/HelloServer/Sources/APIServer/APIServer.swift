@@ -22,7 +22,10 @@ struct APIServer {
                 throw RPCError(code: .unavailable, message: "the greeter is not listening")
             }
             try await withGRPCClient(
-                transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: grpcPort), transportSecurity: .plaintext)
+                transport: .http2NIOPosix(
+                    target: .ipv4(address: "127.0.0.1", port: grpcPort),
+                    transportSecurity: .plaintext
+                )
             ) { greeter in
                 let router = Router()
                 router.get("/health") { _, _ in "ok" }

@@ -47,7 +47,9 @@ struct GreeterService: RegistrableRPCService {
 /// What the greeting says.
 enum Greeter {
     static func compose(for name: String) async throws -> String {
-        guard name.allSatisfy(\.isLetter) else { throw RPCError(code: .invalidArgument, message: "a name is letters only") }
+        guard name.allSatisfy(\.isLetter) else {
+            throw RPCError(code: .invalidArgument, message: "a name is letters only")
+        }
         return "Hello, \(name)!"
     }
 }

@@ -12,7 +12,9 @@ struct HelloServer {
 
     /// `--port N`, else the PORT variable, else 8080.
     static func port(arguments: [String], environment: Environment) -> Int {
-        if let flag = arguments.firstIndex(of: "--port"), flag + 1 < arguments.count, let port = Int(arguments[flag + 1]) {
+        if let flag = arguments.firstIndex(of: "--port"), flag + 1 < arguments.count,
+            let port = Int(arguments[flag + 1])
+        {
             return port
         }
         return environment.get("PORT").flatMap { Int($0) } ?? 8080

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 struct GreetingService: Sendable {
@@ -35,7 +35,10 @@ struct ForecastService: Sendable {
 
     /// The same through AsyncHTTPClient's EventLoopFuture API, as code written before async/await calls it.
     func forecastThroughFutures(for name: String) async throws -> String {
-        let response = try await HTTPClient.shared.get(url: "\(baseURL)/weather?for=\(name)", deadline: .now() + .seconds(5)).get()
+        let response = try await HTTPClient.shared.get(
+            url: "\(baseURL)/weather?for=\(name)",
+            deadline: .now() + .seconds(5)
+        ).get()
         guard response.status == .ok, let body = response.body else {
             throw HTTPError(.badGateway, message: "the weather route answered \(response.status.code)")
         }
@@ -78,6 +81,7 @@ struct WorkSimulator {
             checksum &+= Int(block[index % block.count])
         }
         if waitMillis > 0 { try await Task.sleep(for: .milliseconds(waitMillis)) }
-        return "cpu \(cpuMicros) µs (\(spins) spins), \(allocations) allocations (checksum \(checksum)), waited \(waitMillis) ms\n"
+        return
+            "cpu \(cpuMicros) µs (\(spins) spins), \(allocations) allocations (checksum \(checksum)), waited \(waitMillis) ms\n"
     }
 }

@@ -11,7 +11,10 @@ struct HelloServerManual {
     static func main() async throws {
         let arguments = CommandLine.arguments
         let flag = arguments.firstIndex(of: "--port").map { $0 + 1 }
-        let port = flag.flatMap { $0 < arguments.count ? Int(arguments[$0]) : nil } ?? Environment().get("PORT").flatMap { Int($0) } ?? 8080
+        let port =
+            flag.flatMap { $0 < arguments.count ? Int(arguments[$0]) : nil } ?? Environment().get("PORT").flatMap {
+                Int($0)
+            } ?? 8080
         // OTEL_* variables (endpoint, sampler, batch sizes) apply as usual; only traces are compared, so metrics
         // and logs are off.
         var configuration = OTel.Configuration.default

@@ -8,10 +8,16 @@ struct Notebook {
     func write(_ text: String, on topic: String) async throws -> Int {
         let connection = try await SQLiteConnection.open(storage: .file(path: path))
         do {
-            _ = try await connection.query("CREATE TABLE IF NOT EXISTS notes (topic TEXT, body TEXT, kind TEXT DEFAULT 'private-note')")
-            _ = try await connection.query("INSERT INTO notes (topic, body) VALUES (?, ?)", [.text(topic), .text(text)])
+            _ = try await connection.query(
+                "CREATE TABLE IF NOT EXISTS notes (topic TEXT, body TEXT, kind TEXT DEFAULT 'private-note')"
+            )
+            _ = try await connection.query(
+                "INSERT INTO notes (topic, body) VALUES (?, ?)",
+                [.text(topic), .text(text)]
+            )
             let rows = try await connection.query(
-                "SELECT count(*) AS total FROM notes WHERE topic = ? AND kind <> 'deleted'", [.text(topic)]
+                "SELECT count(*) AS total FROM notes WHERE topic = ? AND kind <> 'deleted'",
+                [.text(topic)]
             )
             try await connection.close()
             return rows.first?.column("total")?.integer ?? 0

@@ -42,8 +42,12 @@ struct TodoList {
     /// The titles in use, in raw SQL through SQLKit, as Fluent's guides write a query its builder cannot.
     func titles() async throws -> [String] {
         struct Row: Decodable { var title: String }
-        guard let sql = database as? any SQLDatabase else { throw Abort(.notImplemented, reason: "not an SQL database") }
-        let rows = try await sql.raw("SELECT DISTINCT title FROM todos WHERE title <> \(bind: "") ORDER BY title").all(decoding: Row.self)
+        guard let sql = database as? any SQLDatabase else {
+            throw Abort(.notImplemented, reason: "not an SQL database")
+        }
+        let rows = try await sql.raw("SELECT DISTINCT title FROM todos WHERE title <> \(bind: "") ORDER BY title").all(
+            decoding: Row.self
+        )
         return rows.map(\.title)
     }
 }

@@ -30,7 +30,12 @@ func database(_ app: Application) throws -> Visitors? {
     let password = Environment.get("POSTGRES_PASSWORD")
     let name = Environment.get("POSTGRES_DB")
     let configuration = PostgresClient.Configuration(
-        host: host, port: port, username: username, password: password, database: name, tls: .disable
+        host: host,
+        port: port,
+        username: username,
+        password: password,
+        database: name,
+        tls: .disable
     )
     let client = PostgresClient(configuration: configuration, backgroundLogger: app.logger)
     let running = Task { await client.run() }

@@ -30,7 +30,9 @@ func routes(_ app: Application, visitors: Visitors?) throws {
 
     // Adds a note in the SQLite file at SQLITE_PATH.
     app.get("notes", ":topic") { req async throws -> String in
-        guard let path = Environment.get("SQLITE_PATH") else { throw Abort(.serviceUnavailable, reason: "no notebook: set SQLITE_PATH") }
+        guard let path = Environment.get("SQLITE_PATH") else {
+            throw Abort(.serviceUnavailable, reason: "no notebook: set SQLITE_PATH")
+        }
         let topic = try req.parameters.require("topic")
         let count = try await Notebook(path: path).write("a note on \(topic)", on: topic)
         return "\(topic) has \(count) note(s)"

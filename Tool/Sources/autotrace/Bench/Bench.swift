@@ -49,18 +49,27 @@ struct Bench: ParsableCommand {
     @Option(help: "The HelloServer package (default: Examples/HelloServer of this checkout).")
     var example: String?
 
-    @Option(name: .customLong("scenario"), help: "Run only this scenario (repeat for more); baseline always runs, as the reference.")
+    @Option(
+        name: .customLong("scenario"),
+        help: "Run only this scenario (repeat for more); baseline always runs, as the reference."
+    )
     var scenarioNames: [String] = []
 
-    @Flag(help: "Empty the scratch folders first, so that the clean build times of baseline and woven are measured now.")
+    @Flag(
+        help: "Empty the scratch folders first, so that the clean build times of baseline and woven are measured now."
+    )
     var cleanBuilds = false
 
     @Option(help: "An earlier bench.json: write its bench.html again (in this version's layout) and run nothing.")
     var htmlFrom: String?
 
     func validate() throws {
-        guard ["debug", "release"].contains(buildConfiguration) else { throw ValidationError("--build-configuration is debug or release") }
-        guard htmlFrom != nil || Wrk.path != nil else { throw ValidationError("wrk is not installed: apt-get install wrk") }
+        guard ["debug", "release"].contains(buildConfiguration) else {
+            throw ValidationError("--build-configuration is debug or release")
+        }
+        guard htmlFrom != nil || Wrk.path != nil else {
+            throw ValidationError("wrk is not installed: apt-get install wrk")
+        }
         let known = BenchScenario.all(canAttach: nil).map(\.name)
         for name in scenarioNames where !known.contains(name) {
             throw ValidationError("no scenario \(name); the scenarios are \(known.joined(separator: ", "))")
@@ -69,7 +78,10 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let htmlFrom {
-            let report = try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: htmlFrom)))
+            let report = try JSONDecoder().decode(
+                BenchReport.self,
+                from: Data(contentsOf: URL(fileURLWithPath: htmlFrom))
+            )
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             try report.html.write(toFile: "\(output)/bench.html", atomically: true, encoding: .utf8)
             print("wrote \(output)/bench.html")
@@ -77,14 +89,18 @@ struct Bench: ParsableCommand {
         }
         let rounds = quick ? 1 : rounds
         let seconds = quick ? 3 : seconds
-        let old = try compare.map { try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
+        let old = try compare.map {
+            try JSONDecoder().decode(BenchReport.self, from: Data(contentsOf: URL(fileURLWithPath: $0)))
+        }
         let package = try Demo.locateHelloServer(example)
         let autotrace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let canAttach = Attachment.machineProblem
         let scenarios = BenchScenario.all(canAttach: canAttach).filter {
             scenarioNames.isEmpty || $0.name == "baseline" || scenarioNames.contains($0.name)
         }
-        var results = scenarios.map { BenchReport.ScenarioResult(name: $0.name, summary: $0.summary, unavailable: $0.unavailable) }
+        var results = scenarios.map {
+            BenchReport.ScenarioResult(name: $0.name, summary: $0.summary, unavailable: $0.unavailable)
+        }
 
         // Each binary that a scenario able to run here needs is built once; a failed build makes its scenarios
         // unavailable and the others still run.
@@ -98,21 +114,31 @@ struct Bench: ParsableCommand {
         }
         for build in needed {
             let binary = build.binary
-            progress("building \(build.product) \(binary.rawValue) (\(buildConfiguration))\(cleanBuilds ? " from clean" : "")…")
+            progress(
+                "building \(build.product) \(binary.rawValue) (\(buildConfiguration))\(cleanBuilds ? " from clean" : "")…"
+            )
             let outcome = build.run()
             builds[binary] = outcome
             buildSeconds[binary.rawValue] = outcome.seconds
             if let failure = outcome.failure { progress("  \(failure)") }
         }
         for (index, scenario) in scenarios.enumerated() {
-            if let failure = builds[scenario.binary]?.failure { results[index].unavailable = results[index].unavailable ?? failure }
+            if let failure = builds[scenario.binary]?.failure {
+                results[index].unavailable = results[index].unavailable ?? failure
+            }
         }
 
         for round in 1...rounds {
             for (index, scenario) in scenarios.enumerated() where results[index].unavailable == nil {
                 progress("round \(round)/\(rounds): \(scenario.name) (\(scenario.summary))…")
                 let build = BenchBuild(binary: scenario.binary, package: package, configuration: buildConfiguration)
-                let run = BenchRun(scenario: scenario, binaryPath: build.executable, autotrace: autotrace, seconds: seconds, rate: rate)
+                let run = BenchRun(
+                    scenario: scenario,
+                    binaryPath: build.executable,
+                    autotrace: autotrace,
+                    seconds: seconds,
+                    rate: rate
+                )
                 do {
                     var measurement = try run.measure()
                     measurement.cleanBuildSeconds = builds[scenario.binary]?.cleanSeconds
@@ -127,10 +153,16 @@ struct Bench: ParsableCommand {
         for index in results.indices { results[index].median = BenchReport.median(of: results[index].rounds) }
 
         let report = BenchReport(
-            date: ISO8601DateFormatter().string(from: Date()), configuration: buildConfiguration, secondsPerRun: seconds,
-            fixedRate: rate, buildSeconds: buildSeconds, scenarios: results
+            date: ISO8601DateFormatter().string(from: Date()),
+            configuration: buildConfiguration,
+            secondsPerRun: seconds,
+            fixedRate: rate,
+            buildSeconds: buildSeconds,
+            scenarios: results
         )
-        print("\nHelloServer \(BenchRun.path), \(buildConfiguration), \(rounds) round(s) of \(Int(seconds)) s, medians (ratio to baseline):\n")
+        print(
+            "\nHelloServer \(BenchRun.path), \(buildConfiguration), \(rounds) round(s) of \(Int(seconds)) s, medians (ratio to baseline):\n"
+        )
         print(report.markdown)
         if builds.values.contains(where: { $0.failure == nil && $0.cleanSeconds == nil }) {
             print(

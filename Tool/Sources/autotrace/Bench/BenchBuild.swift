@@ -38,22 +38,34 @@ struct BenchBuild {
         switch binary {
         case .woven:
             do {
-                try WovenSwiftPMCommand(subcommand: "build", arguments: ["-c", configuration, "--product", product], root: package).run()
+                try WovenSwiftPMCommand(
+                    subcommand: "build",
+                    arguments: ["-c", configuration, "--product", product],
+                    root: package
+                ).run()
             } catch {
                 failure = "autotrace build failed (\(error)); its output is above"
             }
         case .plain, .manual:
             if let swift = Subprocess.which("swift") {
                 let status = Subprocess.run(
-                    swift, ["build", "--package-path", package, "--scratch-path", scratch, "-c", configuration, "--product", product]
+                    swift,
+                    [
+                        "build", "--package-path", package, "--scratch-path", scratch, "-c", configuration, "--product",
+                        product,
+                    ]
                 )
-                if status != 0 { failure = "swift build --product \(product) failed (exit status \(status)); its output is above" }
+                if status != 0 {
+                    failure = "swift build --product \(product) failed (exit status \(status)); its output is above"
+                }
             } else {
                 failure = "swift is not on PATH"
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        if failure == nil, !FileManager.default.isExecutableFile(atPath: executable) { failure = "the build made no \(executable)" }
+        if failure == nil, !FileManager.default.isExecutableFile(atPath: executable) {
+            failure = "the build made no \(executable)"
+        }
         guard failure == nil else { return Outcome(seconds: seconds, failure: failure) }
         if isClean { try? String(seconds).write(toFile: cleanTimeRecord, atomically: true, encoding: .utf8) }
         let recorded = (try? String(contentsOfFile: cleanTimeRecord, encoding: .utf8)).flatMap { Double($0) }

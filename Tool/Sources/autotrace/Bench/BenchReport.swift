@@ -19,7 +19,9 @@ struct BenchReport: Codable {
     var buildSeconds: [String: Double]
     var scenarios: [ScenarioResult]
 
-    typealias Metric = (name: String, unit: String, higherIsBetter: Bool, value: @Sendable (BenchMeasurement) -> Double?)
+    typealias Metric = (
+        name: String, unit: String, higherIsBetter: Bool, value: @Sendable (BenchMeasurement) -> Double?
+    )
 
     /// The metrics shown, how to read each from a measurement, and whether more is better.
     static let metrics: [Metric] = [
@@ -55,7 +57,8 @@ struct BenchReport: Codable {
         }
 
         var label: String {
-            let unit = timesBaseline ? "× baseline" : " " + (BenchReport.metrics.first { $0.name == metric }?.unit ?? "")
+            let unit =
+                timesBaseline ? "× baseline" : " " + (BenchReport.metrics.first { $0.name == metric }?.unit ?? "")
             return "target \(comparison.rawValue) \(String(format: "%g", bound))\(unit)"
         }
 
@@ -84,14 +87,19 @@ struct BenchReport: Codable {
         guard !rounds.isEmpty else { return nil }
         func middle(_ values: [Double]) -> Double {
             let sorted = values.sorted()
-            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            return sorted.count % 2 == 1
+                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         }
         let completeness = rounds.compactMap(\.completeness)
         let build = rounds.compactMap(\.cleanBuildSeconds)
         return BenchMeasurement(
-            throughput: middle(rounds.map(\.throughput)), p50: middle(rounds.map(\.p50)), p99: middle(rounds.map(\.p99)),
-            p999: middle(rounds.map(\.p999)), max: middle(rounds.map(\.max)),
-            cpuMicrosPerRequest: middle(rounds.map(\.cpuMicrosPerRequest)), peakRSSBytes: middle(rounds.map(\.peakRSSBytes)),
+            throughput: middle(rounds.map(\.throughput)),
+            p50: middle(rounds.map(\.p50)),
+            p99: middle(rounds.map(\.p99)),
+            p999: middle(rounds.map(\.p999)),
+            max: middle(rounds.map(\.max)),
+            cpuMicrosPerRequest: middle(rounds.map(\.cpuMicrosPerRequest)),
+            peakRSSBytes: middle(rounds.map(\.peakRSSBytes)),
             completeness: completeness.isEmpty ? nil : middle(completeness),
             cleanBuildSeconds: build.isEmpty ? nil : middle(build),
             spans: rounds.compactMap(\.spans).reduce(nil) { total, round in total.map { $0 + round } ?? round }
@@ -118,9 +126,11 @@ struct BenchReport: Codable {
     static func formatted(_ value: Double) -> String {
         guard value >= 100 else { return String(format: "%.1f", value) }
         let digits = Array(String(format: "%.0f", value))
-        return String(digits.enumerated().flatMap { index, digit in
-            index > 0 && (digits.count - index) % 3 == 0 ? [",", digit] : [digit]
-        })
+        return String(
+            digits.enumerated().flatMap { index, digit in
+                index > 0 && (digits.count - index) % 3 == 0 ? [",", digit] : [digit]
+            }
+        )
     }
 
     /// The Markdown table: each metric with its ratio to the baseline.
@@ -129,7 +139,10 @@ struct BenchReport: Codable {
         lines.append("|---|" + Self.metrics.map { _ in "---:" }.joined(separator: "|") + "|")
         for scenario in scenarios {
             guard let median = scenario.median else {
-                lines.append("| \(scenario.name) | not available: \(scenario.unavailable ?? "failed") |" + String(repeating: " |", count: Self.metrics.count - 1))
+                lines.append(
+                    "| \(scenario.name) | not available: \(scenario.unavailable ?? "failed") |"
+                        + String(repeating: " |", count: Self.metrics.count - 1)
+                )
                 continue
             }
             let cells = Self.metrics.map { metric -> String in
@@ -139,7 +152,9 @@ struct BenchReport: Codable {
             lines.append("| \(scenario.name) | " + cells.joined(separator: " | ") + " |")
         }
         let accounts = scenarios.compactMap { scenario in scenario.median?.spans.map { (scenario.name, $0) } }
-        if !accounts.isEmpty { lines.append("\nWhere the spans went (all rounds, by the exporter's own counts at exit):\n") }
+        if !accounts.isEmpty {
+            lines.append("\nWhere the spans went (all rounds, by the exporter's own counts at exit):\n")
+        }
         for (name, spans) in accounts {
             lines.append("- \(name): " + Self.describe(spans))
         }
@@ -151,8 +166,12 @@ struct BenchReport: Codable {
         func count(_ value: Int) -> String { value < 100 ? String(value) : formatted(Double(value)) }
         var lost: [String] = []
         if spans.droppedQueueFull > 0 { lost.append("\(count(spans.droppedQueueFull)) dropped with the queue full") }
-        if spans.droppedExportFailed > 0 { lost.append("\(count(spans.droppedExportFailed)) dropped by failed exports") }
-        if spans.queuedAtExit > 0 { lost.append("\(count(spans.queuedAtExit)) still queued when the exit flush timed out") }
+        if spans.droppedExportFailed > 0 {
+            lost.append("\(count(spans.droppedExportFailed)) dropped by failed exports")
+        }
+        if spans.queuedAtExit > 0 {
+            lost.append("\(count(spans.queuedAtExit)) still queued when the exit flush timed out")
+        }
         return "\(count(spans.made)) spans made, " + (lost.isEmpty ? "all exported" : lost.joined(separator: ", "))
             + (spans.received == spans.exported
                 ? "; the receiver got every exported span"
@@ -163,12 +182,22 @@ struct BenchReport: Codable {
     func comparison(with old: BenchReport) -> String {
         var lines: [String] = ["| scenario | metric | before | now | change |", "|---|---|---:|---:|---:|"]
         for scenario in scenarios {
-            guard let now = scenario.median, let before = old.scenarios.first(where: { $0.name == scenario.name })?.median else { continue }
+            guard let now = scenario.median,
+                let before = old.scenarios.first(where: { $0.name == scenario.name })?.median
+            else { continue }
             for metric in Self.metrics {
                 guard let new = metric.value(now), let previous = metric.value(before), previous > 0 else { continue }
                 let change = (new / previous - 1) * 100
                 let better = metric.higherIsBetter ? change >= 0 : change <= 0
-                lines.append(String(format: "| \(scenario.name) | \(metric.name) | %.1f | %.1f | %+.1f%% %@ |", previous, new, change, better ? "" : "(worse)"))
+                lines.append(
+                    String(
+                        format: "| \(scenario.name) | \(metric.name) | %.1f | %.1f | %+.1f%% %@ |",
+                        previous,
+                        new,
+                        change,
+                        better ? "" : "(worse)"
+                    )
+                )
             }
         }
         return lines.joined(separator: "\n")
@@ -192,20 +221,23 @@ struct BenchReport: Codable {
             if let median = scenario.median {
                 page += Self.metrics.map { metric in tableCell(scenario.name, metric, metric.value(median)) }.joined()
             } else {
-                page += "<td colspan=\"\(Self.metrics.count)\">not available: \(Self.escape(scenario.unavailable ?? "failed"))</td>"
+                page +=
+                    "<td colspan=\"\(Self.metrics.count)\">not available: \(Self.escape(scenario.unavailable ?? "failed"))</td>"
             }
             page += "</tr>"
         }
         page += "</table>"
         for metric in Self.metrics {
             guard let chart = chart(of: metric) else { continue }
-            page += "<div class=\"chart\"><h3>\(Self.escape(metric.name)) (\(Self.escape(metric.unit)))</h3>\(chart)</div>"
+            page +=
+                "<div class=\"chart\"><h3>\(Self.escape(metric.name)) (\(Self.escape(metric.unit)))</h3>\(chart)</div>"
         }
         return page + "</body></html>\n"
     }
 
     private static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
     }
 
     /// The value, its ratio to baseline, and whether it meets the targets that apply to it.
@@ -218,7 +250,8 @@ struct BenchReport: Codable {
         guard !targets.isEmpty else { return "<td>\(Self.formatted(value))\(ratio)</td>" }
         let met = targets.allSatisfy { target, bound in target.isMet(by: value, target: bound) }
         let title = targets.map { target, _ in target.label }.joined(separator: ", ")
-        return "<td class=\"\(met ? "met" : "missed")\" title=\"\(Self.escape(title))\">\(Self.formatted(value))\(ratio)</td>"
+        return
+            "<td class=\"\(met ? "met" : "missed")\" title=\"\(Self.escape(title))\">\(Self.formatted(value))\(ratio)</td>"
     }
 
     /// Chart geometry in SVG pixels. Text widths are estimated at 0.7 em a character, more than the average glyph of
@@ -234,7 +267,13 @@ struct BenchReport: Codable {
         static func textWidth(_ text: String) -> Double { Double(text.count) * 0.7 * fontSize }
         static func number(_ value: Double) -> String { String(format: "%.1f", value) }
 
-        static func text(_ content: String, x: Double, baseline y: Double, anchorEnd: Bool = false, color: String? = nil) -> String {
+        static func text(
+            _ content: String,
+            x: Double,
+            baseline y: Double,
+            anchorEnd: Bool = false,
+            color: String? = nil
+        ) -> String {
             let anchor = anchorEnd ? " text-anchor=\"end\"" : ""
             let fill = color.map { " fill=\"\($0)\"" } ?? ""
             return "<text x=\"\(number(x))\" y=\"\(number(y))\"\(anchor)\(fill)>\(BenchReport.escape(content))</text>"
@@ -244,7 +283,8 @@ struct BenchReport: Codable {
         /// line when it fits, otherwise right of it. Returns the SVG and the label's right edge.
         static func target(_ label: String, x: Double, top: Double, bottom: Double) -> (svg: String, right: Double) {
             let color = "#c0392b"
-            let line = "<line x1=\"\(number(x))\" y1=\"\(number(top))\" x2=\"\(number(x))\" y2=\"\(number(bottom))\" "
+            let line =
+                "<line x1=\"\(number(x))\" y1=\"\(number(top))\" x2=\"\(number(x))\" y2=\"\(number(bottom))\" "
                 + "stroke=\"\(color)\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>"
             let width = textWidth(label)
             let fitsLeft = x - gap / 2 - width >= 0
@@ -257,7 +297,9 @@ struct BenchReport: Codable {
     /// One bar per scenario, each scenario's targets as a line across its bar with a label row below, and the
     /// targets for every scenario as one line down the whole chart.
     private func chart(of metric: Metric) -> String? {
-        let bars = scenarios.compactMap { scenario in scenario.median.flatMap(metric.value).map { (scenario: scenario.name, value: $0) } }
+        let bars = scenarios.compactMap { scenario in
+            scenario.median.flatMap(metric.value).map { (scenario: scenario.name, value: $0) }
+        }
         let targets = Self.targets.filter { $0.metric == metric.name }.compactMap { target in
             value(of: target).map { (target: target, value: $0) }
         }

@@ -22,26 +22,46 @@ struct BenchScenario: Sendable {
         [
             BenchScenario(name: "baseline", summary: "unwoven, no instrumentation", binary: .plain),
             BenchScenario(
-                name: "manual", summary: "hand-written spans + swift-otel + TracingMiddleware (HelloServerManual)",
-                binary: .manual, environment: exportEnvironment, listener: .otlp
+                name: "manual",
+                summary: "hand-written spans + swift-otel + TracingMiddleware (HelloServerManual)",
+                binary: .manual,
+                environment: exportEnvironment,
+                listener: .otlp
             ),
             BenchScenario(name: "woven-dormant", summary: "woven, nothing listening", binary: .woven),
             BenchScenario(
-                name: "woven-otlp", summary: "woven, in-process OTLP export", binary: .woven,
-                environment: exportEnvironment, listener: .otlp
+                name: "woven-otlp",
+                summary: "woven, in-process OTLP export",
+                binary: .woven,
+                environment: exportEnvironment,
+                listener: .otlp
             ),
-            BenchScenario(name: "woven-attach", summary: "woven, autotrace attach", binary: .woven, listener: .attach, unavailable: canAttach),
             BenchScenario(
-                name: "woven-flight", summary: "woven, flight recorder", binary: .woven,
+                name: "woven-attach",
+                summary: "woven, autotrace attach",
+                binary: .woven,
+                listener: .attach,
+                unavailable: canAttach
+            ),
+            BenchScenario(
+                name: "woven-flight",
+                summary: "woven, flight recorder",
+                binary: .woven,
                 environment: ["AUTOTRACE_FLIGHT_RECORDER": "1"]
             ),
             BenchScenario(
-                name: "unwoven-symbols", summary: "unwoven, autotrace attach --symbols 'HelloServer.*'", binary: .plain,
-                listener: .attachSymbols, unavailable: canAttach
+                name: "unwoven-symbols",
+                summary: "unwoven, autotrace attach --symbols 'HelloServer.*'",
+                binary: .plain,
+                listener: .attachSymbols,
+                unavailable: canAttach
             ),
             BenchScenario(
-                name: "unwoven-network", summary: "unwoven, autotrace attach --network (HTTP from the socket system calls)",
-                binary: .plain, listener: .attachNetwork, unavailable: canAttach
+                name: "unwoven-network",
+                summary: "unwoven, autotrace attach --network (HTTP from the socket system calls)",
+                binary: .plain,
+                listener: .attachNetwork,
+                unavailable: canAttach
             ),
         ]
     }
@@ -78,11 +98,19 @@ struct SpanAccount: Codable, Sendable, Equatable {
     init?(exitLog: String, received: Int) {
         guard
             let match = exitLog.firstMatch(
-                of: /at exit: exported (\d+) span\(s\), dropped \d+ \(queue full (\d+), export failed (\d+)\), still queued (\d+)/
+                of:
+                    /at exit: exported (\d+) span\(s\), dropped \d+ \(queue full (\d+), export failed (\d+)\), still queued (\d+)/
             ),
-            let exported = Int(match.1), let queueFull = Int(match.2), let failed = Int(match.3), let queued = Int(match.4)
+            let exported = Int(match.1), let queueFull = Int(match.2), let failed = Int(match.3),
+            let queued = Int(match.4)
         else { return nil }
-        self.init(received: received, exported: exported, droppedQueueFull: queueFull, droppedExportFailed: failed, queuedAtExit: queued)
+        self.init(
+            received: received,
+            exported: exported,
+            droppedQueueFull: queueFull,
+            droppedExportFailed: failed,
+            queuedAtExit: queued
+        )
     }
 
     init(received: Int, exported: Int, droppedQueueFull: Int, droppedExportFailed: Int, queuedAtExit: Int) {
@@ -95,9 +123,11 @@ struct SpanAccount: Codable, Sendable, Equatable {
 
     static func + (left: SpanAccount, right: SpanAccount) -> SpanAccount {
         SpanAccount(
-            received: left.received + right.received, exported: left.exported + right.exported,
+            received: left.received + right.received,
+            exported: left.exported + right.exported,
             droppedQueueFull: left.droppedQueueFull + right.droppedQueueFull,
-            droppedExportFailed: left.droppedExportFailed + right.droppedExportFailed, queuedAtExit: left.queuedAtExit + right.queuedAtExit
+            droppedExportFailed: left.droppedExportFailed + right.droppedExportFailed,
+            queuedAtExit: left.queuedAtExit + right.queuedAtExit
         )
     }
 }
@@ -162,17 +192,24 @@ struct BenchRun {
         }
         if let collector {
             let output = collector.stop()
-            if scenario.listener == .attach, let assembled = output.firstMatch(of: /spans assembled +(\d+)/).flatMap({ Double($0.1) }) {
+            if scenario.listener == .attach,
+                let assembled = output.firstMatch(of: /spans assembled +(\d+)/).flatMap({ Double($0.1) })
+            {
                 completeness = assembled / (requests * Self.spansPerRequest)
             }
             // The network capture sees one server span per request; /work makes no outgoing call.
-            if scenario.listener == .attachNetwork, let served = output.firstMatch(of: /server spans (\d+)/).flatMap({ Double($0.1) }) {
+            if scenario.listener == .attachNetwork,
+                let served = output.firstMatch(of: /server spans (\d+)/).flatMap({ Double($0.1) })
+            {
                 completeness = served / requests
             }
         }
         return BenchMeasurement(
             throughput: saturated.throughput,
-            p50: fixed.percentile(0.5), p99: fixed.percentile(0.99), p999: fixed.percentile(0.999), max: fixed.percentile(1),
+            p50: fixed.percentile(0.5),
+            p99: fixed.percentile(0.99),
+            p999: fixed.percentile(0.999),
+            max: fixed.percentile(1),
             cpuMicrosPerRequest: (after.cpuSeconds - before.cpuSeconds) * 1e6 / max(requests, 1),
             peakRSSBytes: after.peakRSSBytes,
             completeness: completeness,
@@ -225,7 +262,8 @@ struct BenchRun {
         guard [.attach, .attachSymbols, .attachNetwork].contains(scenario.listener) else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: autotrace)
-        process.arguments = ["attach", "--pid", String(pid), "--output", "/dev/null"]
+        process.arguments =
+            ["attach", "--pid", String(pid), "--output", "/dev/null"]
             + (scenario.listener == .attachSymbols ? ["--symbols", "HelloServer.*"] : [])
             + (scenario.listener == .attachNetwork ? ["--network"] : [])
         let pipe = Pipe()
@@ -235,10 +273,14 @@ struct BenchRun {
         let collector = Collector(process: process, pipe: pipe)
         // Attaching many uprobes can take a while: up to two minutes.
         let deadline = Date().addingTimeInterval(120)
-        while process.isRunning, !collector.output.contains("autotrace: attached "), Date() < deadline { usleep(50_000) }
+        while process.isRunning, !collector.output.contains("autotrace: attached "), Date() < deadline {
+            usleep(50_000)
+        }
         guard process.isRunning, collector.output.contains("autotrace: attached ") else {
             let output = process.isRunning ? collector.stop() : collector.output
-            throw CommandFailure("autotrace attach did not attach: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw CommandFailure(
+                "autotrace attach did not attach: \(output.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
         return collector
     }
@@ -279,7 +321,10 @@ enum Wrk {
 
     static func run(port: Int, path: String, seconds: Double) throws -> Result {
         guard let wrk = Self.path else { throw CommandFailure("wrk is not installed: apt-get install wrk") }
-        let result = Subprocess.capture(wrk, ["-t1", "-c32", "-d\(max(1, Int(seconds)))s", "http://127.0.0.1:\(port)\(path)"])
+        let result = Subprocess.capture(
+            wrk,
+            ["-t1", "-c32", "-d\(max(1, Int(seconds)))s", "http://127.0.0.1:\(port)\(path)"]
+        )
         let output = String(decoding: result.output, as: UTF8.self)
         guard result.status == 0,
             let requests = output.firstMatch(of: /(\d+) requests in/).flatMap({ Int($0.1) }),
