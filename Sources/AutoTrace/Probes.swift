@@ -51,7 +51,7 @@ enum Probes {
         guard let ring = autotrace_attach_ring() else { return }
         var ticket: UInt64 = 0
         guard let slot = autotrace_attach_ring_claim(ring, &ticket) else { return }
-        var (name, status) = span.nameAndStatus
+        let (finalName, status) = span.nameAndStatus
         slot.pointee.site_kind_status = siteAndKind(span) | status << 40
         slot.pointee.trace_id_high = span.traceID.high
         slot.pointee.trace_id_low = span.traceID.low
@@ -61,10 +61,13 @@ enum Probes {
         slot.pointee.end_unix_nanos = endNanos
         typealias Slot = MemoryLayout<autotrace_attach_slot_t>
         let base = UnsafeMutableRawPointer(slot)
+        var name = finalName
         slot.pointee.name_length = UInt32(
             name.withUTF8 { utf8 in
                 let length = FlightRecorder.truncatedLength(utf8, limit: Int(AUTOTRACE_ATTACH_NAME_MAX))
-                (base + Slot.offset(of: \.name)!).copyMemory(from: utf8.baseAddress!, byteCount: length)
+                if length > 0, let bytes = utf8.baseAddress {
+                    (base + Slot.offset(of: \.name)!).copyMemory(from: bytes, byteCount: length)
+                }
                 return length
             }
         )
@@ -75,10 +78,8 @@ enum Probes {
             attributesLength = min(attributes.count, Int(AUTOTRACE_ATTACH_ATTRIBUTES_MAX))
             if attributesLength < attributes.count { flags |= UInt32(AUTOTRACE_ATTACH_ATTRIBUTES_TRUNCATED) }
             attributes.withUnsafeBytes { bytes in
-                (base + Slot.offset(of: \.attributes)!).copyMemory(
-                    from: bytes.baseAddress!,
-                    byteCount: attributesLength
-                )
+                guard attributesLength > 0, let start = bytes.baseAddress else { return }
+                (base + Slot.offset(of: \.attributes)!).copyMemory(from: start, byteCount: attributesLength)
             }
         }
         slot.pointee.attributes_length = UInt32(attributesLength)

@@ -14,8 +14,8 @@
 
 static _Atomic(autotrace_attach_ring_t *) attach_ring = NULL;
 
-static inline autotrace_attach_slot_t *slot_of(const autotrace_attach_ring_t *ring, uint64_t ticket) {
-    return (autotrace_attach_slot_t *)(ring + 1) + ticket % ring->capacity;
+static inline autotrace_attach_slot_t *slot_of(const autotrace_attach_ring_t *ring, uint64_t capacity, uint64_t ticket) {
+    return (autotrace_attach_slot_t *)(ring + 1) + ticket % capacity;
 }
 
 autotrace_attach_ring_t *autotrace_attach_ring(void) {
@@ -50,7 +50,7 @@ autotrace_attach_ring_t *autotrace_attach_ring(void) {
 
 autotrace_attach_slot_t *autotrace_attach_ring_claim(autotrace_attach_ring_t *ring, uint64_t *ticket) {
     uint64_t taken = __atomic_fetch_add(&ring->next_ticket, 1, __ATOMIC_RELAXED);
-    autotrace_attach_slot_t *slot = slot_of(ring, taken);
+    autotrace_attach_slot_t *slot = slot_of(ring, ring->capacity, taken);
     uint64_t writing = 2 * taken + 1;
     uint64_t current = __atomic_load_n(&slot->sequence, __ATOMIC_RELAXED);
     if ((current & 1) || current >= writing ||
@@ -67,9 +67,9 @@ void autotrace_attach_ring_publish(autotrace_attach_slot_t *slot, uint64_t ticke
     __atomic_store_n(&slot->sequence, 2 * ticket + 2, __ATOMIC_RELEASE);
 }
 
-autotrace_attach_read_t autotrace_attach_ring_read(const autotrace_attach_ring_t *ring, uint64_t ticket,
-                                                   autotrace_attach_slot_t *out) {
-    const autotrace_attach_slot_t *slot = slot_of(ring, ticket);
+autotrace_attach_read_t autotrace_attach_ring_read(const autotrace_attach_ring_t *ring, uint64_t capacity,
+                                                   uint64_t ticket, autotrace_attach_slot_t *out) {
+    const autotrace_attach_slot_t *slot = slot_of(ring, capacity, ticket);
     uint64_t expected = 2 * ticket + 2;
     uint64_t before = __atomic_load_n(&slot->sequence, __ATOMIC_ACQUIRE);
     if (before != expected) return before > expected ? AUTOTRACE_ATTACH_READ_OVERWRITTEN : AUTOTRACE_ATTACH_READ_NOT_YET;

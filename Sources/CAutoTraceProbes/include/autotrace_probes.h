@@ -159,9 +159,10 @@ typedef enum {
     AUTOTRACE_ATTACH_READ_OVERWRITTEN,
 } autotrace_attach_read_t;
 
-/// Copies the record of `ticket` from a ring mapped by a reader; writers are never held up.
-autotrace_attach_read_t autotrace_attach_ring_read(const autotrace_attach_ring_t *ring, uint64_t ticket,
-                                                   autotrace_attach_slot_t *out);
+/// Copies the record of `ticket` from a ring mapped by a reader, which gives the capacity it mapped (the header is
+/// the other process's to write); writers are never held up.
+autotrace_attach_read_t autotrace_attach_ring_read(const autotrace_attach_ring_t *ring, uint64_t capacity,
+                                                   uint64_t ticket, autotrace_attach_slot_t *out);
 
 /// Tickets taken so far, read by a reader.
 static inline uint64_t autotrace_attach_ring_tickets(const autotrace_attach_ring_t *ring) {

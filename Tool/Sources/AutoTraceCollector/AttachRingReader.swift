@@ -15,6 +15,8 @@ final class AttachRingReader {
     private let listenersAddress: UInt64
     private var ring: UnsafePointer<Header>?
     private var mappedBytes = 0
+    /// Slots, as mapped: the header is the process's to write, so it is not read again.
+    private var capacity: UInt64 = 0
     /// The ticket of the next record to read.
     private var cursor: UInt64 = 0
     /// The ring's tickets and drops when the attachment began: earlier records belong to an earlier attachment.
@@ -65,14 +67,13 @@ final class AttachRingReader {
         let next = autotrace_attach_ring_tickets(ring)
         spansEnded = next &- ticketsAtStart
         writerDropped = autotrace_attach_ring_dropped(ring) &- droppedAtStart
-        let capacity = ring.pointee.capacity
         if next > cursor + capacity {
             lost += next - capacity - cursor
             cursor = next - capacity
             stalledDrains = 0
         }
         while cursor < next {
-            switch autotrace_attach_ring_read(ring, cursor, record) {
+            switch autotrace_attach_ring_read(ring, capacity, cursor, record) {
             case AUTOTRACE_ATTACH_READ_RECORD:
                 if record.pointee.flags & UInt32(AUTOTRACE_ATTACH_ATTRIBUTES_TRUNCATED) != 0 {
                     attributesTruncated += 1
@@ -107,13 +108,17 @@ final class AttachRingReader {
         guard file >= 0 else { return nil }
         defer { close(file) }
         var header = Header()
+        var status = stat()
+        // The header must describe exactly the file: a ring read past its end would fault the collector.
         guard pread(file, &header, MemoryLayout<Header>.size, 0) == MemoryLayout<Header>.size,
             header.magic == AUTOTRACE_ATTACH_RING_MAGIC, header.slot_size == UInt64(MemoryLayout<Slot>.size),
-            header.capacity > 0
+            header.capacity > 0, header.capacity < 1 << 32, fstat(file, &status) == 0,
+            UInt64(status.st_size) == autotrace_attach_ring_size(header.capacity)
         else { return nil }
         let bytes = Int(autotrace_attach_ring_size(header.capacity))
         guard let mapped = mmap(nil, bytes, PROT_READ, MAP_SHARED, file, 0), mapped != MAP_FAILED else { return nil }
         mappedBytes = bytes
+        capacity = header.capacity
         ring = UnsafePointer(mapped.assumingMemoryBound(to: Header.self))
         return ring
     }
